@@ -1,0 +1,103 @@
+// Package store keeps a node's contacts (and, later, its outbox and history)
+// at rest, sealed under a 32-byte storage key that lives in the key file.
+//
+// Two backends sit behind one [Store] interface: [Open] uses an embedded
+// bbolt file, [OpenMemory] a map for --ephemeral runs. Both share one sealing
+// layer, so what the tests prove about one holds for the other.
+//
+// What is protected: every record value is AES-256-GCM sealed with its bucket
+// and record key as associated data, so a flipped bit or a record moved to
+// another key or bucket fails with [ErrCorrupt]. Record keys are HMACs of the
+// peer ID, so the file does not show whom the user talks to. What is not
+// protected: the number of records, their sizes, the bucket names and when
+// the file last changed; and a rollback of the whole file to an older copy
+// goes unnoticed, since nothing outside the file remembers its state.
+package store
+
+import (
+	"errors"
+	"time"
+
+	"github.com/securechat/securechat/e2e"
+)
+
+// Trust is how far the user trusts a contact's RSA identity.
+type Trust string
+
+// Trust levels, from least to most trusted.
+const (
+	TrustNew      Trust = "new"      // first seen in this session: pinned now, never verified
+	TrustPinned   Trust = "pinned"   // seen before with the same fingerprint (TOFU)
+	TrustVerified Trust = "verified" // the user compared the fingerprint out of band
+)
+
+// A Contact is what the node remembers about one peer: its pinned identity
+// (the TOFU pin), how far it is trusted, and where it was last reached.
+type Contact struct {
+	// PeerID is the libp2p peer ID in its string form. It is the record's
+	// identity: [Store.PutContact] replaces any contact with the same PeerID.
+	PeerID string
+	// Fingerprint is the pinned fingerprint of the peer's signing key.
+	Fingerprint e2e.Fingerprint
+	// Name is the nickname the peer gave, or the user chose.
+	Name string
+	// Trust is one of [TrustNew], [TrustPinned] or [TrustVerified].
+	Trust Trust
+	// Addrs are multiaddrs the peer was reached at, most useful first.
+	Addrs []string
+	// PendingFingerprint is zero unless the peer presented a different key
+	// that awaits the user's explicit acceptance; until then sending is
+	// blocked.
+	PendingFingerprint e2e.Fingerprint
+	// Blocked contacts are refused at the handshake.
+	Blocked bool
+	// FirstSeen and LastSeen are stored to the nanosecond and come back in
+	// UTC, without a monotonic clock reading.
+	FirstSeen, LastSeen time.Time
+}
+
+// A Store keeps contacts. Implementations are safe for concurrent use, and
+// every write is atomic: after a crash a record is either old or new, never
+// half written.
+type Store interface {
+	// Contact returns the contact with the given peer ID. The bool is false
+	// if there is none. A record that fails authentication gives an error
+	// matching [ErrCorrupt].
+	Contact(peerID string) (Contact, bool, error)
+	// PutContact adds c, or replaces the contact with the same PeerID.
+	PutContact(c Contact) error
+	// Contacts returns every contact, sorted by PeerID. If some records fail
+	// authentication, the error matches [ErrCorrupt] and the slice still
+	// holds every record that opened, so one damaged record does not hide
+	// the others.
+	Contacts() ([]Contact, error)
+	// DeleteContact removes the contact with the given peer ID. Deleting a
+	// contact that does not exist is not an error.
+	DeleteContact(peerID string) error
+	// Close releases the store. Later calls fail with [ErrClosed]; a second
+	// Close returns nil.
+	Close() error
+}
+
+// Errors callers may branch on.
+var (
+	// ErrCorrupt means a stored record did not authenticate under the
+	// storage key, or authenticated but did not decode. It is the one error
+	// for every kind of damage, so that it says nothing about the bytes.
+	ErrCorrupt = errors.New("store: record failed authentication")
+	// ErrWrongKey means the store's meta record did not open: either the
+	// storage key is not the one the store was created with, or the meta
+	// record was damaged. The two cannot be told apart.
+	ErrWrongKey = errors.New("store: wrong storage key or damaged store")
+	// ErrSchemaTooNew means the store was written by a newer securechat
+	// whose record layout this one does not know. Opening it anyway could
+	// lose data, so it is refused.
+	ErrSchemaTooNew = errors.New("store: written by a newer securechat; upgrade to open it")
+	// ErrInUse means another process holds the store file open.
+	ErrInUse = errors.New("store: in use by another process")
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("store: closed")
+	// ErrInvalidContact is returned by PutContact for a contact that cannot
+	// be stored: empty PeerID, unknown Trust, or a field too long to encode.
+	ErrInvalidContact = errors.New("store: invalid contact")
+)

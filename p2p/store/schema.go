@@ -1,0 +1,163 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Bucket names. They are stored in plaintext (bbolt needs them), so they
+// say only what kind of records a bucket holds.
+var (
+	bucketMeta     = []byte("meta")
+	bucketContacts = []byte("contacts")
+)
+
+// metaSchemaKey is the meta record holding the sealed schema version. Open
+// reads it first: it is what tells a wrong storage key from a right one.
+var metaSchemaKey = []byte("schema")
+
+// schemaVersion is the record layout this code reads and writes.
+//
+// Version 1: bucket "contacts", record key HMAC(index key, peer ID), value
+// sealed [encodeContact] v1.
+const schemaVersion = 1
+
+// A migration upgrades the store's records from one schema version to the
+// next. It runs inside Open's single update transaction, together with every
+// other migration and the version bump, so a crash midway leaves the old
+// version whole.
+type migration func(tx sealedTx) error
+
+// A schema is what Open makes the store conform to.
+type schema struct {
+	version uint32
+	// buckets lists the record buckets besides meta. Adding one (issue 4:
+	// outbox, history) is one line here; Open creates missing buckets.
+	buckets [][]byte
+	// migrations[n] upgrades version n to n+1.
+	migrations map[uint32]migration
+}
+
+// currentSchema is the schema Open and OpenMemory use.
+var currentSchema = schema{
+	version:    schemaVersion,
+	buckets:    [][]byte{bucketContacts},
+	migrations: map[uint32]migration{},
+}
+
+// errNoMeta means a store has record buckets but no schema record: it was
+// damaged, or is not a securechat store.
+var errNoMeta = errors.New("store: schema record missing")
+
+// initSchema brings a store to sch: a new, empty store gets its buckets and
+// schema record; an older one is migrated; a newer one is refused.
+func initSchema(tx sealedTx, sch schema) error {
+	if !tx.hasBucket(bucketMeta) {
+		// Only a store with no buckets at all is new. Record buckets
+		// without meta mean damage, and starting afresh over them
+		// would silently orphan the user's data.
+		for _, b := range sch.buckets {
+			if tx.hasBucket(b) {
+				return errNoMeta
+			}
+		}
+		if err := tx.createBucket(bucketMeta); err != nil {
+			return err
+		}
+		if err := createBuckets(tx, sch); err != nil {
+			return err
+		}
+		return putVersion(tx, sch.version)
+	}
+
+	v, err := getVersion(tx)
+	if err != nil {
+		return err
+	}
+	if v > sch.version {
+		return fmt.Errorf("%w (store schema %d, this securechat knows %d)", ErrSchemaTooNew, v, sch.version)
+	}
+	// Buckets are created before migrations run, so a migration may fill
+	// a bucket that its version introduced.
+	if err := createBuckets(tx, sch); err != nil {
+		return err
+	}
+	if v == sch.version {
+		return nil
+	}
+	for ; v < sch.version; v++ {
+		m, ok := sch.migrations[v]
+		if !ok {
+			return fmt.Errorf("store: no migration from schema %d to %d", v, v+1)
+		}
+		if err := m(tx); err != nil {
+			return fmt.Errorf("migrate store schema %d to %d: %w", v, v+1, err)
+		}
+	}
+	return putVersion(tx, sch.version)
+}
+
+func createBuckets(tx sealedTx, sch schema) error {
+	for _, b := range sch.buckets {
+		if err := tx.createBucket(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func getVersion(tx sealedTx) (uint32, error) {
+	raw, err := tx.get(bucketMeta, metaSchemaKey)
+	if err != nil {
+		return 0, err
+	}
+	if raw == nil {
+		return 0, errNoMeta
+	}
+	pt, err := tx.s.open(bucketMeta, metaSchemaKey, raw)
+	if err != nil {
+		// The first record read decides whether the key is right. A
+		// damaged meta record looks the same, and says so in the error.
+		return 0, ErrWrongKey
+	}
+	if len(pt) != 4 {
+		return 0, fmt.Errorf("%w: schema record", ErrCorrupt)
+	}
+	v := binary.BigEndian.Uint32(pt)
+	if v == 0 {
+		return 0, fmt.Errorf("%w: schema version 0", ErrCorrupt)
+	}
+	return v, nil
+}
+
+func putVersion(tx sealedTx, v uint32) error {
+	return tx.putSealed(bucketMeta, metaSchemaKey, binary.BigEndian.AppendUint32(nil, v))
+}
+
+// sealedTx is a kv transaction plus the sealer: what schema code and
+// migrations work with. Raw get/put stay reachable for code that must move
+// records without opening them.
+type sealedTx struct {
+	kvTx
+	s *sealer
+}
+
+// getSealed returns the opened value stored under key, or ok false if there
+// is none. A value that fails to open is ErrCorrupt.
+func (t sealedTx) getSealed(bucket, key []byte) (pt []byte, ok bool, err error) {
+	raw, err := t.get(bucket, key)
+	if err != nil || raw == nil {
+		return nil, false, err
+	}
+	pt, err = t.s.open(bucket, key, raw)
+	if err != nil {
+		return nil, false, err
+	}
+	return pt, true, nil
+}
+
+// putSealed seals plaintext for its place (bucket, key) and stores it.
+func (t sealedTx) putSealed(bucket, key, plaintext []byte) error {
+	return t.put(bucket, key, t.s.seal(bucket, key, plaintext))
+}
