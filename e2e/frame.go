@@ -91,7 +91,10 @@ func AppendFrame(dst, p []byte) []byte {
 // WriteFrame writes p as one frame with a single Write call, so the length
 // and body leave together.
 func WriteFrame(w io.Writer, p []byte) error {
-	if len(p) == 0 || len(p) > MaxFrameSize {
+	if len(p) == 0 {
+		return ErrBadFrame
+	}
+	if len(p) > MaxFrameSize {
 		return ErrFrameTooLarge
 	}
 	_, err := w.Write(AppendFrame(make([]byte, 0, len(p)+maxVarintLen), p))

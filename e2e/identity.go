@@ -163,6 +163,11 @@ func ParsePublicIdentity(sigDER, encDER []byte) (*PublicIdentity, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One key never serves two schemes: a bundle that offers its signing
+	// key for wrapping too is refused.
+	if sig.N.Cmp(enc.N) == 0 {
+		return nil, ErrKeyPolicy
+	}
 	return &PublicIdentity{
 		sig:    sig,
 		enc:    enc,
