@@ -1,0 +1,87 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p/store"
+)
+
+// Trust is re-exported from the store so callers need not import it.
+type Trust = store.Trust
+
+// Trust levels.
+const (
+	TrustNew      = store.TrustNew
+	TrustPinned   = store.TrustPinned
+	TrustVerified = store.TrustVerified
+)
+
+// Config is everything New needs. The zero value of each optional field is a
+// sensible default.
+type Config struct {
+	// Home is the directory for the key file and the store. Ignored with
+	// Ephemeral.
+	Home string
+	// Ephemeral keeps a fresh identity and every record in memory only.
+	Ephemeral bool
+	// Passphrase unlocks (or, on first start, protects) the key file.
+	// New does not keep it.
+	Passphrase []byte
+	// ListenAddrs default to TCP and QUIC on all interfaces, port 0.
+	ListenAddrs []multiaddr.Multiaddr
+	// Name is the nickname shown to peers.
+	Name string
+	// MDNS turns on LAN discovery.
+	MDNS bool
+	// Logger receives the node's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// PeerInfo describes a known peer, as [Node.Peers] lists it.
+type PeerInfo struct {
+	PeerID      string
+	Fingerprint e2e.Fingerprint
+	Name        string
+	State       string // "online" (a live session) or "offline"
+	Trust       Trust
+	KeyChanged  bool // a different key was seen and awaits TrustNewKey
+}
+
+// Errors callers branch on. The headless API maps each to an error code.
+var (
+	ErrUnknownPeer         = errors.New("p2p: unknown peer")
+	ErrKeyChanged          = errors.New("p2p: peer key changed; accept the new key first")
+	ErrFingerprintMismatch = errors.New("p2p: fingerprint does not match the peer's key")
+	ErrTooLarge            = errors.New("p2p: message too large")
+	ErrBadAddress          = errors.New("p2p: bad address")
+	ErrDialFailed          = errors.New("p2p: dial failed")
+	ErrClosed              = errors.New("p2p: node closed")
+)
+
+// MaxMessageText is the largest message text a user may send (64 KiB).
+const MaxMessageText = 64 << 10
+
+// DialTimeout bounds a Connect: connection, handshake and first records.
+const DialTimeout = 20 * time.Second
+
+// The methods below are the node's whole public surface; node.go implements
+// them.
+var _ interface {
+	Events() <-chan Event
+	Connect(ctx context.Context, addr multiaddr.Multiaddr) error
+	Send(ctx context.Context, to, text string) (string, error)
+	Peers() []PeerInfo
+	Verify(peerID string, fp e2e.Fingerprint) error
+	TrustNewKey(peerID string, fp e2e.Fingerprint) error
+	Block(peerID string) error
+	PeerID() string
+	Fingerprint() e2e.Fingerprint
+	Addrs() []string
+	Close() error
+} = (*Node)(nil)

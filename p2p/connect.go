@@ -1,0 +1,184 @@
+package p2p
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/securechat/securechat/e2e"
+)
+
+// ErrInvalidText is returned by [Node.Send] for a text that is not valid
+// UTF-8.
+var ErrInvalidText = errors.New("p2p: message text is not valid UTF-8")
+
+// Connect dials addr, which must end in /p2p/<peer-id>, and sets up an
+// end-to-end session as the initiator. It returns nil once the session is up
+// (at once if one already is), or an error wrapping [ErrBadAddress] or
+// [ErrDialFailed]. The whole attempt is bounded by [DialTimeout].
+func (n *Node) Connect(ctx context.Context, addr multiaddr.Multiaddr) error {
+	info, err := peer.AddrInfoFromP2pAddr(addr)
+	if err != nil || len(info.Addrs) == 0 {
+		return fmt.Errorf("%w: %s: must be a transport address ending in /p2p/<peer-id>", ErrBadAddress, addr)
+	}
+	if info.ID == n.host.ID() {
+		return fmt.Errorf("%w: %s is this node", ErrBadAddress, addr)
+	}
+	if err := n.enter(); err != nil {
+		return err
+	}
+	defer n.wg.Done()
+	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
+	defer cancel()
+	stop := context.AfterFunc(n.ctx, cancel)
+	defer stop()
+
+	// One dial per peer at a time: a second Connect waits for the first,
+	// so two sessions in the same direction never race each other.
+	for {
+		n.mu.Lock()
+		ps := n.peer(info.ID)
+		if ps.up && ps.current != nil {
+			n.mu.Unlock()
+			return nil
+		}
+		if ps.dialing == nil {
+			ps.dialing = make(chan struct{})
+			ps.pending++ // ended by runSession, or below if no stream opens
+			ps.notify()
+			n.mu.Unlock()
+			break
+		}
+		dialing := ps.dialing
+		n.mu.Unlock()
+		select {
+		case <-dialing:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s: %w", ErrDialFailed, addr, ctx.Err())
+		}
+	}
+	defer func() {
+		n.mu.Lock()
+		ps := n.peer(info.ID)
+		close(ps.dialing)
+		ps.dialing = nil
+		n.prune(info.ID, ps)
+		n.mu.Unlock()
+	}()
+
+	st, err := n.openChat(ctx, info)
+	if err != nil {
+		n.endPending(info.ID)
+		n.log.Debug("dial failed", "addr", addr.String(), "err", err)
+		return fmt.Errorf("%w: %s: %w", ErrDialFailed, addr, err)
+	}
+	n.emit(PeerFound{PeerID: info.ID.String(), Via: "dial"})
+	if !n.goTracked(func() { n.runSession(st, true) }) {
+		n.endPending(info.ID)
+		_ = st.Reset()
+		return ErrClosed
+	}
+	if err := n.waitUp(ctx, info.ID); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrDialFailed, addr, err)
+	}
+	return nil
+}
+
+// openChat connects to the peer and opens a chat stream to it.
+func (n *Node) openChat(ctx context.Context, info *peer.AddrInfo) (network.Stream, error) {
+	n.host.Peerstore().AddAddrs(info.ID, info.Addrs, peerstore.TempAddrTTL)
+	if err := n.host.Connect(ctx, *info); err != nil {
+		return nil, err
+	}
+	s, err := n.host.NewStream(ctx, info.ID, protocol.ID(e2e.ProtocolID))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Send queues text for the peer to (a peer ID, or the 64-hex fingerprint of
+// a known contact) and sends it at once if a session is up; otherwise it
+// goes out when the next session comes up. It returns the message ID.
+func (n *Node) Send(ctx context.Context, to, text string) (string, error) {
+	if len(text) > MaxMessageText {
+		return "", ErrTooLarge
+	}
+	if !utf8.ValidString(text) {
+		return "", ErrInvalidText
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := n.enter(); err != nil {
+		return "", err
+	}
+	defer n.wg.Done()
+	p, err := n.resolve(to)
+	if err != nil {
+		return "", err
+	}
+	var id [messageIDLen]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	if _, err := n.outbox.Add(p.String(), outMsg{id: id, sentAt: time.Now(), text: text}); err != nil {
+		return "", fmt.Errorf("queue message: %w", err)
+	}
+	n.mu.Lock()
+	if ps := n.peers[p]; ps != nil && ps.current != nil {
+		ps.current.kick()
+	}
+	n.mu.Unlock()
+	return hexID(id), nil
+}
+
+// resolve finds the contact that to names. Sending to a peer whose key
+// changed is refused until the user accepted the new key; blocked peers
+// are unknown.
+func (n *Node) resolve(to string) (peer.ID, error) {
+	to = strings.TrimSpace(to)
+	if p, err := peer.Decode(to); err == nil {
+		c, ok, err := n.store.Contact(p.String())
+		if err != nil {
+			return "", err
+		}
+		if !ok || c.Blocked {
+			return "", ErrUnknownPeer
+		}
+		if !c.PendingFingerprint.IsZero() {
+			return "", ErrKeyChanged
+		}
+		return p, nil
+	}
+	fp, err := e2e.ParseFingerprint(strings.ToLower(to))
+	if err != nil {
+		return "", ErrUnknownPeer
+	}
+	contacts, err := n.store.Contacts()
+	if err != nil {
+		return "", err
+	}
+	for _, c := range contacts {
+		if c.Fingerprint.Equal(fp) && !c.Blocked {
+			if !c.PendingFingerprint.IsZero() {
+				return "", ErrKeyChanged
+			}
+			return peer.Decode(c.PeerID)
+		}
+	}
+	return "", ErrUnknownPeer
+}
+
+func hexID(id [messageIDLen]byte) string { return hex.EncodeToString(id[:]) }

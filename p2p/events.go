@@ -1,0 +1,89 @@
+package p2p
+
+import (
+	"time"
+
+	"github.com/securechat/securechat/e2e"
+)
+
+// An Event is something the node reports on [Node.Events]. The concrete types
+// below are the only implementations.
+type Event interface{ isEvent() }
+
+// Ready is the first event: the node listens on Addrs.
+type Ready struct {
+	PeerID      string
+	Fingerprint e2e.Fingerprint
+	Name        string
+	Addrs       []string // full multiaddrs ending in /p2p/<peer-id>
+}
+
+// PeerFound reports a discovered peer. Via is "dial", "mdns", ...
+type PeerFound struct {
+	PeerID string
+	Via    string
+}
+
+// SessionUp reports an authenticated end-to-end session, raised on both sides.
+type SessionUp struct {
+	PeerID      string
+	Fingerprint e2e.Fingerprint
+	Name        string // the peer's self-chosen name, sanitized; never trusted
+	Trust       Trust
+}
+
+// SessionDown reports the end of a session. Reason is "closed" (the peer's
+// authenticated CLOSE), "cut" (the stream ended without one), "local" (we
+// ended it), "replaced", "error", ...
+type SessionDown struct {
+	PeerID string
+	Reason string
+}
+
+// MessageReceived is a message that arrived, decrypted and authenticated.
+// Each ID is reported once only.
+type MessageReceived struct {
+	PeerID string
+	ID     string
+	Text   string // sanitized of control characters
+	SentAt time.Time
+}
+
+// Delivered reports the peer's receipt for message ID.
+type Delivered struct {
+	PeerID string
+	ID     string
+}
+
+// Alert reports a security event. Kind is one of the Alert* constants.
+type Alert struct {
+	Kind    string
+	PeerID  string
+	Message string
+}
+
+// Alert kinds.
+const (
+	AlertHandshakeFailed = "handshake_failed"
+	AlertKeyChanged      = "key_changed"
+	AlertBadFrame        = "bad_frame"
+	AlertReplay          = "replay"
+	AlertNameCollision   = "name_collision"
+)
+
+// DialFailed reports that a dial the node started on its own (a redial of a
+// known peer, an mDNS discovery) failed. [Node.Connect] does not raise it: it
+// returns its failure to the caller, which reports it once.
+type DialFailed struct {
+	Addr string
+	Err  string
+}
+
+func (Ready) isEvent()           {}
+func (PeerFound) isEvent()       {}
+func (SessionUp) isEvent()       {}
+func (SessionDown) isEvent()     {}
+func (MessageReceived) isEvent() {}
+func (Delivered) isEvent()       {}
+func (Alert) isEvent()           {}
+func (DialFailed) isEvent()      {}

@@ -1,0 +1,334 @@
+package p2p
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/securechat/securechat/e2e"
+)
+
+// handleStream is the /securechat/1.0.0 handler: the remote peer dialled us,
+// so we are the responder.
+func (n *Node) handleStream(st network.Stream) {
+	if n.enter() != nil {
+		_ = st.Reset()
+		return
+	}
+	defer n.wg.Done()
+	remote := st.Conn().RemotePeer()
+	n.mu.Lock()
+	n.peer(remote).pending++
+	n.mu.Unlock()
+	n.runSession(st, false)
+}
+
+// runSession runs the handshake, the trust check and, if both pass and the
+// session wins any tie-break, the session itself, on st. The caller has
+// counted the attempt in the peer's pending handshakes; runSession ends
+// that count.
+func (n *Node) runSession(st network.Stream, initiator bool) {
+	remote := st.Conn().RemotePeer()
+	// Cancel blocking reads and writes when the node closes.
+	stop := context.AfterFunc(n.ctx, func() { _ = st.Reset() })
+	defer stop()
+
+	ss, err := n.handshake(st, initiator)
+	if err != nil {
+		n.endPending(remote)
+		_ = st.Reset()
+		if n.ctx.Err() == nil {
+			// Remote-caused: logged at debug, one generic alert.
+			n.log.Debug("handshake failed", "peer_id", remote.String(), "err", err)
+			n.alert(AlertHandshakeFailed, remote, "end-to-end handshake failed")
+		}
+		return
+	}
+	trust, err := n.admit(remote, ss.fp, n.remoteAddrs(st, initiator))
+	if err != nil {
+		n.endPending(remote)
+		_ = st.Reset()
+		n.log.Debug("session refused", "peer_id", remote.String(), "err", err)
+		return
+	}
+	ss.trust = trust
+	if !n.register(ss) {
+		// Lost a tie-break: ended without a word to the user.
+		_ = st.Reset()
+		return
+	}
+	wdone := make(chan struct{})
+	if !n.goTracked(func() { defer close(wdone); ss.writeLoop() }) {
+		close(ss.done)
+		n.unregister(ss, "local")
+		_ = st.Reset()
+		return
+	}
+	reason := ss.readLoop()
+	close(ss.done)
+	n.unregister(ss, reason)
+	// The writer stops at its next wake-up; one stuck in a write to a peer
+	// that no longer reads is cut loose by the reset.
+	clean := reason == "closed" || reason == "local"
+	select {
+	case <-wdone:
+	case <-time.After(writerGrace):
+		clean = false
+	}
+	if clean {
+		_ = st.Close()
+	} else {
+		_ = st.Reset()
+	}
+}
+
+// writerGrace is how long a session's end waits for its writer to finish a
+// record in flight before resetting the stream.
+const writerGrace = time.Second
+
+// handshake runs the e2e handshake on st under HandshakeTimeout. The peer
+// IDs come from the authenticated libp2p connection, never from the wire.
+func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
+	conn := st.Conn()
+	cfg := e2e.HandshakeConfig{
+		Identity:     n.id,
+		Bundle:       n.bundle,
+		LocalPeerID:  []byte(conn.LocalPeer()),
+		RemotePeerID: []byte(conn.RemotePeer()),
+		VerifyHost:   verifyHost,
+	}
+	newHS := e2e.NewResponder
+	if initiator {
+		newHS = e2e.NewInitiator
+	}
+	hs, err := newHS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.SetDeadline(time.Now().Add(e2e.HandshakeTimeout)); err != nil {
+		return nil, err
+	}
+	r := bufio.NewReader(st)
+	sess, err := hs.Run(r, st)
+	if err != nil {
+		return nil, err
+	}
+	bundle := hs.PeerBundle()
+	if bundle == nil || string(bundle.PeerID()) != string(conn.RemotePeer()) {
+		return nil, e2e.ErrHandshake // the handshake checks it too
+	}
+	// Sessions live as long as the peers want; the writer sets its own
+	// deadlines, and the node's context cancels reads.
+	if err := st.SetDeadline(time.Time{}); err != nil {
+		return nil, err
+	}
+	local, remote := conn.LocalPeer(), conn.RemotePeer()
+	lowInitiated := local < remote
+	if !initiator {
+		lowInitiated = remote < local
+	}
+	return &session{
+		n:                 n,
+		peer:              remote,
+		st:                st,
+		r:                 r,
+		e2e:               sess,
+		preferred:         lowInitiated,
+		started:           time.Now(),
+		fp:                bundle.Identity().Fingerprint(),
+		wake:              make(chan struct{}, 1),
+		done:              make(chan struct{}),
+		heartbeatInterval: heartbeatInterval,
+	}, nil
+}
+
+// heartbeatInterval is e2e.HeartbeatInterval; tests shorten it.
+var heartbeatInterval = e2e.HeartbeatInterval
+
+// remoteAddrs returns the addresses to redial the peer at: the one we
+// dialled, or those the peer announced (an inbound connection's remote
+// address is a port the peer's kernel picked).
+func (n *Node) remoteAddrs(st network.Stream, initiator bool) []string {
+	var out []string
+	if initiator {
+		out = append(out, st.Conn().RemoteMultiaddr().String())
+	}
+	for _, a := range n.host.Peerstore().Addrs(st.Conn().RemotePeer()) {
+		if s := a.String(); len(out) == 0 || s != out[0] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// endPending ends one pending handshake for p that did not produce a
+// session. If it was the last one and the peer's session had ended while it
+// ran, the held SessionDown goes out now.
+func (n *Node) endPending(p peer.ID) {
+	n.mu.Lock()
+	ps := n.peer(p)
+	ps.pending--
+	ps.notify()
+	if ps.pending == 0 && ps.current == nil && ps.up {
+		ps.up = false
+		n.unlockAndEmit(SessionDown{PeerID: p.String(), Reason: ps.down})
+		return
+	}
+	n.prune(p, ps)
+	n.mu.Unlock()
+}
+
+// prune forgets ps if it holds nothing worth keeping, so that streams from
+// ever new peer IDs that never get a session leave no state behind. The
+// caller holds n.mu.
+func (n *Node) prune(p peer.ID, ps *peerState) {
+	if ps.current == nil && ps.pending == 0 && !ps.up && ps.dialing == nil && len(ps.seen.ring) == 0 {
+		delete(n.peers, p)
+	}
+}
+
+// register makes ss the peer's live session, unless the current one wins the
+// tie-break; it reports whether ss is live. One rule both sides apply alike:
+// between two young sessions, the one the lower peer ID initiated wins;
+// otherwise the newer one replaces the older, which the peer has evidently
+// given up. The loser goes without SessionUp or SessionDown.
+func (n *Node) register(ss *session) bool {
+	n.mu.Lock()
+	ps := n.peer(ss.peer)
+	ps.pending--
+	ps.notify()
+	if n.closed {
+		n.mu.Unlock()
+		return false
+	}
+	if cur := ps.current; cur != nil {
+		if cur.preferred && !ss.preferred && time.Since(cur.started) < youngSession {
+			n.mu.Unlock()
+			return false
+		}
+		// cur is no longer current, so its end is silent.
+		_ = cur.st.Reset()
+	}
+	ps.current = ss
+	n.mu.Unlock()
+	// A peer with a live session is never trimmed by the connection
+	// manager; the tag goes when the session does.
+	n.host.ConnManager().Protect(ss.peer, sessionProtectTag)
+	return true
+}
+
+// sessionProtectTag marks connections that carry a live chat session.
+const sessionProtectTag = "securechat-session"
+
+// unregister ends ss's part in the peer's state. SessionDown is raised only
+// for the live session of a peer that was up, and is held while another
+// handshake with the peer is in flight (it may take over silently).
+func (n *Node) unregister(ss *session, reason string) {
+	n.mu.Lock()
+	ps := n.peer(ss.peer)
+	if ps.current != ss {
+		n.mu.Unlock()
+		return
+	}
+	ps.current = nil
+	ps.lastSeen = time.Now()
+	ps.notify()
+	n.host.ConnManager().Unprotect(ss.peer, sessionProtectTag)
+	if !ps.up {
+		n.prune(ss.peer, ps)
+		n.mu.Unlock()
+		return
+	}
+	if ps.pending > 0 {
+		ps.down = reason
+		n.mu.Unlock()
+		return
+	}
+	ps.up = false
+	n.unlockAndEmit(SessionDown{PeerID: ss.peer.String(), Reason: reason})
+}
+
+// isCurrent reports whether ss is its peer's live session.
+func (n *Node) isCurrent(ss *session) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.peers[ss.peer] != nil && n.peers[ss.peer].current == ss
+}
+
+// onHello handles the peer's HELLO: SessionUp for the first live session.
+func (n *Node) onHello(ss *session, name string) {
+	n.noteName(ss, name)
+	n.mu.Lock()
+	ps := n.peer(ss.peer)
+	if ps.current != ss || ps.up {
+		n.mu.Unlock()
+		return
+	}
+	ps.up = true
+	ps.notify()
+	n.unlockAndEmit(SessionUp{PeerID: ss.peer.String(), Fingerprint: ss.fp, Name: name, Trust: ss.trust})
+}
+
+// onChat handles a message: it reports false if ss is not the live session
+// (no receipt then); otherwise the message is raised once per ID.
+func (n *Node) onChat(ss *session, p payload) bool {
+	n.mu.Lock()
+	ps := n.peer(ss.peer)
+	if ps.current != ss {
+		n.mu.Unlock()
+		return false
+	}
+	if !ps.seen.add(p.id) {
+		n.mu.Unlock()
+		return true
+	}
+	n.unlockAndEmit(MessageReceived{
+		PeerID: ss.peer.String(),
+		ID:     hexID(p.id),
+		Text:   SanitizeText(p.text),
+		SentAt: p.sentAt,
+	})
+	return true
+}
+
+// onReceipt handles a delivery receipt, from any authenticated session.
+func (n *Node) onReceipt(ss *session, id [messageIDLen]byte) {
+	removed, err := n.outbox.Remove(ss.peer.String(), id)
+	if err != nil {
+		n.log.Error("outbox", "err", err)
+		return
+	}
+	if removed {
+		n.emit(Delivered{PeerID: ss.peer.String(), ID: hexID(id)})
+	}
+}
+
+// waitUp waits until p's session is up, or no attempt is left (no live
+// session, no handshake in flight), or ctx ends. The caller's own attempt
+// counts as pending until it produced a session or failed, so waitUp cannot
+// give up before it.
+func (n *Node) waitUp(ctx context.Context, p peer.ID) error {
+	for {
+		n.mu.Lock()
+		ps := n.peer(p)
+		up := ps.up && ps.current != nil
+		idle := ps.current == nil && ps.pending == 0
+		changed := ps.changed
+		n.mu.Unlock()
+		switch {
+		case up:
+			return nil
+		case idle:
+			return errors.New("no session")
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,253 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/multiformats/go-multiaddr"
+	"go.uber.org/goleak"
+
+	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p/store"
+)
+
+func TestMain(m *testing.M) {
+	// RSA-3072 identities cost about a second each: tests draw them from a
+	// small pool, made once, in turn (distinct within any few nodes).
+	generateIdentity = pooledIdentity
+	goleak.VerifyTestMain(m,
+		// Process-wide workers of go-libp2p's dependencies that start on
+		// first use and never stop; none belongs to a node.
+		goleak.IgnoreTopFunction("github.com/libp2p/go-flow-metrics.(*sweeper).run"),
+		goleak.IgnoreAnyFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+	)
+}
+
+const identityPoolSize = 5
+
+var (
+	poolOnce sync.Once
+	pool     [identityPoolSize]*e2e.Identity
+	poolErr  error
+	poolNext atomic.Uint64
+)
+
+func pooledIdentity() (*e2e.Identity, error) {
+	poolOnce.Do(func() {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for i := range pool {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id, err := e2e.GenerateIdentity()
+				mu.Lock()
+				defer mu.Unlock()
+				pool[i] = id
+				if err != nil {
+					poolErr = err
+				}
+			}()
+		}
+		wg.Wait()
+	})
+	if poolErr != nil {
+		return nil, poolErr
+	}
+	return pool[(poolNext.Add(1)-1)%identityPoolSize], nil
+}
+
+// waitTimeout bounds every wait in these tests.
+const waitTimeout = 20 * time.Second
+
+var loopback = []multiaddr.Multiaddr{
+	multiaddr.StringCast("/ip4/127.0.0.1/tcp/0"),
+	multiaddr.StringCast("/ip4/127.0.0.1/udp/0/quic-v1"),
+}
+
+// testNode is a node with its events collected.
+type testNode struct {
+	*Node
+	ev *collector
+}
+
+// newTestNode starts an ephemeral node on 127.0.0.1 and closes it at the end
+// of the test.
+func newTestNode(t *testing.T, name string) *testNode {
+	t.Helper()
+	n, err := New(context.Background(), Config{Ephemeral: true, ListenAddrs: loopback, Name: name})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return wrap(t, n)
+}
+
+// newKeyedNode starts a node with the given host key and identity.
+func newKeyedNode(t *testing.T, name string, hk crypto.PrivKey, id *e2e.Identity) *testNode {
+	t.Helper()
+	n, err := start(context.Background(), Config{ListenAddrs: loopback, Name: name},
+		nodeKeys{host: hk, id: id}, store.OpenMemory([32]byte{1}))
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	return wrap(t, n)
+}
+
+func wrap(t *testing.T, n *Node) *testNode {
+	t.Helper()
+	tn := &testNode{Node: n, ev: collect(n)}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		select {
+		case <-tn.ev.done:
+		case <-time.After(waitTimeout):
+			t.Errorf("event channel not closed")
+		}
+	})
+	if _, ok := tn.ev.wait(t, "ready", func(e Event) bool { _, ok := e.(Ready); return ok }).(Ready); !ok {
+		t.Fatal("no ready")
+	}
+	if _, ok := tn.ev.snapshot()[0].(Ready); !ok {
+		t.Fatalf("first event is %T, not Ready", tn.ev.snapshot()[0])
+	}
+	return tn
+}
+
+// addr returns the node's address of the given transport ("tcp", "quic-v1").
+func (tn *testNode) addr(t *testing.T, transport string) multiaddr.Multiaddr {
+	t.Helper()
+	for _, a := range tn.Addrs() {
+		if strings.Contains(a, "/127.0.0.1/") && strings.Contains(a, "/"+transport+"/") {
+			return multiaddr.StringCast(a)
+		}
+	}
+	t.Fatalf("no %s address in %v", transport, tn.Addrs())
+	return nil
+}
+
+func (tn *testNode) connect(t *testing.T, to *testNode) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := tn.Connect(ctx, to.addr(t, "tcp")); err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	tn.ev.wait(t, "session up", isSessionUp(to.PeerID()))
+	to.ev.wait(t, "session up", isSessionUp(tn.PeerID()))
+}
+
+func isSessionUp(p string) func(Event) bool {
+	return func(e Event) bool { u, ok := e.(SessionUp); return ok && u.PeerID == p }
+}
+
+func isAlert(kind string) func(Event) bool {
+	return func(e Event) bool { a, ok := e.(Alert); return ok && a.Kind == kind }
+}
+
+// collector keeps every event of a node.
+type collector struct {
+	mu      sync.Mutex
+	evs     []Event
+	changed chan struct{}
+	done    chan struct{}
+}
+
+func collect(n *Node) *collector {
+	c := &collector{changed: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for ev := range n.Events() {
+			c.mu.Lock()
+			c.evs = append(c.evs, ev)
+			close(c.changed)
+			c.changed = make(chan struct{})
+			c.mu.Unlock()
+		}
+	}()
+	return c
+}
+
+func (c *collector) snapshot() []Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Event(nil), c.evs...)
+}
+
+func (c *collector) count(pred func(Event) bool) int {
+	k := 0
+	for _, e := range c.snapshot() {
+		if pred(e) {
+			k++
+		}
+	}
+	return k
+}
+
+// wait returns the first event matching pred, waiting for it if need be.
+func (c *collector) wait(t *testing.T, what string, pred func(Event) bool) Event {
+	t.Helper()
+	return c.waitN(t, what, 1, pred)[0]
+}
+
+// waitN waits until k events match pred and returns them.
+func (c *collector) waitN(t *testing.T, what string, k int, pred func(Event) bool) []Event {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		c.mu.Lock()
+		var got []Event
+		for _, e := range c.evs {
+			if pred(e) {
+				got = append(got, e)
+			}
+		}
+		changed := c.changed
+		c.mu.Unlock()
+		if len(got) >= k {
+			return got
+		}
+		select {
+		case <-changed:
+		case <-c.done:
+			t.Fatalf("events closed while waiting for %s (%d of %d)", what, len(got), k)
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s (%d of %d); events: %s", what, len(got), k, summarize(c.snapshot()))
+		}
+	}
+}
+
+func summarize(evs []Event) string {
+	var b strings.Builder
+	counts := map[string]int{}
+	for _, e := range evs {
+		switch e := e.(type) {
+		case MessageReceived, Delivered:
+			counts[fmt.Sprintf("%T", e)]++
+		default:
+			fmt.Fprintf(&b, "%+v; ", e)
+		}
+	}
+	fmt.Fprintf(&b, "%v", counts)
+	return b.String()
+}
+
+// eventually polls cond until it holds or the wait times out.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

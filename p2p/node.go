@@ -1,0 +1,337 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p/store"
+)
+
+// eventBuffer is how many events wait for a slow reader before the session
+// goroutines block (back pressure on the peers, never lost events).
+const eventBuffer = 256
+
+// closeGrace bounds how long Close waits for peers to answer our CLOSE by
+// closing their side, before it resets what is left.
+const closeGrace = 2 * time.Second
+
+// A Node is one securechat participant: a go-libp2p host, its identity, its
+// sessions and its store. Its methods are safe for concurrent use.
+type Node struct {
+	log     *slog.Logger
+	name    string
+	host    host.Host
+	rm      network.ResourceManager
+	hostKey crypto.PrivKey
+	id      *e2e.Identity
+	bundle  *e2e.Bundle
+	store   store.Store
+	outbox  outbox
+	events  chan Event
+
+	// ctx ends when Close starts tearing down; AfterFuncs on it reset
+	// every stream so no read blocks past Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the node starts or tracks
+
+	// mu guards the fields below. evMu orders events: it is taken while
+	// mu is still held (see unlockAndEmit), so events leave in the order
+	// of the state changes that caused them, without sending on the
+	// channel while holding mu.
+	mu        sync.Mutex
+	evMu      sync.Mutex
+	closed    bool
+	peers     map[peer.ID]*peerState
+	trustMu   sync.Mutex // serializes read-modify-write of contacts
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// peerState is what the node knows about one remote peer while it runs.
+type peerState struct {
+	current  *session      // the live session, if any
+	pending  int           // handshakes in flight (dials and incoming)
+	up       bool          // SessionUp raised and no SessionDown since
+	down     string        // SessionDown reason held while pending > 0
+	changed  chan struct{} // closed and replaced on every change above
+	dialing  chan struct{} // non-nil while Connect dials; closed at its end
+	seen     seenIDs       // received message IDs, across sessions
+	lastSeen time.Time
+}
+
+// notify wakes everything waiting for a change of ps.
+func (ps *peerState) notify() {
+	close(ps.changed)
+	ps.changed = make(chan struct{})
+}
+
+// generateIdentity makes a fresh RSA identity. Tests swap it for a pool of
+// pre-generated identities: RSA-3072 key generation costs about a second.
+var generateIdentity = e2e.GenerateIdentity
+
+// nodeKeys are a node's long-term secrets.
+type nodeKeys struct {
+	host    crypto.PrivKey
+	id      *e2e.Identity
+	storage [32]byte
+}
+
+// New starts a node: it unlocks (or creates) the key file in cfg.Home, or
+// makes fresh keys in memory with cfg.Ephemeral, opens the store, starts
+// the libp2p host and raises [Ready] as the first event.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	keys, err := loadKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var st store.Store
+	if cfg.Ephemeral {
+		st = store.OpenMemory(keys.storage)
+	} else {
+		st, err = openStore(cfg.Home, keys.storage)
+		if err != nil {
+			return nil, err
+		}
+	}
+	n, err := start(ctx, cfg, keys, st)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// start brings a node up with the given keys and store, which it then owns.
+func start(ctx context.Context, cfg Config, keys nodeKeys, st store.Store) (*Node, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = discardLogger
+	}
+	n := &Node{
+		log:     log,
+		name:    cfg.Name,
+		hostKey: keys.host,
+		id:      keys.id,
+		store:   st,
+		outbox:  newMemOutbox(),
+		events:  make(chan Event, eventBuffer),
+		peers:   make(map[peer.ID]*peerState),
+	}
+	if cfg.Logger != nil {
+		libp2pLogs.root.set(n, cfg.Logger)
+	}
+	pid, err := peer.IDFromPrivateKey(keys.host)
+	if err != nil {
+		return nil, fmt.Errorf("host key: %w", err)
+	}
+	// The bundle is signed once: every handshake sends the same bytes.
+	n.bundle, err = e2e.NewBundle(keys.id, []byte(pid), hostSigner{keys.host})
+	if err != nil {
+		return nil, fmt.Errorf("identity bundle: %w", err)
+	}
+	n.rm, err = newResourceManager()
+	if err != nil {
+		return nil, err
+	}
+	n.host, err = newHost(keys.host, cfg.ListenAddrs, n.rm)
+	if err != nil {
+		libp2pLogs.root.clear(n)
+		_ = n.rm.Close()
+		return nil, err
+	}
+	// The node's lifetime is its own; ctx only bounds the start.
+	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
+
+	// Ready goes into the buffer before the handler exists, so it is the
+	// first event whatever a peer does.
+	n.emit(Ready{PeerID: n.PeerID(), Fingerprint: n.Fingerprint(), Name: n.name, Addrs: n.Addrs()})
+	n.host.SetStreamHandler(protocol.ID(e2e.ProtocolID), n.handleStream)
+	n.log.Info("node started", "peer_id", n.PeerID(), "fingerprint", n.Fingerprint().String())
+	return n, nil
+}
+
+// Events returns the node's event channel. [Ready] comes first; the
+// channel is closed by [Node.Close] once every goroutine of the node ended.
+func (n *Node) Events() <-chan Event { return n.events }
+
+// PeerID returns the node's libp2p peer ID.
+func (n *Node) PeerID() string { return n.host.ID().String() }
+
+// Fingerprint returns the fingerprint of the node's RSA identity.
+func (n *Node) Fingerprint() e2e.Fingerprint { return n.id.Fingerprint() }
+
+// Addrs returns the node's listen addresses, each ending in /p2p/<id>.
+func (n *Node) Addrs() []string { return fullAddrs(n.host) }
+
+// enter registers a caller (an API call or a goroutine) with the node's wait
+// group, unless the node is closing.
+func (n *Node) enter() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	n.wg.Add(1)
+	return nil
+}
+
+// goTracked runs f in a goroutine owned by the node; it reports false if the
+// node is closing and f was not started.
+func (n *Node) goTracked(f func()) bool {
+	if n.enter() != nil {
+		return false
+	}
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// peer returns the state for p, creating it. The caller holds n.mu.
+func (n *Node) peer(p peer.ID) *peerState {
+	ps := n.peers[p]
+	if ps == nil {
+		ps = &peerState{changed: make(chan struct{})}
+		n.peers[p] = ps
+	}
+	return ps
+}
+
+// emit sends ev. It blocks while the buffer is full (slowing the peers
+// down), but never once Close has begun: then an event that does not fit
+// is dropped.
+func (n *Node) emit(ev Event) {
+	n.evMu.Lock()
+	defer n.evMu.Unlock()
+	n.send(ev)
+}
+
+// unlockAndEmit releases n.mu and sends evs, keeping them in the order of
+// the state changes made under n.mu.
+func (n *Node) unlockAndEmit(evs ...Event) {
+	if len(evs) == 0 {
+		n.mu.Unlock()
+		return
+	}
+	n.evMu.Lock()
+	n.mu.Unlock()
+	defer n.evMu.Unlock()
+	for _, ev := range evs {
+		n.send(ev)
+	}
+}
+
+func (n *Node) send(ev Event) {
+	select {
+	case n.events <- ev:
+		return
+	default:
+	}
+	select {
+	case n.events <- ev:
+	case <-n.ctx.Done():
+	}
+}
+
+// alert raises a security alert and logs it.
+func (n *Node) alert(kind string, p peer.ID, msg string) {
+	n.log.Warn("alert", "kind", kind, "peer_id", p.String(), "message", msg)
+	n.emit(Alert{Kind: kind, PeerID: p.String(), Message: msg})
+}
+
+// Close ends every session with an authenticated CLOSE, stops the host and
+// the store, waits for all of the node's goroutines and closes the event
+// channel. It is safe to call more than once.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	return n.closeErr
+}
+
+func (n *Node) close() error {
+	n.mu.Lock()
+	n.closed = true
+	var live []*session
+	for _, ps := range n.peers {
+		if ps.current != nil {
+			live = append(live, ps.current)
+		}
+	}
+	n.mu.Unlock()
+	n.host.RemoveStreamHandler(protocol.ID(e2e.ProtocolID))
+
+	// Say goodbye on every session, then give the peers a moment to close
+	// their side: a CLOSE lost in a reset would be reported as a cut.
+	deadline := time.Now().Add(closeGrace)
+	for _, ss := range live {
+		ss.closeLocal(deadline)
+	}
+	for _, ss := range live {
+		select {
+		case <-ss.done:
+		case <-time.After(time.Until(deadline)):
+		}
+	}
+	n.cancel()
+	n.wg.Wait()
+
+	var errs []error
+	if err := n.host.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close host: %w", err))
+	}
+	if err := n.rm.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close resource manager: %w", err))
+	}
+	if err := n.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	libp2pLogs.root.clear(n)
+	n.evMu.Lock()
+	close(n.events)
+	n.evMu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Peers lists the known peers (the contacts in the store), sorted by peer
+// ID, with their session state.
+func (n *Node) Peers() []PeerInfo {
+	contacts, err := n.store.Contacts()
+	if err != nil {
+		n.log.Error("list contacts", "err", err)
+		return []PeerInfo{}
+	}
+	out := make([]PeerInfo, 0, len(contacts))
+	n.mu.Lock()
+	for _, c := range contacts {
+		state := "offline"
+		if p, err := peer.Decode(c.PeerID); err == nil {
+			if ps := n.peers[p]; ps != nil && ps.up && ps.current != nil {
+				state = "online"
+			}
+		}
+		out = append(out, PeerInfo{
+			PeerID:      c.PeerID,
+			Fingerprint: c.Fingerprint,
+			Name:        c.Name,
+			State:       state,
+			Trust:       c.Trust,
+			KeyChanged:  !c.PendingFingerprint.IsZero(),
+		})
+	}
+	n.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].PeerID < out[j].PeerID })
+	return out
+}

@@ -1,0 +1,294 @@
+package p2p
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/securechat/securechat/e2e"
+)
+
+// writeTimeout bounds one record write: a peer that stops reading loses its
+// session instead of holding our writer forever.
+const writeTimeout = 30 * time.Second
+
+// maxQueuedReceipts bounds the receipts waiting to be written. A peer that
+// sends messages without reading its own stream would otherwise grow the
+// queue without bound; past the limit the session is ended.
+const maxQueuedReceipts = 4096
+
+// replayMemory is how many recent records' hashes a session keeps to tell a
+// replayed record from any other failure when Open refuses it.
+const replayMemory = 64
+
+// youngSession is how long a new session counts as part of a possible
+// simultaneous dial: within it, the tie-break rule keeps the session that
+// the lower peer ID initiated; after it, a new session always replaces the
+// old one, which the peer evidently lost.
+const youngSession = 2 * e2e.HandshakeTimeout
+
+// A session is one live end-to-end session with a peer, on one stream. The
+// reader runs in the goroutine that ran the handshake; one writer goroutine
+// sends everything else, so records are sealed and written in one order.
+type session struct {
+	n         *Node
+	peer      peer.ID
+	st        network.Stream
+	r         *bufio.Reader
+	e2e       *e2e.Session
+	preferred bool // initiated by the lower peer ID: wins a tie-break
+	started   time.Time
+	fp        e2e.Fingerprint
+	trust     Trust
+
+	wmu sync.Mutex // one record sealed and written at a time
+
+	mu             sync.Mutex // guards the fields below
+	receipts       [][messageIDLen]byte
+	heartbeat      bool
+	recvUnanswered time.Time // first record received since we last sent
+	localClose     bool      // we sent CLOSE (Node.Close)
+	helloSeen      bool
+
+	wake chan struct{} // cap 1: the writer has work
+	done chan struct{} // closed when the reader ended
+
+	heartbeatInterval time.Duration
+	recent            [replayMemory][16]byte // truncated hashes of records opened
+	recentN           int
+}
+
+func (ss *session) kick() {
+	select {
+	case ss.wake <- struct{}{}:
+	default:
+	}
+}
+
+// write seals one record with seal and writes it as one frame.
+func (ss *session) write(seal func() ([]byte, error)) error {
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	rec, err := seal()
+	if err != nil {
+		return err
+	}
+	_ = ss.st.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if err := e2e.WriteFrame(ss.st, rec); err != nil {
+		return err
+	}
+	ss.mu.Lock()
+	ss.recvUnanswered = time.Time{}
+	ss.mu.Unlock()
+	return nil
+}
+
+func (ss *session) sendPayload(p []byte) error {
+	return ss.write(func() ([]byte, error) { return ss.e2e.Seal(p) })
+}
+
+// closeLocal sends our authenticated CLOSE and closes our writing side; the
+// reader then waits for the peer to close its side.
+func (ss *session) closeLocal(deadline time.Time) {
+	ss.mu.Lock()
+	ss.localClose = true
+	ss.mu.Unlock()
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	rec, err := ss.e2e.SealClose()
+	if err != nil {
+		return
+	}
+	_ = ss.st.SetWriteDeadline(deadline)
+	if err := e2e.WriteFrame(ss.st, rec); err == nil {
+		_ = ss.st.CloseWrite()
+	}
+}
+
+// writeLoop sends our HELLO, then receipts, unacknowledged messages in order
+// and heartbeats, until the reader ends. An error resets the stream, which
+// ends the reader.
+func (ss *session) writeLoop() {
+	n := ss.n
+	if err := ss.sendPayload(encodeHello(n.name)); err != nil {
+		_ = ss.st.Reset()
+		return
+	}
+	tick := time.NewTicker(ss.heartbeatInterval / 4)
+	defer tick.Stop()
+	var nextSeq uint64 // every unacknowledged message goes out on each new session
+	for {
+		if err := ss.flush(&nextSeq); err != nil {
+			n.log.Debug("session write failed", "peer_id", ss.peer.String(), "err", err)
+			_ = ss.st.Reset()
+			return
+		}
+		select {
+		case <-ss.wake:
+		case <-tick.C:
+		case <-ss.done:
+			return
+		}
+	}
+}
+
+func (ss *session) flush(nextSeq *uint64) error {
+	ss.mu.Lock()
+	receipts := ss.receipts
+	ss.receipts = nil
+	heartbeat := ss.heartbeat
+	ss.heartbeat = false
+	if t := ss.recvUnanswered; !t.IsZero() && time.Since(t) >= ss.heartbeatInterval {
+		heartbeat = true
+	}
+	closing := ss.localClose
+	ss.mu.Unlock()
+	if closing {
+		return nil
+	}
+	sent := false
+	for _, id := range receipts {
+		if err := ss.sendPayload(encodeReceipt(id)); err != nil {
+			return err
+		}
+		sent = true
+	}
+	if ss.n.isCurrent(ss) {
+		msgs, err := ss.n.outbox.Pending(ss.peer.String(), *nextSeq)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if err := ss.sendPayload(encodeChat(m.id, m.sentAt, m.text)); err != nil {
+				return err
+			}
+			*nextSeq = m.seq + 1
+			sent = true
+		}
+	}
+	// Any record we send carries a fresh ratchet key; a heartbeat is only
+	// needed when nothing else went out.
+	if heartbeat && !sent {
+		return ss.write(ss.e2e.SealHeartbeat)
+	}
+	return nil
+}
+
+// readLoop reads and opens records until the stream ends, and returns the
+// reason the session ended.
+func (ss *session) readLoop() string {
+	n := ss.n
+	for {
+		frame, err := e2e.ReadFrame(ss.r, e2e.MaxFrameSize)
+		if err != nil {
+			if errors.Is(err, e2e.ErrFrameTooLarge) || errors.Is(err, e2e.ErrBadFrame) {
+				n.log.Debug("bad frame", "peer_id", ss.peer.String(), "err", err)
+				n.alert(AlertBadFrame, ss.peer, "malformed or oversized frame; session ended")
+				return "error"
+			}
+			return ss.endReason("cut")
+		}
+		h := sha256.Sum256(frame)
+		typ, pt, err := ss.e2e.Open(frame)
+		if err != nil {
+			// The session is dead either way; the alert only tells the
+			// user whether the record was a copy of one already opened.
+			kind, msg := AlertBadFrame, "a record failed authentication; session ended"
+			if ss.seenRecord(h) {
+				kind, msg = AlertReplay, "a record was replayed; session ended"
+			}
+			n.log.Debug("record refused", "peer_id", ss.peer.String(), "err", err)
+			n.alert(kind, ss.peer, msg)
+			return "error"
+		}
+		ss.rememberRecord(h)
+		ss.mu.Lock()
+		if ss.recvUnanswered.IsZero() {
+			ss.recvUnanswered = time.Now()
+		}
+		ss.mu.Unlock()
+		switch typ {
+		case e2e.RecordClose:
+			return "closed"
+		case e2e.RecordData:
+			if !ss.handlePayload(pt) {
+				return "error"
+			}
+		}
+		if ss.e2e.HeartbeatDue() {
+			ss.mu.Lock()
+			ss.heartbeat = true
+			ss.mu.Unlock()
+			ss.kick()
+		}
+	}
+}
+
+// endReason is "local" once we sent CLOSE ourselves, else reason.
+func (ss *session) endReason(reason string) string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.localClose {
+		return "local"
+	}
+	return reason
+}
+
+func (ss *session) seenRecord(h [32]byte) bool {
+	for i := 0; i < min(ss.recentN, replayMemory); i++ {
+		if [16]byte(h[:16]) == ss.recent[i] {
+			return true
+		}
+	}
+	return false
+}
+
+func (ss *session) rememberRecord(h [32]byte) {
+	ss.recent[ss.recentN%replayMemory] = [16]byte(h[:16])
+	ss.recentN++
+}
+
+// handlePayload acts on one chat payload; false ends the session.
+func (ss *session) handlePayload(pt []byte) bool {
+	n := ss.n
+	p, err := parsePayload(pt)
+	ss.mu.Lock()
+	first := !ss.helloSeen
+	ss.mu.Unlock()
+	// The first DATA record of each side is its HELLO, and only the first.
+	if err != nil || first != (p.typ == payloadHello) {
+		n.log.Debug("bad chat payload", "peer_id", ss.peer.String())
+		n.alert(AlertBadFrame, ss.peer, "malformed chat payload; session ended")
+		return false
+	}
+	switch p.typ {
+	case payloadHello:
+		ss.mu.Lock()
+		ss.helloSeen = true
+		ss.mu.Unlock()
+		n.onHello(ss, SanitizeName(p.name))
+	case payloadChat:
+		// A message on a session that lost a tie-break is dropped without
+		// a receipt: the sender resends it on the session that won.
+		if !n.onChat(ss, p) {
+			return true
+		}
+		ss.mu.Lock()
+		if len(ss.receipts) >= maxQueuedReceipts {
+			ss.mu.Unlock()
+			n.log.Debug("peer does not read its receipts", "peer_id", ss.peer.String())
+			return false
+		}
+		ss.receipts = append(ss.receipts, p.id)
+		ss.mu.Unlock()
+		ss.kick()
+	case payloadReceipt:
+		n.onReceipt(ss, p.id)
+	}
+	return true
+}
