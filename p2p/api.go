@@ -51,6 +51,8 @@ type PeerInfo struct {
 	State       string // "online" (a live session) or "offline"
 	Trust       Trust
 	KeyChanged  bool // a different key was seen and awaits TrustNewKey
+	// PendingFingerprint is the new key's fingerprint while KeyChanged.
+	PendingFingerprint e2e.Fingerprint
 }
 
 // Errors callers branch on. The headless API maps each to an error code.
@@ -62,6 +64,7 @@ var (
 	ErrBadAddress          = errors.New("p2p: bad address")
 	ErrDialFailed          = errors.New("p2p: dial failed")
 	ErrClosed              = errors.New("p2p: node closed")
+	ErrNoSession           = errors.New("p2p: no live session with that peer")
 )
 
 // MaxMessageText is the largest message text a user may send (64 KiB).
@@ -79,6 +82,7 @@ var _ interface {
 	Peers() []PeerInfo
 	Verify(peerID string, fp e2e.Fingerprint) error
 	TrustNewKey(peerID string, fp e2e.Fingerprint) error
+	SafetyNumber(peerID string) (string, error)
 	Block(peerID string) error
 	PeerID() string
 	Fingerprint() e2e.Fingerprint

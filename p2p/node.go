@@ -329,6 +329,8 @@ func (n *Node) Peers() []PeerInfo {
 			State:       state,
 			Trust:       c.Trust,
 			KeyChanged:  !c.PendingFingerprint.IsZero(),
+
+			PendingFingerprint: c.PendingFingerprint,
 		})
 	}
 	n.mu.Unlock()

@@ -284,3 +284,36 @@ func chatStreams(n *Node) int {
 	}
 	return k
 }
+
+// TestSafetyNumber: both ends of a session compute the same 60 digits, a
+// third party's number with either differs, and without a session there is
+// none.
+func TestSafetyNumber(t *testing.T) {
+	a, b, c := newTestNode(t, "alice"), newTestNode(t, "bob"), newTestNode(t, "carol")
+	if _, err := a.SafetyNumber(b.PeerID()); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("before a session: %v, want ErrNoSession", err)
+	}
+	a.connect(t, b)
+	c.connect(t, b)
+	ab, err := a.SafetyNumber(b.PeerID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba, err := b.SafetyNumber(a.PeerID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := c.SafetyNumber(b.PeerID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ab) != 60 || ab != ba {
+		t.Fatalf("a sees %q, b sees %q: want the same 60 digits", ab, ba)
+	}
+	if cb == ab {
+		t.Fatal("carol's safety number with bob equals alice's")
+	}
+	if _, err := a.SafetyNumber("not-a-peer-id"); !errors.Is(err, ErrUnknownPeer) {
+		t.Fatalf("bad peer ID: %v", err)
+	}
+}

@@ -174,3 +174,25 @@ func (n *Node) Block(peerID string) error {
 	n.mu.Unlock()
 	return nil
 }
+
+// SafetyNumber returns the 60-digit safety number of this node and the peer
+// ([e2e.SafetyNumber]), the same on both sides. It needs the peer's public
+// keys, which the node holds while a session is live; otherwise it returns
+// [ErrNoSession].
+func (n *Node) SafetyNumber(peerID string) (string, error) {
+	p, err := peer.Decode(peerID)
+	if err != nil {
+		return "", ErrUnknownPeer
+	}
+	n.mu.Lock()
+	ps := n.peers[p]
+	var remote *e2e.PublicIdentity
+	if ps != nil && ps.up && ps.current != nil {
+		remote = ps.current.e2e.PeerBundle().Identity()
+	}
+	n.mu.Unlock()
+	if remote == nil {
+		return "", ErrNoSession
+	}
+	return e2e.SafetyNumber(n.id.Public(), []byte(n.host.ID()), remote, []byte(p)), nil
+}

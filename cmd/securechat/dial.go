@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/securechat/securechat/p2p"
+)
+
+// dialAnswerWithin is how long a connect may take before it is answered with
+// "dial_failed": INTERFACE.md promises an answer within 20 s, so we answer a
+// little before, whatever the node does.
+const dialAnswerWithin = p2p.DialTimeout - time.Second
+
+// dialer runs dials in the background, so the API keeps answering commands
+// while a dial waits for a slow or absent peer, and answers each failed dial
+// exactly once.
+//
+// A failure can surface twice: as Connect's error and as a DialFailed
+// event. Whichever comes first answers (with the command's ref); the other
+// is swallowed. A DialFailed that matches no dial of ours (the node's own
+// redials) is reported without a ref.
+type dialer struct {
+	node   chatNode
+	report func(errorEvent)
+	ctx    context.Context // cancelled at shutdown
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	reqs     map[*dialReq]struct{}
+	answered map[string]time.Time // addr -> when a failure of ours was reported
+}
+
+type dialReq struct {
+	addr     string
+	ref      string
+	answered bool
+	started  time.Time
+}
+
+func newDialer(ctx context.Context, n chatNode, report func(errorEvent)) *dialer {
+	return &dialer{
+		node:     n,
+		report:   report,
+		ctx:      ctx,
+		reqs:     make(map[*dialReq]struct{}),
+		answered: make(map[string]time.Time),
+	}
+}
+
+// start dials addr in the background; ref is the connect command's.
+func (d *dialer) start(addr multiaddr.Multiaddr, ref string) {
+	req := &dialReq{addr: addr.String(), ref: ref, started: time.Now()}
+	d.mu.Lock()
+	d.reqs[req] = struct{}{}
+	d.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(d.ctx, dialAnswerWithin)
+	errc := make(chan error, 1)
+	d.wg.Add(2)
+	go func() {
+		defer d.wg.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				errc <- p2p.ErrDialFailed
+			}
+		}()
+		errc <- d.node.Connect(ctx, addr)
+	}()
+	go func() {
+		defer d.wg.Done()
+		defer cancel()
+		var err error
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+			// The node overran its own bound: answer anyway.
+			err = ctx.Err()
+		}
+		if d.ctx.Err() != nil {
+			return // shutting down: nobody is listening
+		}
+		d.finish(req, err)
+	}()
+}
+
+// finish records the end of Connect for req.
+func (d *dialer) finish(req *dialReq, err error) {
+	d.mu.Lock()
+	if err == nil {
+		// Connect may return before the dial is over and report failure
+		// later as DialFailed: keep req to give that answer its ref, but
+		// only for as long as a dial may take.
+		d.expireLocked()
+		d.mu.Unlock()
+		return
+	}
+	delete(d.reqs, req)
+	if req.answered {
+		d.mu.Unlock()
+		return
+	}
+	req.answered = true
+	d.answered[req.addr] = time.Now()
+	d.mu.Unlock()
+	code := errorCode(err)
+	if code != codeBadAddress {
+		code = codeDialFailed // timeouts and other failures are all failed dials
+	}
+	d.report(errorEvent{Event: "error", Code: code, Message: "dial " + req.addr + ": " + oneLine(err.Error()), Ref: req.ref, Addr: req.addr})
+}
+
+// dialFailed handles the node's DialFailed event.
+func (d *dialer) dialFailed(e p2p.DialFailed) {
+	d.mu.Lock()
+	d.expireLocked()
+	var match *dialReq
+	for r := range d.reqs {
+		if r.addr == e.Addr && !r.answered && (match == nil || r.started.Before(match.started)) {
+			match = r
+		}
+	}
+	ref := ""
+	if match != nil {
+		// Connect's own error, if it comes, is swallowed by finish.
+		match.answered = true
+		ref = match.ref
+	} else if _, dup := d.answered[e.Addr]; dup {
+		// Already answered from Connect's error.
+		delete(d.answered, e.Addr)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	d.report(errorEvent{Event: "error", Code: codeDialFailed, Message: "dial " + e.Addr + ": " + oneLine(e.Err), Ref: ref, Addr: e.Addr})
+}
+
+// expireLocked forgets dials older than any dial can last.
+func (d *dialer) expireLocked() {
+	cutoff := time.Now().Add(-p2p.DialTimeout - 5*time.Second)
+	for r := range d.reqs {
+		if r.started.Before(cutoff) {
+			delete(d.reqs, r)
+		}
+	}
+	for a, t := range d.answered {
+		if t.Before(cutoff) {
+			delete(d.answered, a)
+		}
+	}
+}
+
+// wait waits for the dial goroutines, at most timeout (a Connect that
+// ignores its cancelled context must not hold up the exit).
+func (d *dialer) wait(timeout time.Duration) {
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
+}

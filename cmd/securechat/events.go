@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/securechat/securechat/p2p"
+)
+
+// The headless events, field names exactly as INTERFACE.md has them. Ref is
+// set on the events that answer a command that carried one.
+
+type readyEvent struct {
+	Event       string   `json:"event"`
+	PeerID      string   `json:"peer_id"`
+	Fingerprint string   `json:"fingerprint"`
+	Name        string   `json:"name"`
+	Addrs       []string `json:"addrs"`
+}
+
+type peerFoundEvent struct {
+	Event  string `json:"event"`
+	PeerID string `json:"peer_id"`
+	Via    string `json:"via"`
+}
+
+type sessionUpEvent struct {
+	Event       string `json:"event"`
+	PeerID      string `json:"peer_id"`
+	Fingerprint string `json:"fingerprint"`
+	Name        string `json:"name"`
+	Trust       string `json:"trust"`
+}
+
+type sessionDownEvent struct {
+	Event  string `json:"event"`
+	PeerID string `json:"peer_id"`
+	Reason string `json:"reason"`
+}
+
+type messageEvent struct {
+	Event  string `json:"event"`
+	PeerID string `json:"peer_id"`
+	ID     string `json:"id"`
+	Text   string `json:"text"`
+	SentAt string `json:"sent_at"`
+}
+
+// msgIDEvent is both sent and delivered.
+type msgIDEvent struct {
+	Event  string `json:"event"`
+	PeerID string `json:"peer_id"`
+	ID     string `json:"id"`
+	Ref    string `json:"ref,omitempty"`
+}
+
+type peerJSON struct {
+	PeerID      string `json:"peer_id"`
+	Fingerprint string `json:"fingerprint"`
+	Name        string `json:"name"`
+	State       string `json:"state"`
+	Trust       string `json:"trust"`
+	KeyChanged  bool   `json:"key_changed"` // extension: a new key awaits trust_new_key
+}
+
+type peersEvent struct {
+	Event string     `json:"event"`
+	Peers []peerJSON `json:"peers"`
+	Ref   string     `json:"ref,omitempty"`
+}
+
+type alertEvent struct {
+	Event   string `json:"event"`
+	Kind    string `json:"kind"`
+	PeerID  string `json:"peer_id"`
+	Message string `json:"message"`
+}
+
+type errorEvent struct {
+	Event   string `json:"event"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Ref     string `json:"ref,omitempty"`
+	Addr    string `json:"addr,omitempty"` // extension, on dial_failed
+}
+
+// trustEvent answers verify ("verified") and trust_new_key ("key_trusted"),
+// extensions: INTERFACE.md names no answer for them, and a script needs one
+// to know the command took effect.
+type trustEvent struct {
+	Event       string `json:"event"`
+	PeerID      string `json:"peer_id"`
+	Fingerprint string `json:"fingerprint"`
+	Ref         string `json:"ref,omitempty"`
+}
+
+// blockedEvent answers block (an extension, like trustEvent).
+type blockedEvent struct {
+	Event  string `json:"event"`
+	PeerID string `json:"peer_id"`
+	Ref    string `json:"ref,omitempty"`
+}
+
+// Error codes of the headless API. INTERFACE.md names most; "bad_request",
+// "unsupported", "closed", "timeout" and "internal" are ours.
+const (
+	codeBadJSON             = "bad_json"
+	codeBadRequest          = "bad_request" // a field is missing or has the wrong type
+	codeUnknownCommand      = "unknown_command"
+	codeUnknownPeer         = "unknown_peer"
+	codeBadAddress          = "bad_address"
+	codeDialFailed          = "dial_failed"
+	codeTooLarge            = "too_large"
+	codeFingerprintMismatch = "fingerprint_mismatch"
+	codeUnsupported         = "unsupported" // history, for now
+)
+
+// toJSONPeers converts the node's peer list; never nil, so it encodes as [].
+func toJSONPeers(peers []p2p.PeerInfo) []peerJSON {
+	out := make([]peerJSON, 0, len(peers))
+	for _, p := range peers {
+		out = append(out, peerJSON{
+			PeerID:      p.PeerID,
+			Fingerprint: p.Fingerprint.String(),
+			Name:        p.Name,
+			State:       p.State,
+			Trust:       string(p.Trust),
+			KeyChanged:  p.KeyChanged,
+		})
+	}
+	return out
+}
+
+// eventJSON converts a node event to its headless event. It returns nil for
+// events the API does not show (a second Ready, DialFailed, which the dial
+// tracker handles, and types it does not know).
+func eventJSON(ev p2p.Event) any {
+	switch e := ev.(type) {
+	case p2p.PeerFound:
+		return peerFoundEvent{"peer_found", e.PeerID, e.Via}
+	case p2p.SessionUp:
+		return sessionUpEvent{"session_up", e.PeerID, e.Fingerprint.String(), e.Name, string(e.Trust)}
+	case p2p.SessionDown:
+		return sessionDownEvent{"session_down", e.PeerID, e.Reason}
+	case p2p.MessageReceived:
+		return messageEvent{"message", e.PeerID, e.ID, e.Text, rfc3339(e.SentAt)}
+	case p2p.Delivered:
+		return msgIDEvent{Event: "delivered", PeerID: e.PeerID, ID: e.ID}
+	case p2p.Alert:
+		return alertEvent{"alert", e.Kind, e.PeerID, e.Message}
+	}
+	return nil
+}
+
+// rfc3339 formats t in UTC to the second: the plainest RFC 3339 form, which
+// every parser accepts.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func readyJSON(peerID, fp, name string, addrs []string) readyEvent {
+	if addrs == nil {
+		addrs = []string{}
+	}
+	return readyEvent{"ready", peerID, fp, name, addrs}
+}
+
+// jsonWriter writes one JSON object per line, each in a single Write, so
+// events from several goroutines never interleave and each line is flushed
+// as it is written (stdout is not buffered in between).
+type jsonWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	err error // first write error; later writes are dropped
+}
+
+func (j *jsonWriter) emit(v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return // cannot happen for our event structs
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return
+	}
+	_, j.err = j.w.Write(buf.Bytes())
+}
+
+// failed returns the first write error, if any: the reader of stdout went
+// away.
+func (j *jsonWriter) failed() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
+}

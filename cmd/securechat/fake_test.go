@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p"
+)
+
+// fakeNode is a chatNode without keys or sockets. Its behaviour is set by
+// its fields before use.
+type fakeNode struct {
+	mu         sync.Mutex
+	events     chan p2p.Event
+	peers      []p2p.PeerInfo
+	connectErr error
+	sendErr    error
+	verifyErr  error
+	sentTo     []string
+	connects   []string
+	closed     bool
+	closeOnce  sync.Once
+}
+
+const (
+	fakePeerA = "12D3KooWAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	fakePeerB = "12D3KooWBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+)
+
+var (
+	fakeFPA = e2e.Fingerprint{0xaa, 1}
+	fakeFPB = e2e.Fingerprint{0xbb, 2}
+)
+
+func newFakeNode() *fakeNode {
+	n := &fakeNode{events: make(chan p2p.Event, 64)}
+	n.events <- p2p.Ready{PeerID: "12D3KooWSelf", Fingerprint: e2e.Fingerprint{1}, Name: "me", Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWSelf"}}
+	return n
+}
+
+func (n *fakeNode) Events() <-chan p2p.Event { return n.events }
+
+func (n *fakeNode) Connect(ctx context.Context, addr multiaddr.Multiaddr) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.connects = append(n.connects, addr.String())
+	return n.connectErr
+}
+
+func (n *fakeNode) Send(ctx context.Context, to, text string) (string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.sendErr != nil {
+		return "", n.sendErr
+	}
+	for _, p := range n.peers {
+		if p.PeerID == to {
+			n.sentTo = append(n.sentTo, to)
+			return "msg-1", nil
+		}
+	}
+	return "", p2p.ErrUnknownPeer
+}
+
+func (n *fakeNode) Peers() []p2p.PeerInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]p2p.PeerInfo(nil), n.peers...)
+}
+
+func (n *fakeNode) Verify(peerID string, fp e2e.Fingerprint) error { return n.trust(peerID, fp) }
+
+func (n *fakeNode) TrustNewKey(peerID string, fp e2e.Fingerprint) error { return n.trust(peerID, fp) }
+
+func (n *fakeNode) trust(peerID string, fp e2e.Fingerprint) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.peers {
+		if p.PeerID == peerID {
+			if !p.Fingerprint.Equal(fp) {
+				return p2p.ErrFingerprintMismatch
+			}
+			return n.verifyErr
+		}
+	}
+	return p2p.ErrUnknownPeer
+}
+
+func (n *fakeNode) PeerID() string               { return "12D3KooWSelf" }
+func (n *fakeNode) Fingerprint() e2e.Fingerprint { return e2e.Fingerprint{1} }
+func (n *fakeNode) Addrs() []string              { return []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWSelf"} }
+
+func (n *fakeNode) Close() error {
+	n.closeOnce.Do(func() {
+		n.mu.Lock()
+		n.closed = true
+		n.mu.Unlock()
+		close(n.events)
+	})
+	return nil
+}
+
+func (n *fakeNode) isClosed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.closed
+}
+
+// apiHarness runs runHeadless against a fake node over pipes.
+type apiHarness struct {
+	t      *testing.T
+	node   *fakeNode
+	stdin  *io.PipeWriter
+	events chan map[string]any
+	done   chan error
+}
+
+func startAPI(t *testing.T, n *fakeNode, cfg *config) *apiHarness {
+	t.Helper()
+	if cfg == nil {
+		cfg = &config{name: "me"}
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	h := &apiHarness{t: t, node: n, stdin: inW, events: make(chan map[string]any, 100), done: make(chan error, 1)}
+	go func() {
+		err := runHeadless(context.Background(), n, cfg, inR, outW, slog.New(slog.DiscardHandler))
+		outW.Close()
+		inR.Close()
+		h.done <- err
+	}()
+	go func() {
+		defer close(h.events)
+		sc := bufio.NewScanner(outR)
+		sc.Buffer(nil, 4<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Errorf("stdout line is not a JSON object: %q", sc.Text())
+				continue
+			}
+			h.events <- m
+		}
+	}()
+	t.Cleanup(func() {
+		inW.Close()
+		select {
+		case <-h.done:
+		case <-time.After(10 * time.Second):
+			t.Error("runHeadless did not return after stdin closed")
+		}
+	})
+	if ev := h.next(); ev["event"] != "ready" {
+		t.Fatalf("first event %v, want ready", ev)
+	}
+	return h
+}
+
+func (h *apiHarness) write(line string) {
+	h.t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.WriteString(h.stdin, line+"\n")
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		h.t.Fatalf("writing %.60q blocked", line)
+	}
+}
+
+func (h *apiHarness) next() map[string]any {
+	h.t.Helper()
+	select {
+	case ev, ok := <-h.events:
+		if !ok {
+			h.t.Fatal("stdout closed")
+		}
+		return ev
+	case <-time.After(10 * time.Second):
+		h.t.Fatal("no event within 10 s")
+	}
+	return nil
+}
+
+// wait waits for runHeadless to return.
+func (h *apiHarness) wait() error {
+	h.t.Helper()
+	select {
+	case err := <-h.done:
+		h.done <- err // for Cleanup
+		return err
+	case <-time.After(10 * time.Second):
+		h.t.Fatal("runHeadless did not return")
+	}
+	return nil
+}

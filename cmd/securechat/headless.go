@@ -1,0 +1,398 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p"
+)
+
+// readyWait is how long the headless API waits for the node's Ready event
+// before it builds ready itself from the node's accessors.
+const readyWait = 3 * time.Second
+
+// sendTimeout bounds a Send, which only queues but may touch the store.
+const sendTimeout = 10 * time.Second
+
+// headless is the JSON Lines API of INTERFACE.md: commands from stdin, one
+// per line, answered in order; node events to stdout, one per line.
+type headless struct {
+	node  chatNode
+	out   *jsonWriter
+	log   *slog.Logger
+	dials *dialer
+}
+
+func newHeadless(ctx context.Context, n chatNode, stdout io.Writer, log *slog.Logger) *headless {
+	h := &headless{node: n, out: &jsonWriter{w: stdout}, log: log}
+	h.dials = newDialer(ctx, n, func(e errorEvent) { h.out.emit(e) })
+	return h
+}
+
+// runHeadless runs the API until quit, end of stdin, ctx (a signal), or the
+// node's event stream ends; then closes the node, all within 5 s.
+func runHeadless(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	h := newHeadless(ctx, n, stdout, log)
+
+	ready := make(chan struct{})
+	pumpDone := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				pumpDone <- fmt.Errorf("internal error: %v", r)
+			}
+		}()
+		h.pump(ready, cfg.name)
+		pumpDone <- nil
+	}()
+	// Nothing may precede ready on stdout, not even the answer to a bad
+	// first line: wait for it before reading commands.
+	select {
+	case <-ready:
+	case <-ctx.Done():
+	}
+	for _, a := range cfg.connect {
+		h.dials.start(a, "")
+	}
+
+	lines := make(chan lineResult)
+	go readLines(ctx, stdin, lines)
+
+	err := h.loop(ctx, lines, pumpDone)
+
+	cancel()
+	closeNode(n, closeTimeout)
+	select {
+	case <-pumpDone:
+	case <-time.After(time.Second):
+	}
+	h.dials.wait(500 * time.Millisecond)
+	return err
+}
+
+// loop answers commands until one of the ways out.
+func (h *headless) loop(ctx context.Context, lines <-chan lineResult, pumpDone <-chan error) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil // SIGINT or SIGTERM: a clean quit
+		case err := <-pumpDone:
+			if err == nil {
+				err = errors.New("the node stopped")
+			}
+			return err
+		case lr, ok := <-lines:
+			if !ok {
+				return nil // end of stdin
+			}
+			if lr.err != nil {
+				if !errors.Is(lr.err, errLineTooLong) {
+					return nil // stdin failed: same as its end
+				}
+				h.out.emit(errorEvent{Event: "error", Code: codeTooLarge, Message: fmt.Sprintf("input line over %d bytes", maxInputLine)})
+				continue
+			}
+			if h.handleLine(ctx, lr.line) {
+				return nil
+			}
+			if err := h.out.failed(); err != nil {
+				return fmt.Errorf("write events: %w", err)
+			}
+		}
+	}
+}
+
+// lineResult is one line from stdin, or why there is none.
+type lineResult struct {
+	line []byte
+	err  error
+}
+
+// readLines feeds stdin's lines to the loop and closes out at the end.
+// A read blocked on stdin cannot be cancelled; the process exit ends it.
+func readLines(ctx context.Context, r io.Reader, out chan<- lineResult) {
+	defer close(out)
+	lr := newLineReader(r, maxInputLine)
+	for {
+		line, err := lr.next()
+		if err != nil && !errors.Is(err, errLineTooLong) {
+			return
+		}
+		select {
+		case out <- lineResult{line, err}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// pump copies node events to stdout, ready first, until the node closes
+// its event channel.
+func (h *headless) pump(ready chan<- struct{}, name string) {
+	events := h.node.Events()
+	timer := time.NewTimer(readyWait)
+	defer timer.Stop()
+	var early []p2p.Event
+	sent := false
+	sendReady := func(r readyEvent) {
+		h.out.emit(r)
+		sent = true
+		close(ready)
+	}
+	for !sent {
+		select {
+		case ev, ok := <-events:
+			switch r, isReady := ev.(p2p.Ready); {
+			case !ok:
+				events = nil // no more events; build ready ourselves
+				sendReady(readyJSON(h.node.PeerID(), h.node.Fingerprint().String(), name, h.node.Addrs()))
+			case isReady:
+				sendReady(readyJSON(r.PeerID, r.Fingerprint.String(), r.Name, r.Addrs))
+			default:
+				// Bounded: a node that never says Ready still gets
+				// its timer.
+				early = append(early, ev)
+			}
+		case <-timer.C:
+			sendReady(readyJSON(h.node.PeerID(), h.node.Fingerprint().String(), name, h.node.Addrs()))
+		}
+	}
+	for _, ev := range early {
+		h.event(ev)
+	}
+	if events == nil {
+		return
+	}
+	for ev := range events {
+		h.event(ev)
+	}
+}
+
+// event shows one node event.
+func (h *headless) event(ev p2p.Event) {
+	if df, ok := ev.(p2p.DialFailed); ok {
+		h.dials.dialFailed(df)
+		return
+	}
+	if j := eventJSON(ev); j != nil {
+		h.out.emit(j)
+	}
+}
+
+// command is one decoded command line. Fields absent from the line are
+// empty; the decoder has checked that the command's required ones are there.
+type command struct {
+	Cmd         string
+	Ref         string
+	Addr        string
+	To          string
+	Text        string
+	PeerID      string
+	Fingerprint string
+}
+
+// commandFields lists each command's required fields. history is decoded
+// only to say it is unsupported.
+var commandFields = map[string][]string{
+	"connect":       {"addr"},
+	"send":          {"to", "text"},
+	"peers":         nil,
+	"verify":        {"peer_id", "fingerprint"},
+	"trust_new_key": {"peer_id", "fingerprint"},
+	"history":       nil,
+	"block":         {"peer_id"},
+	"quit":          nil,
+}
+
+// cmdError is a command that cannot be done, as an error event.
+type cmdError struct {
+	code string
+	msg  string
+}
+
+// parseCommand decodes one line. Field names are matched exactly (unlike
+// encoding/json's case-insensitive struct matching); unknown fields are
+// ignored, so scripts can add their own. On error the ref is still returned
+// when it could be read, so the error can carry it.
+func parseCommand(line []byte) (command, *cmdError) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(line, &raw); err != nil || raw == nil {
+		return command{}, &cmdError{codeBadJSON, "not a JSON object"}
+	}
+	var c command
+	var bad *cmdError
+	str := func(field string, dst *string, required bool) {
+		v, ok := raw[field]
+		if !ok {
+			if required && bad == nil {
+				bad = &cmdError{codeBadRequest, fmt.Sprintf("missing field %q", field)}
+			}
+			return
+		}
+		if err := json.Unmarshal(v, dst); err != nil || string(v) == "null" {
+			*dst = ""
+			if bad == nil {
+				bad = &cmdError{codeBadRequest, fmt.Sprintf("field %q must be a string", field)}
+			}
+		}
+	}
+	str("ref", &c.Ref, false)
+	str("cmd", &c.Cmd, true)
+	if bad != nil {
+		return c, bad
+	}
+	required, known := commandFields[c.Cmd]
+	if !known {
+		return c, &cmdError{codeUnknownCommand, fmt.Sprintf("unknown command %q", clip(c.Cmd))}
+	}
+	need := func(f string) bool {
+		for _, r := range required {
+			if r == f {
+				return true
+			}
+		}
+		return false
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"addr", &c.Addr}, {"to", &c.To}, {"text", &c.Text}, {"peer_id", &c.PeerID}, {"fingerprint", &c.Fingerprint}} {
+		if need(f.name) {
+			str(f.name, f.dst, true)
+		}
+	}
+	return c, bad
+}
+
+// handleLine decodes and executes one command line. It reports whether
+// the command was quit.
+func (h *headless) handleLine(ctx context.Context, line []byte) (quit bool) {
+	defer func() {
+		// Whatever goes wrong inside one command stays inside it: the
+		// line is answered with an error and the API carries on.
+		if r := recover(); r != nil {
+			h.log.Error("command panicked", "panic", fmt.Sprint(r))
+			h.fail("", "internal", "internal error")
+			quit = false
+		}
+	}()
+	if len(strings.TrimSpace(string(line))) == 0 {
+		return false // a blank line is no command; scripts often end with one
+	}
+	c, bad := parseCommand(line)
+	if bad != nil {
+		h.fail(c.Ref, bad.code, bad.msg)
+		return false
+	}
+	return h.execute(ctx, c)
+}
+
+// execute runs a decoded command; every outcome is an event.
+func (h *headless) execute(ctx context.Context, c command) (quit bool) {
+	switch c.Cmd {
+	case "quit":
+		return true
+	case "peers":
+		h.out.emit(peersEvent{Event: "peers", Peers: toJSONPeers(h.node.Peers()), Ref: c.Ref})
+	case "connect":
+		addr, err := parseMultiaddr(c.Addr, true)
+		if err != nil {
+			h.fail(c.Ref, codeBadAddress, err.Error())
+			return false
+		}
+		h.dials.start(addr, c.Ref)
+	case "send":
+		h.send(ctx, c)
+	case "verify", "trust_new_key":
+		h.trust(c)
+	case "block":
+		h.block(c)
+	case "history":
+		h.fail(c.Ref, codeUnsupported, "history is not supported yet")
+	}
+	return false
+}
+
+func (h *headless) send(ctx context.Context, c command) {
+	if len(c.Text) > p2p.MaxMessageText {
+		h.fail(c.Ref, codeTooLarge, fmt.Sprintf("text over %d bytes", p2p.MaxMessageText))
+		return
+	}
+	if c.Text == "" {
+		h.fail(c.Ref, codeBadRequest, "empty text")
+		return
+	}
+	to, ok := resolvePeer(h.node.Peers(), c.To)
+	if !ok {
+		// Not among the listed peers; the node has the last word.
+		to = c.To
+	}
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	id, err := h.node.Send(ctx, to, c.Text)
+	if err != nil {
+		h.fail(c.Ref, errorCode(err), oneLine(err.Error()))
+		return
+	}
+	h.out.emit(msgIDEvent{Event: "sent", PeerID: to, ID: id, Ref: c.Ref})
+}
+
+// trust runs verify and trust_new_key.
+func (h *headless) trust(c command) {
+	fp, err := parseFingerprintLoose(c.Fingerprint)
+	if err != nil {
+		h.fail(c.Ref, codeBadRequest, "fingerprint must be 64 hex digits")
+		return
+	}
+	event := "verified"
+	if c.Cmd == "verify" {
+		err = h.node.Verify(c.PeerID, fp)
+	} else {
+		event = "key_trusted"
+		err = h.node.TrustNewKey(c.PeerID, fp)
+	}
+	if err != nil {
+		h.fail(c.Ref, errorCode(err), oneLine(err.Error()))
+		return
+	}
+	h.out.emit(trustEvent{Event: event, PeerID: c.PeerID, Fingerprint: fp.String(), Ref: c.Ref})
+}
+
+// block blocks a peer and answers with the extension event "blocked".
+func (h *headless) block(c command) {
+	b, ok := h.node.(blocker)
+	if !ok {
+		h.fail(c.Ref, codeUnsupported, "block is not supported by this node")
+		return
+	}
+	if err := b.Block(c.PeerID); err != nil {
+		h.fail(c.Ref, errorCode(err), oneLine(err.Error()))
+		return
+	}
+	h.out.emit(blockedEvent{Event: "blocked", PeerID: c.PeerID, Ref: c.Ref})
+}
+
+func (h *headless) fail(ref, code, msg string) {
+	h.out.emit(errorEvent{Event: "error", Code: code, Message: msg, Ref: ref})
+}
+
+// parseFingerprintLoose accepts a fingerprint as people copy it: either
+// case, with spaces or colons between the digits.
+func parseFingerprintLoose(s string) (e2e.Fingerprint, error) {
+	s = strings.Map(func(r rune) rune {
+		if r == ' ' || r == ':' {
+			return -1
+		}
+		return r
+	}, s)
+	return e2e.ParseFingerprint(s)
+}

@@ -1,0 +1,405 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p"
+)
+
+// lineMode is the plain line interface used until the full-screen UI lands:
+// a typed line goes to the current peer, a line starting with "/" is a
+// command. It prints remote strings only after p2p.Sanitize*, a second time
+// here, because a terminal must never receive raw bytes from the network.
+type lineMode struct {
+	node  chatNode
+	log   *slog.Logger
+	dials *dialer
+
+	mu      sync.Mutex // guards out and current
+	out     io.Writer
+	current string // peer ID of the current conversation
+}
+
+const lineHelp = `Commands:
+  /connect MULTIADDR          dial a peer (address ends in /p2p/<peer-id>)
+  /peers                      list known peers
+  /msg PEER [text]            talk to PEER (name, peer ID or fingerprint); send text
+  /verify [PEER]              show what to compare with PEER out of band
+  /verify PEER FINGERPRINT    mark PEER verified after comparing
+  /trust-new-key PEER FP      accept PEER's changed key FP (after checking it)
+  /help                       this help
+  /quit                       leave
+Any other line is sent to the current peer.
+`
+
+// runLineMode runs the line interface until /quit, end of input or ctx.
+func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lm := &lineMode{node: n, log: log, out: stdout}
+	lm.dials = newDialer(ctx, n, func(e errorEvent) {
+		lm.printf("*** could not connect: %s\n", e.Message)
+	})
+
+	fp := n.Fingerprint()
+	lm.printf("securechat: you are %s\n", cfg.name)
+	lm.printf("  peer ID:     %s\n  fingerprint: %s\n               (full: %s)\n", n.PeerID(), fp.Short(), fp)
+	for _, a := range n.Addrs() {
+		lm.printf("  listening:   %s\n", a)
+	}
+	lm.printf("Type /help for commands.\n")
+
+	pumpDone := make(chan struct{})
+	go func() {
+		defer close(pumpDone)
+		defer func() { recover() }() // never a trace on the user's screen
+		for ev := range n.Events() {
+			lm.event(ev)
+		}
+	}()
+	for _, a := range cfg.connect {
+		lm.dials.start(a, "")
+	}
+
+	lines := make(chan lineResult)
+	go readLines(ctx, stdin, lines)
+	err := lm.loop(ctx, lines)
+
+	cancel()
+	closeNode(n, closeTimeout)
+	select {
+	case <-pumpDone:
+	case <-time.After(time.Second):
+	}
+	lm.dials.wait(500 * time.Millisecond)
+	return err
+}
+
+func (lm *lineMode) loop(ctx context.Context, lines <-chan lineResult) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case lr, ok := <-lines:
+			if !ok {
+				return nil
+			}
+			if lr.err != nil {
+				lm.printf("*** line too long, ignored\n")
+				continue
+			}
+			if lm.handle(ctx, strings.TrimSpace(string(lr.line))) {
+				return nil
+			}
+		}
+	}
+}
+
+func (lm *lineMode) printf(format string, args ...any) {
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	fmt.Fprintf(lm.out, format, args...)
+}
+
+// handle runs one typed line; it reports whether it was /quit.
+func (lm *lineMode) handle(ctx context.Context, line string) (quit bool) {
+	if line == "" {
+		return false
+	}
+	if !strings.HasPrefix(line, "/") {
+		lm.sendToCurrent(ctx, line)
+		return false
+	}
+	cmd, rest, _ := strings.Cut(line, " ")
+	rest = strings.TrimSpace(rest)
+	args := strings.Fields(rest)
+	switch cmd {
+	case "/quit", "/exit":
+		return true
+	case "/help":
+		lm.printf("%s", lineHelp)
+	case "/peers":
+		lm.listPeers()
+	case "/connect":
+		if len(args) != 1 {
+			lm.printf("usage: /connect MULTIADDR\n")
+			return false
+		}
+		addr, err := parseMultiaddr(args[0], true)
+		if err != nil {
+			lm.printf("*** %v\n", err)
+			return false
+		}
+		lm.printf("*** connecting to %s ...\n", addr)
+		lm.dials.start(addr, "")
+	case "/msg":
+		who, text, _ := strings.Cut(rest, " ")
+		if who == "" {
+			lm.printf("usage: /msg PEER [text]\n")
+			return false
+		}
+		p, err := lm.findPeer(who)
+		if err != nil {
+			lm.printf("*** %v\n", err)
+			return false
+		}
+		lm.mu.Lock()
+		lm.current = p.PeerID
+		lm.mu.Unlock()
+		lm.printf("*** now talking to %s\n", peerLabel(p))
+		if text = strings.TrimSpace(text); text != "" {
+			lm.send(ctx, p, text)
+		}
+	case "/verify":
+		lm.verify(args)
+	case "/trust-new-key":
+		lm.trustNewKey(args)
+	default:
+		lm.printf("*** unknown command %s; /help lists them\n", sanitizeName(cmd))
+	}
+	return false
+}
+
+// sendToCurrent sends a typed line to the current peer, or to the only
+// peer there is.
+func (lm *lineMode) sendToCurrent(ctx context.Context, text string) {
+	lm.mu.Lock()
+	cur := lm.current
+	lm.mu.Unlock()
+	peers := lm.node.Peers()
+	if cur == "" && len(peers) == 1 {
+		cur = peers[0].PeerID
+	}
+	if cur == "" {
+		if len(peers) == 0 {
+			lm.printf("*** no peers yet: /connect MULTIADDR, or wait for one on the LAN\n")
+		} else {
+			lm.printf("*** several peers: pick one with /msg PEER (see /peers)\n")
+		}
+		return
+	}
+	for _, p := range peers {
+		if p.PeerID == cur {
+			lm.send(ctx, p, text)
+			return
+		}
+	}
+	lm.printf("*** the current peer is gone; pick one with /msg PEER\n")
+}
+
+func (lm *lineMode) send(ctx context.Context, p p2p.PeerInfo, text string) {
+	if len(text) > p2p.MaxMessageText {
+		lm.printf("*** message too large (max %d bytes)\n", p2p.MaxMessageText)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	if _, err := lm.node.Send(ctx, p.PeerID, text); err != nil {
+		if errors.Is(err, p2p.ErrKeyChanged) {
+			lm.printf("!!! SECURITY: %s has a new key; not sent. Compare it out of band, then /trust-new-key %s NEW-FINGERPRINT\n", peerLabel(p), p.PeerID)
+			return
+		}
+		lm.printf("*** not sent: %s\n", oneLine(err.Error()))
+		return
+	}
+	if p.State != "online" {
+		lm.printf("*** %s is offline; the message waits in the outbox\n", peerLabel(p))
+	}
+}
+
+func (lm *lineMode) listPeers() {
+	peers := lm.node.Peers()
+	if len(peers) == 0 {
+		lm.printf("*** no known peers\n")
+		return
+	}
+	lm.mu.Lock()
+	cur := lm.current
+	lm.mu.Unlock()
+	for _, p := range peers {
+		mark := " "
+		if p.PeerID == cur {
+			mark = ">"
+		}
+		warn := ""
+		if p.KeyChanged {
+			warn = "  !!! KEY CHANGED"
+		}
+		lm.printf("%s %s  %s  %s  %s%s\n", mark, peerLabel(p), p.PeerID, p.State, p.Trust, warn)
+	}
+}
+
+// findPeer finds a known peer by peer ID, fingerprint (full, or a unique
+// prefix of at least 8 hex digits), or name (case-insensitive, unique).
+func (lm *lineMode) findPeer(who string) (p2p.PeerInfo, error) {
+	peers := lm.node.Peers()
+	if id, ok := resolvePeer(peers, who); ok {
+		for _, p := range peers {
+			if p.PeerID == id {
+				return p, nil
+			}
+		}
+	}
+	var matches []p2p.PeerInfo
+	lw := strings.ToLower(who)
+	for _, p := range peers {
+		if strings.EqualFold(p.Name, who) ||
+			(len(who) >= 8 && strings.HasPrefix(p.Fingerprint.String(), lw)) ||
+			(len(who) >= 8 && strings.HasPrefix(p.PeerID, who)) {
+			matches = append(matches, p)
+		}
+	}
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		return p2p.PeerInfo{}, fmt.Errorf("no peer %q (see /peers)", sanitizeName(who))
+	}
+	return p2p.PeerInfo{}, fmt.Errorf("%q names %d peers; use the peer ID", sanitizeName(who), len(matches))
+}
+
+// currentOr returns the peer args[0] names, else the current one.
+func (lm *lineMode) currentOr(args []string) (p2p.PeerInfo, error) {
+	if len(args) > 0 {
+		return lm.findPeer(args[0])
+	}
+	lm.mu.Lock()
+	cur := lm.current
+	lm.mu.Unlock()
+	peers := lm.node.Peers()
+	if cur == "" && len(peers) == 1 {
+		return peers[0], nil
+	}
+	if cur == "" {
+		return p2p.PeerInfo{}, errors.New("which peer? name one")
+	}
+	return lm.findPeer(cur)
+}
+
+func (lm *lineMode) verify(args []string) {
+	p, err := lm.currentOr(args)
+	if err != nil {
+		lm.printf("*** %v\n", err)
+		return
+	}
+	if len(args) >= 2 {
+		fp, err := parseFingerprintLoose(strings.Join(args[1:], ""))
+		if err != nil {
+			lm.printf("*** %v\n", err)
+			return
+		}
+		if err := lm.node.Verify(p.PeerID, fp); err != nil {
+			if errors.Is(err, p2p.ErrFingerprintMismatch) {
+				lm.printf("!!! SECURITY: that fingerprint is NOT %s's key. Do not trust this peer.\n", peerLabel(p))
+				return
+			}
+			lm.printf("*** %s\n", oneLine(err.Error()))
+			return
+		}
+		lm.printf("*** %s is now verified\n", peerLabel(p))
+		return
+	}
+	if sn, ok := lm.node.(safetyNumberer); ok {
+		if num, err := sn.SafetyNumber(p.PeerID); err == nil && len(num) == 60 {
+			lm.printf("Safety number with %s:\n  %s\n", peerLabel(p), e2e.FormatSafetyNumber(num))
+			lm.printf("Compare it with %s out of band (in person, by voice); both ends show the same digits.\n", sanitizeName(p.Name))
+		}
+	}
+	lm.printf("Your fingerprint:  %s\nTheir fingerprint: %s\n", lm.node.Fingerprint(), p.Fingerprint)
+	lm.printf("If %s reads you the same fingerprint, type: /verify %s %s\n", sanitizeName(p.Name), p.PeerID, p.Fingerprint)
+}
+
+func (lm *lineMode) trustNewKey(args []string) {
+	if len(args) == 0 {
+		lm.printf("usage: /trust-new-key PEER NEW-FINGERPRINT\n")
+		return
+	}
+	p, err := lm.findPeer(args[0])
+	if err != nil {
+		lm.printf("*** %v\n", err)
+		return
+	}
+	// The new fingerprint must be typed (pasted) by the user: accepting a
+	// changed key is exactly the moment to compare it out of band, and the
+	// node lists only the pinned (old) one.
+	if len(args) < 2 {
+		lm.printf("*** compare %s's NEW fingerprint (in the alert) out of band, then: /trust-new-key %s NEW-FINGERPRINT\n", peerLabel(p), p.PeerID)
+		return
+	}
+	fp, err := parseFingerprintLoose(strings.Join(args[1:], ""))
+	if err != nil {
+		lm.printf("*** %v\n", err)
+		return
+	}
+	if err := lm.node.TrustNewKey(p.PeerID, fp); err != nil {
+		lm.printf("*** %s\n", oneLine(err.Error()))
+		return
+	}
+	lm.printf("*** accepted the new key of %s: %s\n", peerLabel(p), fp)
+}
+
+// event prints one node event.
+func (lm *lineMode) event(ev p2p.Event) {
+	switch e := ev.(type) {
+	case p2p.MessageReceived:
+		p := lm.peer(e.PeerID)
+		text := strings.ReplaceAll(sanitizeText(e.Text), "\n", "\n        ")
+		lm.printf("[%s] %s: %s\n", e.SentAt.Local().Format("15:04"), peerLabel(p), text)
+	case p2p.SessionUp:
+		p := p2p.PeerInfo{PeerID: e.PeerID, Name: e.Name, Fingerprint: e.Fingerprint}
+		lm.printf("*** session with %s up (%s)\n", peerLabel(p), e.Trust)
+		if e.Trust == p2p.TrustNew {
+			lm.printf("*** new contact: compare fingerprints with /verify %s\n", e.PeerID)
+		}
+	case p2p.SessionDown:
+		lm.printf("*** session with %s down (%s)\n", peerLabel(lm.peer(e.PeerID)), sanitizeName(e.Reason))
+	case p2p.PeerFound:
+		lm.printf("*** found %s via %s\n", e.PeerID, sanitizeName(e.Via))
+	case p2p.Delivered:
+		lm.printf("*** delivered to %s\n", peerLabel(lm.peer(e.PeerID)))
+	case p2p.Alert:
+		what := sanitizeName(e.Kind)
+		if e.Kind == p2p.AlertKeyChanged {
+			what = "key changed"
+		}
+		lm.printf("!!! SECURITY: %s for %s: %s\n", what, peerLabel(lm.peer(e.PeerID)), sanitizeText(e.Message))
+		if e.Kind == p2p.AlertKeyChanged {
+			lm.printf("!!! Nothing is sent to or accepted from this peer until you compare the new fingerprint out of band; then /trust-new-key %s NEW-FINGERPRINT\n", e.PeerID)
+		}
+	case p2p.DialFailed:
+		lm.dials.dialFailed(e)
+	}
+}
+
+// peer returns what is known of peerID (at least the ID).
+func (lm *lineMode) peer(peerID string) p2p.PeerInfo {
+	for _, p := range lm.node.Peers() {
+		if p.PeerID == peerID {
+			return p
+		}
+	}
+	return p2p.PeerInfo{PeerID: peerID}
+}
+
+// peerLabel is "name (shortfp)", falling back to the peer ID.
+func peerLabel(p p2p.PeerInfo) string {
+	name := sanitizeName(p.Name)
+	if name == "" {
+		name = p.PeerID
+	}
+	if p.Fingerprint.IsZero() {
+		return name
+	}
+	return name + " (" + p.Fingerprint.Short() + ")"
+}
+
+func sanitizeName(s string) string { return p2p.SanitizeName(s) }
+func sanitizeText(s string) string { return p2p.SanitizeText(s) }

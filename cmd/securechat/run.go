@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p"
+)
+
+// logFileName is the line interface's log, in the home directory: logs must
+// never scribble over the conversation on the terminal.
+const logFileName = "securechat.log"
+
+// closeTimeout bounds Node.Close so that quit and end of input exit within
+// the 5 s INTERFACE.md promises, whatever the network is doing.
+const closeTimeout = 2500 * time.Millisecond
+
+// run executes the command cfg describes. It returns nil on a clean quit,
+// including one asked for by SIGINT or SIGTERM (ctx cancelled).
+func run(ctx context.Context, cfg *config, env environment, stdin io.Reader, stdout, stderr io.Writer) error {
+	switch cfg.command {
+	case cmdVersion:
+		fmt.Fprintf(stdout, "securechat %s\n", version())
+		return nil
+	case cmdID:
+		return runID(ctx, cfg, env, stdout, stderr)
+	}
+
+	var logger *slog.Logger
+	held := &heldWriter{w: stderr, held: !cfg.debug}
+	if cfg.headless {
+		logger = newLogger(held, cfg.debug)
+	} else {
+		// The line interface owns the terminal: log to a file, or nowhere
+		// with --ephemeral, which promises to write nothing to disk.
+		logger = slog.New(slog.DiscardHandler)
+		if !cfg.ephemeral {
+			if err := makeHome(cfg); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(filepath.Join(cfg.home, logFileName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+			if err != nil {
+				return failf("", "open log file: %v", err)
+			}
+			defer f.Close()
+			logger = newLogger(f, cfg.debug)
+		}
+	}
+
+	n, err := startNode(ctx, cfg, env, logger)
+	held.release(err == nil)
+	if err != nil {
+		return err
+	}
+	if n == nil {
+		return nil // interrupted while starting: a clean quit
+	}
+	if cfg.headless {
+		return runHeadless(ctx, n, cfg, stdin, stdout, logger)
+	}
+	if in, out, ok := terminal(stdin, stdout); ok {
+		return runTUI(ctx, n, cfg, in, out)
+	}
+	return runLineMode(ctx, n, cfg, stdin, stdout, logger)
+}
+
+// runID prints the node's peer ID and fingerprint. It starts the node like a
+// normal start would (creating the identity on first run), but listening on
+// loopback only and without mDNS, since it leaves at once.
+func runID(ctx context.Context, cfg *config, env environment, stdout, stderr io.Writer) error {
+	c := *cfg
+	c.mdns = false
+	c.listen = []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}
+	held := &heldWriter{w: stderr, held: !cfg.debug}
+	n, err := startNode(ctx, &c, env, newLogger(held, cfg.debug))
+	// id is a query: its output is the two lines, and a failure is the one
+	// error line; the node's start-up chatter is shown only when debugging.
+	held.release(false)
+	if err != nil || n == nil {
+		return err
+	}
+	peerID, fp := n.PeerID(), n.Fingerprint()
+	closeNode(n, closeTimeout)
+	fmt.Fprintf(stdout, "peer ID:     %s\nfingerprint: %s\n", peerID, fp)
+	return nil
+}
+
+// makeHome creates the home directory, 0700: it holds the encrypted keys
+// and the contact store, which are nobody else's business even encrypted.
+func makeHome(cfg *config) error {
+	if cfg.homeErr != nil {
+		return cfg.homeErr
+	}
+	if err := os.MkdirAll(cfg.home, 0o700); err != nil {
+		return failf("pass --home DIR or set "+envHome, "create home directory: %v", err)
+	}
+	return nil
+}
+
+// startNode gets the passphrase and starts the node. It returns a nil node
+// and nil error if ctx was cancelled (SIGINT) while starting.
+func startNode(ctx context.Context, cfg *config, env environment, logger *slog.Logger) (*p2p.Node, error) {
+	pc := p2p.Config{
+		Ephemeral:   cfg.ephemeral,
+		ListenAddrs: cfg.listen,
+		Name:        cfg.name,
+		MDNS:        cfg.mdns,
+		Logger:      logger,
+	}
+	if cfg.ephemeral {
+		// Not needed, but read once and dropped all the same, so the secret
+		// never lingers in our environment.
+		env.LookupEnvOnce(envPassphrase)
+	} else {
+		firstRun := isFirstRun(cfg.home)
+		if err := makeHome(cfg); err != nil {
+			return nil, err
+		}
+		pass, err := getPassphrase(ctx, cfg, env, firstRun)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil
+			}
+			return nil, err
+		}
+		// New does not keep the passphrase; neither do we.
+		defer clear(pass)
+		pc.Home = cfg.home
+		pc.Passphrase = pass
+	}
+
+	n, err := p2p.New(ctx, pc)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		return nil, startError(err)
+	}
+	return n, nil
+}
+
+// startError words a failure of p2p.New for the user, with a hint where one
+// helps.
+func startError(err error) error {
+	switch {
+	case isPassphraseError(err):
+		return failf("check the passphrase; a key file that was edited or truncated cannot be opened",
+			"wrong passphrase or damaged key file")
+	case errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use"):
+		return failf("choose another port with --listen, or port 0 for any free one", "port in use: %v", err)
+	case errors.Is(err, os.ErrPermission):
+		return failf("check the permissions of the home directory", "start: %v", err)
+	}
+	return failf("", "start: %v", err)
+}
+
+// isPassphraseError reports whether err means the key file could not be
+// opened with the passphrase. The key file is authenticated as a whole, so a
+// wrong passphrase and a tampered file are one and the same error.
+func isPassphraseError(err error) bool {
+	return errors.Is(err, e2e.ErrPassphrase)
+}
+
+// closeNode closes n, giving up after timeout so the process can still exit
+// on time if the network stalls the close.
+func closeNode(n interface{ Close() error }, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { recover() }() // a panic in Close must not become a trace
+		n.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
+}
+
+// newLogger logs text to w, at WARN, or DEBUG with SECURECHAT_DEBUG=1.
+func newLogger(w io.Writer, debugOn bool) *slog.Logger {
+	level := slog.LevelWarn
+	if debugOn {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// version is the module version the binary was built from, or "devel".
+func version() string {
+	v := "devel"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	if m := bi.Main.Version; m != "" && m != "(devel)" {
+		v = m
+	}
+	return v + " (" + bi.GoVersion + ")"
+}
+
+// maxHeldLog bounds the start-up logs kept back by [heldWriter].
+const maxHeldLog = 64 << 10
+
+// heldWriter keeps log output back while the node starts. A failed start
+// must print exactly one line naming the cause, and libp2p logs its own
+// account of the same failure (several lines for one busy port); those are
+// dropped. Once the node is up, what was held is written out and later
+// output passes straight through. SECURECHAT_DEBUG=1 holds nothing.
+type heldWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	held bool
+	buf  []byte
+}
+
+func (h *heldWriter) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held {
+		if len(h.buf)+len(p) <= maxHeldLog {
+			h.buf = append(h.buf, p...)
+		}
+		return len(p), nil
+	}
+	return h.w.Write(p)
+}
+
+// release stops holding; keep says whether to write out what was held.
+func (h *heldWriter) release(keep bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if keep && len(h.buf) > 0 {
+		h.w.Write(h.buf)
+	}
+	h.buf, h.held = nil, false
+}

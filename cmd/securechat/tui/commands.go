@@ -1,0 +1,471 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p"
+)
+
+// commandHelp lists the commands, in the order /help shows them.
+var commandHelp = []struct{ name, args, help string }{
+	{"help", "", "show this help"},
+	{"peers", "", "list known peers with fingerprint, trust and state"},
+	{"connect", "MULTIADDR", "dial a peer (the address ends in /p2p/<peer-id>)"},
+	{"msg", "NAME-OR-ID [TEXT]", "switch to a conversation (and send TEXT)"},
+	{"verify", "[PEER]", "compare the safety number, then confirm (y) or reject (n)"},
+	{"trust-new-key", "[PEER]", "accept a peer's changed key after comparing it"},
+	{"block", "[PEER]", "refuse a peer from now on"},
+	{"nick", "NAME", "change the name shown for you"},
+	{"myid", "", "show your addresses, fingerprint and its QR code"},
+	{"clear", "", "clear this conversation from the screen"},
+	{"quit", "", "leave securechat"},
+}
+
+// keyHelp lists the key bindings for /help.
+var keyHelp = []string{
+	"Enter send · Tab complete · Up/Down input history · Ctrl+C quit",
+	"Ctrl+N/Ctrl+P (Alt+Right/Left) next/previous conversation · Alt+0 status · Alt+1..9 peers",
+	"PgUp/PgDn scroll · Esc back to the newest line · start a message with // to send a leading /",
+}
+
+// sendResultMsg is the node's answer to a Send.
+type sendResultMsg struct {
+	peerID string
+	seq    int
+	id     string
+	err    error
+}
+
+// resultMsg is the answer to any other node call made from a command.
+type resultMsg struct {
+	conv   string // where to report
+	what   string // the operation, for the error line
+	peerID string
+	fp     e2e.Fingerprint
+	text   string // reported on success
+	err    error
+}
+
+// command runs a line starting with "/".
+func (m *model) command(line string) tea.Cmd {
+	name, rest, _ := strings.Cut(strings.TrimPrefix(line, "/"), " ")
+	rest = strings.TrimSpace(rest)
+	here := m.current
+	switch strings.ToLower(name) {
+	case "help":
+		m.system(here, "Commands:")
+		for _, c := range commandHelp {
+			m.system(here, fmt.Sprintf("  /%s %s — %s", c.name, c.args, c.help))
+		}
+		m.system(here, "Keys:")
+		for _, k := range keyHelp {
+			m.system(here, "  "+k)
+		}
+	case "peers":
+		m.listPeers()
+	case "connect":
+		return m.connect(rest)
+	case "msg":
+		return m.msg(rest)
+	case "verify":
+		if p := m.target(rest); p != nil {
+			if p.keyChanged {
+				m.modal = m.trustModal(p)
+			} else {
+				m.modal = m.verifyModal(p)
+			}
+		}
+	case "trust-new-key":
+		if p := m.target(rest); p != nil {
+			if !p.keyChanged {
+				m.system(here, fmt.Sprintf("The key of %s has not changed; nothing to accept.", m.senderName(p.id)))
+			} else {
+				m.modal = m.trustModal(p)
+			}
+		}
+	case "block":
+		if p := m.target(rest); p != nil {
+			return m.block(p)
+		}
+	case "nick":
+		return m.nick(rest)
+	case "myid":
+		m.myID()
+	case "clear":
+		c := m.conv(here)
+		c.lines, c.scroll = nil, 0
+	case "quit", "exit":
+		m.quitting = true
+		return tea.Quit
+	default:
+		m.alert(here, fmt.Sprintf("Unknown command /%s. Type /help for the list.", cleanName(name)))
+	}
+	return nil
+}
+
+// listPeers writes the peer list into the current conversation.
+func (m *model) listPeers() {
+	if len(m.order) == 0 {
+		m.system(m.current, "No peers yet. Use /connect MULTIADDR, or wait for mDNS.")
+		return
+	}
+	for i, id := range m.order {
+		p := m.peers[id]
+		state := "offline"
+		if p.online {
+			state = "online"
+		}
+		m.system(m.current, fmt.Sprintf("%d. %s  %s  fp %s  %s  %s",
+			i+1, m.senderName(id), id, p.fp.Short(), trustWords(p), state))
+	}
+}
+
+// connect parses the address here and dials it in a command.
+func (m *model) connect(arg string) tea.Cmd {
+	here := m.current
+	if arg == "" {
+		m.alert(here, "Usage: /connect MULTIADDR (ending in /p2p/<peer-id>)")
+		return nil
+	}
+	addr, err := multiaddr.NewMultiaddr(arg)
+	if err != nil || !strings.Contains(arg, "/p2p/") {
+		m.alert(here, fmt.Sprintf("Not a multiaddr ending in /p2p/<peer-id>: %s", arg))
+		return nil
+	}
+	m.system(here, "Connecting to "+arg+" …")
+	ctx, node := m.ctx, m.node
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, p2p.DialTimeout)
+		defer cancel()
+		err := node.Connect(ctx, addr)
+		return resultMsg{conv: here, what: "connect", text: "Connected to " + arg + ".", err: err}
+	}
+}
+
+// msg switches conversation and, given text, sends it there.
+func (m *model) msg(arg string) tea.Cmd {
+	who, text, _ := strings.Cut(arg, " ")
+	if who == "" {
+		m.alert(m.current, "Usage: /msg NAME-OR-ID [TEXT]")
+		return nil
+	}
+	p, err := m.resolve(who)
+	if err != nil {
+		m.alert(m.current, err.Error())
+		return nil
+	}
+	m.show(p.id)
+	if text = strings.TrimSpace(text); text != "" {
+		return m.sendText(p.id, text)
+	}
+	return nil
+}
+
+// target resolves a command's optional peer argument, defaulting to the
+// current conversation. It reports failures itself.
+func (m *model) target(arg string) *peer {
+	if arg == "" {
+		if p, ok := m.peers[m.current]; ok {
+			return p
+		}
+		m.alert(m.current, "Name a peer, or switch to its conversation first.")
+		return nil
+	}
+	p, err := m.resolve(arg)
+	if err != nil {
+		m.alert(m.current, err.Error())
+		return nil
+	}
+	return p
+}
+
+// block asks the node to block p, if the node can.
+func (m *model) block(p *peer) tea.Cmd {
+	b, ok := m.node.(blocker)
+	if !ok {
+		m.alert(m.current, "Blocking is unsupported by this node yet; "+m.senderName(p.id)+" is not blocked.")
+		return nil
+	}
+	here, id := m.current, p.id
+	text := "Blocked " + m.senderName(p.id) + "."
+	return func() tea.Msg {
+		return resultMsg{conv: here, what: "block", peerID: id, text: text, err: b.Block(id)}
+	}
+}
+
+// nick changes the own name, announcing it if the node can.
+func (m *model) nick(arg string) tea.Cmd {
+	n := cleanName(arg)
+	if n == "" {
+		m.alert(m.current, "Usage: /nick NAME (1-32 printable characters)")
+		return nil
+	}
+	m.name = n
+	r, ok := m.node.(renamer)
+	if !ok {
+		m.system(m.current, "You are now "+n+" on this screen only: this node cannot announce a new name to peers yet.")
+		return nil
+	}
+	here := m.current
+	return func() tea.Msg {
+		return resultMsg{conv: here, what: "nick", text: "Peers now see you as " + n + ".", err: r.SetName(n)}
+	}
+}
+
+// myID writes the own identity into the conversation and shows its QR.
+func (m *model) myID() {
+	here := m.current
+	m.system(here, fmt.Sprintf("You are %s, peer ID %s", m.name, m.peerID))
+	m.system(here, "Fingerprint: "+m.fp.String())
+	if len(m.addrs) == 0 {
+		m.system(here, "Not listening yet.")
+	}
+	for _, a := range m.addrs {
+		m.system(here, a)
+	}
+	m.modal = m.myIDModal()
+}
+
+// sendText sends text to conversation id, unless that is not possible.
+func (m *model) sendText(id, text string) tea.Cmd {
+	p, ok := m.peers[id]
+	if !ok {
+		m.alert(m.current, "Not sent: this is the status conversation. Pick a peer with /msg NAME or Ctrl+N.")
+		m.restore(text)
+		return nil
+	}
+	if p.blocked {
+		m.alert(id, fmt.Sprintf("Not sent: you blocked %s.", m.senderName(id)))
+		return nil
+	}
+	if p.keyChanged {
+		m.alert(id, fmt.Sprintf("Not sent: the key of %s changed. Compare it, then /trust-new-key.", m.senderName(id)))
+		m.restore(text)
+		return nil
+	}
+	if len(text) > p2p.MaxMessageText {
+		m.alert(id, fmt.Sprintf("Not sent: a message is at most %d KiB.", p2p.MaxMessageText>>10))
+		return nil
+	}
+	m.seq++
+	seq := m.seq
+	m.add(id, line{kind: lineOwn, text: cleanText(text, true), seq: seq, state: statePending})
+	m.conv(id).scroll = 0
+	ctx, node := m.ctx, m.node
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, p2p.DialTimeout)
+		defer cancel()
+		msgID, err := node.Send(ctx, id, text)
+		return sendResultMsg{peerID: id, seq: seq, id: msgID, err: err}
+	}
+}
+
+// restore puts refused one-line text back into an empty input line, so it
+// is not lost.
+func (m *model) restore(text string) {
+	if m.input.Value() == "" && !strings.Contains(text, "\n") {
+		m.input.SetValue(text)
+		m.input.CursorEnd()
+	}
+}
+
+// handleSendResult records the node's answer on the message's line.
+func (m *model) handleSendResult(r sendResultMsg) tea.Cmd {
+	c := m.conv(r.peerID)
+	for i := len(c.lines) - 1; i >= 0; i-- {
+		l := &c.lines[i]
+		if l.kind != lineOwn || l.seq != r.seq {
+			continue
+		}
+		switch {
+		case r.err != nil:
+			l.state = stateFailed
+		case m.delivered[r.id]:
+			delete(m.delivered, r.id)
+			l.id, l.state = r.id, stateDelivered
+		case m.peers[r.peerID] != nil && m.peers[r.peerID].online:
+			l.id, l.state = r.id, stateSent
+		default:
+			l.id, l.state = r.id, stateQueued
+		}
+		break
+	}
+	if r.err == nil {
+		return nil
+	}
+	m.alert(r.peerID, "Not sent: "+errText(r.err))
+	if errors.Is(r.err, p2p.ErrKeyChanged) {
+		m.peer(r.peerID).keyChanged = true
+		return m.refreshPeers()
+	}
+	return nil
+}
+
+// markDelivered sets the state of own message id; false if it is not shown.
+func (m *model) markDelivered(peerID, id string) bool {
+	c, ok := m.convs[peerID]
+	if !ok || id == "" {
+		return false
+	}
+	for i := len(c.lines) - 1; i >= 0; i-- {
+		if l := &c.lines[i]; l.kind == lineOwn && l.id == id {
+			l.state = stateDelivered
+			return true
+		}
+	}
+	return false
+}
+
+// handleResult reports the answer to a node call.
+func (m *model) handleResult(r resultMsg) tea.Cmd {
+	if r.err != nil {
+		m.alert(r.conv, fmt.Sprintf("%s failed: %s", r.what, errText(r.err)))
+		return m.refreshPeers()
+	}
+	if r.what == "trust-new-key" {
+		if p, ok := m.peers[r.peerID]; ok {
+			p.keyChanged, p.fp, p.newFP = false, r.fp, e2e.Fingerprint{}
+		}
+	}
+	if r.what == "block" {
+		if p, ok := m.peers[r.peerID]; ok {
+			p.blocked = true
+		}
+	}
+	if r.what == "verify" {
+		if p, ok := m.peers[r.peerID]; ok {
+			p.trust = p2p.TrustVerified
+		}
+	}
+	m.system(r.conv, r.text)
+	return m.refreshPeers()
+}
+
+// errText words the node's errors for people.
+func errText(err error) string {
+	switch {
+	case errors.Is(err, p2p.ErrKeyChanged):
+		return "the peer's key changed; compare it, then /trust-new-key"
+	case errors.Is(err, p2p.ErrFingerprintMismatch):
+		return "the fingerprint does not match the peer's key; do not trust this peer"
+	case errors.Is(err, p2p.ErrUnknownPeer):
+		return "unknown peer"
+	case errors.Is(err, p2p.ErrTooLarge):
+		return "message too large"
+	case errors.Is(err, p2p.ErrBadAddress):
+		return "bad address"
+	case errors.Is(err, p2p.ErrClosed):
+		return "the node is shutting down"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	}
+	return cleanText(err.Error(), false)
+}
+
+// resolve finds the peer a user means: a peer ID or its start or end, a
+// name (with "~fingerprint" when names collide), a fingerprint prefix, or
+// an unambiguous start of a name.
+func (m *model) resolve(arg string) (*peer, error) {
+	if p, ok := m.peers[arg]; ok {
+		return p, nil
+	}
+	tests := []func(p *peer) bool{
+		func(p *peer) bool { return strings.EqualFold(m.senderName(p.id), arg) },
+		func(p *peer) bool { return strings.EqualFold(p.name, arg) },
+		func(p *peer) bool {
+			return len(arg) >= 4 && (strings.HasPrefix(p.id, arg) || strings.HasSuffix(p.id, arg))
+		},
+		func(p *peer) bool { return len(arg) >= 8 && strings.HasPrefix(p.fp.String(), strings.ToLower(arg)) },
+		func(p *peer) bool { return strings.HasPrefix(strings.ToLower(p.name), strings.ToLower(arg)) },
+	}
+	for _, test := range tests {
+		var found []*peer
+		for _, id := range m.order {
+			if p := m.peers[id]; test(p) {
+				found = append(found, p)
+			}
+		}
+		switch len(found) {
+		case 0:
+			continue
+		case 1:
+			return found[0], nil
+		}
+		names := make([]string, len(found))
+		for i, p := range found {
+			names[i] = m.senderName(p.id) + " (" + shortID(p.id) + ")"
+		}
+		return nil, fmt.Errorf("%q matches several peers: %s; use more of the ID", arg, strings.Join(names, ", "))
+	}
+	return nil, fmt.Errorf("no peer matches %q; /peers lists them", arg)
+}
+
+// completion is the state of Tab cycling through candidates.
+type completion struct {
+	prefix string   // the line up to the completed word
+	items  []string // candidates
+	next   int
+	shown  string // the line as completion left it
+}
+
+// peerCommands take a peer as their first argument.
+var peerCommands = map[string]bool{"msg": true, "verify": true, "trust-new-key": true, "block": true}
+
+// complete completes a command name or a peer argument; repeated Tab
+// cycles through the candidates.
+func (m *model) complete() {
+	v := m.input.Value()
+	if c := m.comp; c != nil && v == c.shown && len(c.items) > 0 {
+		m.applyCompletion()
+		return
+	}
+	m.comp = nil
+	if !strings.HasPrefix(v, "/") {
+		return
+	}
+	var c completion
+	if cmd, arg, ok := strings.Cut(v[1:], " "); !ok {
+		c.prefix = "/"
+		for _, h := range commandHelp {
+			if strings.HasPrefix(h.name, strings.ToLower(cmd)) {
+				c.items = append(c.items, h.name+" ")
+			}
+		}
+	} else if peerCommands[strings.ToLower(cmd)] && !strings.Contains(arg, " ") {
+		c.prefix = "/" + cmd + " "
+		for _, id := range m.order {
+			name := m.senderName(id)
+			if strings.HasPrefix(strings.ToLower(name), strings.ToLower(arg)) || (arg != "" && strings.HasPrefix(id, arg)) {
+				if strings.Contains(name, " ") || len(id) > 8 && name == shortID(id) {
+					// /msg splits at the first space; the ID's end
+					// names the peer just as well.
+					name = id[max(0, len(id)-8):]
+				}
+				c.items = append(c.items, name+" ")
+			}
+		}
+		sort.Strings(c.items)
+	}
+	if len(c.items) == 0 {
+		return
+	}
+	m.comp = &c
+	m.applyCompletion()
+}
+
+// applyCompletion puts the next candidate into the input line.
+func (m *model) applyCompletion() {
+	c := m.comp
+	c.shown = c.prefix + c.items[c.next%len(c.items)]
+	c.next++
+	m.input.SetValue(c.shown)
+	m.input.CursorEnd()
+}

@@ -1,0 +1,242 @@
+package tui
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p"
+)
+
+// peersMsg carries a [Node.Peers] snapshot into Update.
+type peersMsg struct{ peers []p2p.PeerInfo }
+
+// refreshPeers reads the node's peer list outside Update.
+func (m *model) refreshPeers() tea.Cmd {
+	node := m.node
+	return func() tea.Msg { return peersMsg{node.Peers()} }
+}
+
+// handleEvent folds one node event into the model.
+func (m *model) handleEvent(ev p2p.Event) tea.Cmd {
+	switch ev := ev.(type) {
+	case p2p.Ready:
+		m.ready = true
+		m.peerID, m.fp, m.addrs = ev.PeerID, ev.Fingerprint, ev.Addrs
+		if n := cleanName(ev.Name); n != "" && m.name == "" {
+			m.name = n
+		}
+		m.system(statusConv, fmt.Sprintf("Listening on %d addresses as %s (fingerprint %s). /myid shows them.",
+			len(ev.Addrs), shortID(ev.PeerID), ev.Fingerprint.Short()))
+	case p2p.PeerFound:
+		m.system(statusConv, fmt.Sprintf("Found %s via %s.", shortID(ev.PeerID), cleanName(ev.Via)))
+	case p2p.SessionUp:
+		return m.sessionUp(ev)
+	case p2p.SessionDown:
+		p, ok := m.peers[ev.PeerID]
+		if !ok {
+			return nil
+		}
+		p.online = false
+		m.system(p.id, fmt.Sprintf("%s went offline (%s).", m.senderName(p.id), cleanName(ev.Reason)))
+		return m.refreshPeers()
+	case p2p.MessageReceived:
+		return m.received(ev)
+	case p2p.Delivered:
+		if !m.markDelivered(ev.PeerID, ev.ID) {
+			m.delivered[ev.ID] = true
+		}
+	case p2p.Alert:
+		return m.handleAlert(ev)
+	case p2p.DialFailed:
+		m.alert(m.current, fmt.Sprintf("Dial to %s failed: %s", cleanText(ev.Addr, false), cleanText(ev.Err, false)))
+	}
+	return nil
+}
+
+// sessionUp handles a new authenticated session.
+func (m *model) sessionUp(ev p2p.SessionUp) tea.Cmd {
+	p := m.peer(ev.PeerID)
+	if n := cleanName(ev.Name); n != "" {
+		p.name = n
+	}
+	p.online = true
+	p.trust = ev.Trust
+	switch {
+	case p.fp.IsZero():
+		p.fp = ev.Fingerprint
+	case !p.fp.Equal(ev.Fingerprint):
+		// A session under a key other than the pinned one: whatever the
+		// node decides, show it as a key change.
+		p.keyChanged = true
+		p.newFP = ev.Fingerprint
+	}
+	text := fmt.Sprintf("%s is online (%s).", m.senderName(p.id), trustWords(p))
+	if !p.verified() && !p.keyChanged {
+		text += " Compare safety numbers with /verify."
+	}
+	m.system(p.id, text)
+	if m.current == statusConv && m.onlineCount() == 1 {
+		// With a single peer, typed lines go to that peer.
+		m.show(p.id)
+	}
+	return m.refreshPeers()
+}
+
+// received handles an incoming message.
+func (m *model) received(ev p2p.MessageReceived) tea.Cmd {
+	p := m.peer(ev.PeerID)
+	m.add(p.id, line{kind: lineIn, from: p.id, id: ev.ID, text: cleanText(ev.Text, true)})
+	if m.opts.Bell && !m.focused {
+		return tea.Raw("\a")
+	}
+	return nil
+}
+
+// handleAlert shows a security event; a key change also blocks sending.
+func (m *model) handleAlert(ev p2p.Alert) tea.Cmd {
+	kind, text := cleanName(ev.Kind), cleanText(ev.Message, false)
+	if _, known := m.peers[ev.PeerID]; !known && ev.Kind != p2p.AlertKeyChanged {
+		// A stranger (a failed handshake, garbage on a stream) gets no
+		// entry in the peer list, or anyone could fill it.
+		if ev.PeerID != "" {
+			text = shortID(ev.PeerID) + ": " + text
+		}
+		m.alert(m.current, fmt.Sprintf("Security alert (%s): %s", kind, text))
+		return nil
+	}
+	p := m.peer(ev.PeerID)
+	if ev.Kind != p2p.AlertKeyChanged {
+		m.alert(p.id, fmt.Sprintf("Security alert (%s): %s", kind, text))
+		return m.refreshPeers()
+	}
+	p.keyChanged = true
+	if fp, ok := otherFingerprint(ev.Message, p.fp); ok {
+		p.newFP = fp
+	}
+	m.alert(p.id, fmt.Sprintf("KEY CHANGED for %s: %s. Sending is blocked until you compare the new key and type /trust-new-key.",
+		m.senderName(p.id), text))
+	if m.current != p.id {
+		m.alert(statusConv, fmt.Sprintf("KEY CHANGED for %s. Switch to it with /msg %s.", m.senderName(p.id), shortID(p.id)))
+	}
+	return m.refreshPeers()
+}
+
+// hexFP matches a fingerprint written as 64 hex digits.
+var hexFP = regexp.MustCompile(`\b[0-9a-fA-F]{64}\b`)
+
+// otherFingerprint finds, in an alert's text, a fingerprint other than the
+// pinned one: the node's key_changed alert names the new key. The event has
+// no field for it (see [p2p.PeerInfo], which has no pending fingerprint).
+func otherFingerprint(msg string, pinned e2e.Fingerprint) (e2e.Fingerprint, bool) {
+	for _, s := range hexFP.FindAllString(msg, -1) {
+		fp, err := e2e.ParseFingerprint(strings.ToLower(s))
+		if err == nil && !fp.Equal(pinned) {
+			return fp, true
+		}
+	}
+	return e2e.Fingerprint{}, false
+}
+
+// mergePeers folds a [Node.Peers] snapshot into the peer list. Peers the
+// node no longer lists keep their conversation.
+func (m *model) mergePeers(infos []p2p.PeerInfo) {
+	for _, info := range infos {
+		p := m.peer(info.PeerID)
+		if n := cleanName(info.Name); n != "" {
+			p.name = n
+		}
+		p.fp = info.Fingerprint
+		p.trust = info.Trust
+		p.online = info.State == "online"
+		// The node is the authority, except that a different key seen in a
+		// session stays flagged until the node has pinned it.
+		p.keyChanged = info.KeyChanged || (p.keyChanged && !p.newFP.IsZero() && !p.newFP.Equal(info.Fingerprint))
+		if !p.keyChanged {
+			p.newFP = e2e.Fingerprint{}
+		}
+	}
+}
+
+// peer returns the peer with id, adding it to the list.
+func (m *model) peer(id string) *peer {
+	p, ok := m.peers[id]
+	if !ok {
+		p = &peer{id: id, trust: p2p.TrustNew}
+		m.peers[id] = p
+		m.order = append(m.order, id)
+		m.conv(id)
+	}
+	return p
+}
+
+// onlineCount counts peers with a live session.
+func (m *model) onlineCount() int {
+	n := 0
+	for _, p := range m.peers {
+		if p.online {
+			n++
+		}
+	}
+	return n
+}
+
+// unverifiedCount counts peers whose key the user has not verified.
+func (m *model) unverifiedCount() int {
+	n := 0
+	for _, p := range m.peers {
+		if !p.verified() {
+			n++
+		}
+	}
+	return n
+}
+
+// nameTaken reports whether another known peer shows the same name.
+func (m *model) nameTaken(p *peer) bool {
+	for _, q := range m.peers {
+		if q.id != p.id && strings.EqualFold(q.name, p.name) {
+			return true
+		}
+	}
+	return false
+}
+
+// senderName is how a peer is named on screen: its name, with the short
+// fingerprint when another peer uses the same name; its short ID when it
+// gave no name.
+func (m *model) senderName(id string) string {
+	p, ok := m.peers[id]
+	if !ok || p.name == "" {
+		return shortID(id)
+	}
+	if m.nameTaken(p) {
+		return p.name + "~" + p.fp.Short()[:8]
+	}
+	return p.name
+}
+
+// displayName names a conversation: the peer, or "status".
+func (m *model) displayName(id string) string {
+	if id == statusConv {
+		return "status"
+	}
+	return m.senderName(id)
+}
+
+// trustWords describes a peer's trust for a sentence.
+func trustWords(p *peer) string {
+	switch {
+	case p.keyChanged:
+		return "KEY CHANGED"
+	case p.trust == p2p.TrustVerified:
+		return "verified"
+	case p.trust == p2p.TrustPinned:
+		return "known key, not verified"
+	default:
+		return "new key, not verified"
+	}
+}

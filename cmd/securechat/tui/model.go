@@ -1,0 +1,411 @@
+package tui
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p"
+)
+
+// Limits of what the interface keeps in memory.
+const (
+	// maxLines is how many lines a conversation keeps; older ones scroll
+	// away for good (the node keeps the history).
+	maxLines = 2000
+	// maxHistory is how many input lines Up and Down recall.
+	maxHistory = 200
+	// pasteConfirmLines is the paste size above which sending asks first.
+	pasteConfirmLines = 20
+)
+
+// statusConv is the key of the status conversation, where output that
+// belongs to no peer goes.
+const statusConv = ""
+
+// peer is what the interface knows of one peer.
+type peer struct {
+	id         string
+	name       string
+	fp         e2e.Fingerprint // the pinned fingerprint
+	newFP      e2e.Fingerprint // the changed key awaiting /trust-new-key, if known
+	trust      p2p.Trust
+	online     bool
+	keyChanged bool
+	blocked    bool // blocked from this screen during this run
+}
+
+// verified reports whether the user has compared this peer's fingerprint.
+func (p *peer) verified() bool { return p.trust == p2p.TrustVerified && !p.keyChanged }
+
+// lineKind tells how a conversation line is drawn.
+type lineKind int
+
+const (
+	lineIn     lineKind = iota // a message from the peer
+	lineOwn                    // a message from us
+	lineSystem                 // a join, leave or command output
+	lineAlert                  // a security event
+)
+
+// sendState is the delivery state of an own message.
+type sendState int
+
+const (
+	statePending   sendState = iota // handed to the node, no answer yet
+	stateQueued                     // accepted while the peer is offline
+	stateSent                       // accepted while a session is up
+	stateDelivered                  // the peer confirmed receipt
+	stateFailed                     // the node refused it
+)
+
+// line is one entry of a conversation.
+type line struct {
+	kind  lineKind
+	at    time.Time
+	from  string // sender peer ID of lineIn
+	text  string // already cleaned
+	id    string // message ID, once known
+	seq   int    // local sequence number of an own message
+	state sendState
+}
+
+// conversation is the scrollback with one peer, or the status conversation.
+type conversation struct {
+	lines  []line
+	scroll int // screen rows scrolled up from the bottom
+	unread int
+}
+
+// model is the Bubble Tea model. It is used through a pointer: Update
+// changes it in place.
+type model struct {
+	ctx    context.Context
+	node   Node
+	events <-chan p2p.Event
+	opts   Options
+	now    func() time.Time
+	loc    *time.Location
+
+	width, height int
+	focused       bool
+
+	name    string
+	peerID  string
+	fp      e2e.Fingerprint
+	addrs   []string
+	ready   bool
+	peers   map[string]*peer
+	order   []string // peer IDs in the order they were first seen
+	convs   map[string]*conversation
+	current string // peer ID of the shown conversation, or statusConv
+
+	input     textinput.Model
+	history   []string
+	histPos   int
+	draft     string
+	comp      *completion
+	modal     *modal
+	seq       int
+	delivered map[string]bool // receipts that came before Send returned
+	quitting  bool
+}
+
+// newModel builds the model. now and loc are injected so tests are
+// deterministic.
+func newModel(ctx context.Context, node Node, events <-chan p2p.Event, opts Options, now func() time.Time, loc *time.Location) *model {
+	in := textinput.New()
+	in.Prompt = ""
+	in.SetVirtualCursor(false)
+	in.CharLimit = p2p.MaxMessageText
+	// Keys the interface uses itself, and a clipboard read it must not do.
+	in.KeyMap.Paste = key.NewBinding(key.WithDisabled())
+	in.KeyMap.NextSuggestion = key.NewBinding(key.WithDisabled())
+	in.KeyMap.PrevSuggestion = key.NewBinding(key.WithDisabled())
+	in.KeyMap.AcceptSuggestion = key.NewBinding(key.WithDisabled())
+	_ = in.Focus() // the blink command is for the virtual cursor, which is off
+	m := &model{
+		ctx:       ctx,
+		node:      node,
+		events:    events,
+		opts:      opts,
+		now:       now,
+		loc:       loc,
+		width:     80,
+		height:    24,
+		focused:   true,
+		name:      cleanName(opts.Name),
+		peerID:    node.PeerID(),
+		fp:        node.Fingerprint(),
+		addrs:     node.Addrs(),
+		peers:     map[string]*peer{},
+		convs:     map[string]*conversation{statusConv: {}},
+		input:     in,
+		delivered: map[string]bool{},
+	}
+	m.system(statusConv, "Welcome to securechat. Type /help for commands; Ctrl+N/Ctrl+P switch conversations.")
+	return m
+}
+
+// Init starts the event pump and loads the known peers.
+func (m *model) Init() tea.Cmd {
+	cmds := []tea.Cmd{waitEvent(m.ctx, m.events), m.refreshPeers()}
+	// --connect addresses are dialled like a typed /connect, so their
+	// progress and failures show in the status conversation.
+	for _, a := range m.opts.Connect {
+		cmds = append(cmds, m.connect(a))
+	}
+	return tea.Batch(cmds...)
+}
+
+// Update handles one message.
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	// The prompt names the conversation, so its width can change with any
+	// message, not only with a resize.
+	m.input.SetWidth(max(1, m.width-ansi.StringWidth(m.prompt())-1))
+	return m, cmd
+}
+
+// update does the work of Update.
+func (m *model) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		return nil
+	case tea.FocusMsg:
+		m.focused = true
+		return nil
+	case tea.BlurMsg:
+		m.focused = false
+		return nil
+	case tea.KeyPressMsg:
+		return m.handleKey(msg)
+	case tea.PasteMsg:
+		return m.handlePaste(msg.Content)
+	case eventMsg:
+		cmd := m.handleEvent(msg.ev)
+		return tea.Batch(cmd, waitEvent(m.ctx, m.events))
+	case eventsClosedMsg:
+		m.quitting = true
+		return tea.Quit
+	case peersMsg:
+		m.mergePeers(msg.peers)
+		return nil
+	case sendResultMsg:
+		return m.handleSendResult(msg)
+	case resultMsg:
+		return m.handleResult(msg)
+	}
+	return nil
+}
+
+// handleKey handles a key press: modal answers first, then the global
+// bindings, then the input line.
+func (m *model) handleKey(k tea.KeyPressMsg) tea.Cmd {
+	if m.modal != nil {
+		return m.modalKey(k)
+	}
+	s := k.String()
+	if s != "tab" {
+		m.comp = nil
+	}
+	switch s {
+	case "ctrl+c":
+		m.quitting = true
+		return tea.Quit
+	case "ctrl+n", "alt+right":
+		m.cycle(1)
+		return nil
+	case "ctrl+p", "alt+left":
+		m.cycle(-1)
+		return nil
+	case "pgup":
+		m.scroll(m.paneHeight() - 1)
+		return nil
+	case "pgdown":
+		m.scroll(-(m.paneHeight() - 1))
+		return nil
+	case "esc":
+		m.conv(m.current).scroll = 0
+		return nil
+	case "up":
+		m.recall(-1)
+		return nil
+	case "down":
+		m.recall(1)
+		return nil
+	case "tab":
+		m.complete()
+		return nil
+	case "enter":
+		line := m.input.Value()
+		m.input.Reset()
+		return m.submit(line)
+	}
+	if len(s) == 5 && strings.HasPrefix(s, "alt+") && s[4] >= '0' && s[4] <= '9' {
+		m.jump(int(s[4] - '0'))
+		return nil
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(k)
+	return cmd
+}
+
+// submit handles an entered line: a command, or a message to the current
+// conversation.
+func (m *model) submit(text string) tea.Cmd {
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	m.remember(text)
+	if strings.HasPrefix(text, "/") && !strings.HasPrefix(text, "//") {
+		return m.command(text)
+	}
+	// "//" escapes a message that starts with a slash.
+	text = strings.TrimPrefix(text, "/")
+	return m.sendText(m.current, text)
+}
+
+// handlePaste sends a multi-line bracketed paste as one message, asking
+// first above [pasteConfirmLines] lines; a one-line paste goes into the
+// input line.
+func (m *model) handlePaste(content string) tea.Cmd {
+	content = strings.ReplaceAll(content, "\r\n", "\n")
+	content = strings.ReplaceAll(content, "\r", "\n")
+	content = strings.TrimRight(content, "\n")
+	if m.modal != nil || content == "" {
+		return nil
+	}
+	if !strings.Contains(content, "\n") {
+		var cmd tea.Cmd
+		m.input, cmd = m.input.Update(tea.PasteMsg{Content: content})
+		return cmd
+	}
+	text := m.input.Value() + content
+	m.input.Reset()
+	if n := strings.Count(text, "\n") + 1; n > pasteConfirmLines {
+		m.modal = pasteModal(text, n, m.displayName(m.current))
+		return nil
+	}
+	return m.sendText(m.current, text)
+}
+
+// conv returns the conversation with id, creating it.
+func (m *model) conv(id string) *conversation {
+	c, ok := m.convs[id]
+	if !ok {
+		c = &conversation{}
+		m.convs[id] = c
+	}
+	return c
+}
+
+// add appends a line to conversation id and counts it unread there if that
+// conversation is not on screen.
+func (m *model) add(id string, l line) {
+	c := m.conv(id)
+	if l.at.IsZero() {
+		l.at = m.now()
+	}
+	c.lines = append(c.lines, l)
+	if len(c.lines) > maxLines {
+		c.lines = append(c.lines[:0:0], c.lines[len(c.lines)-maxLines:]...)
+	}
+	if id != m.current && l.kind == lineIn {
+		c.unread++
+	}
+}
+
+// system adds a system line to conversation id.
+func (m *model) system(id, text string) {
+	m.add(id, line{kind: lineSystem, text: text})
+}
+
+// alert adds an alert line to conversation id.
+func (m *model) alert(id, text string) {
+	m.add(id, line{kind: lineAlert, text: text})
+}
+
+// alertPeer adds an alert line to the conversation with a peer, and to the
+// current one too if that is another, so the user sees it where they are.
+func (m *model) alertPeer(id, text string) {
+	m.alert(id, text)
+	if m.current != id {
+		m.alert(m.current, text)
+	}
+}
+
+// convIDs lists the conversations in switching order: status, then peers.
+func (m *model) convIDs() []string {
+	return append([]string{statusConv}, m.order...)
+}
+
+// show makes conversation id the current one and clears its unread count.
+func (m *model) show(id string) {
+	m.current = id
+	m.conv(id).unread = 0
+}
+
+// cycle switches to the next (+1) or previous (-1) conversation.
+func (m *model) cycle(dir int) {
+	ids := m.convIDs()
+	i := 0
+	for j, id := range ids {
+		if id == m.current {
+			i = j
+		}
+	}
+	m.show(ids[(i+dir+len(ids))%len(ids)])
+}
+
+// jump switches to conversation n: 0 is status, 1.. the peer list.
+func (m *model) jump(n int) {
+	if ids := m.convIDs(); n < len(ids) {
+		m.show(ids[n])
+	}
+}
+
+// scroll moves the current conversation up (positive) or down by rows.
+// The view clamps it to the content.
+func (m *model) scroll(rows int) {
+	c := m.conv(m.current)
+	c.scroll = max(0, c.scroll+rows)
+}
+
+// remember adds an entered line to the input history.
+func (m *model) remember(text string) {
+	if n := len(m.history); n == 0 || m.history[n-1] != text {
+		m.history = append(m.history, text)
+		if len(m.history) > maxHistory {
+			m.history = m.history[1:]
+		}
+	}
+	m.histPos = len(m.history)
+	m.draft = ""
+}
+
+// recall moves through the input history; past the newest entry it brings
+// back what was being typed.
+func (m *model) recall(dir int) {
+	pos := m.histPos + dir
+	if pos < 0 || pos > len(m.history) {
+		return
+	}
+	if m.histPos == len(m.history) {
+		m.draft = m.input.Value()
+	}
+	m.histPos = pos
+	if pos == len(m.history) {
+		m.input.SetValue(m.draft)
+	} else {
+		m.input.SetValue(m.history[pos])
+	}
+	m.input.CursorEnd()
+}

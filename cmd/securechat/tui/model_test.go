@@ -1,0 +1,402 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/securechat/securechat/p2p"
+)
+
+func TestStartup(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	hs.ready()
+	hs.golden("startup_80x24")
+}
+
+// chat sets up a conversation with bob and carol (and a second carol) with
+// messages in every delivery state and a day change.
+func chat(t *testing.T, w, h int) *harness {
+	t.Helper()
+	hs := newHarness(t, w, h)
+	hs.ready()
+	hs.peerUp(bobID, "bob", p2p.TrustNew)
+	hs.event(p2p.MessageReceived{PeerID: bobID, ID: "b1", Text: "hi alice, long time no see. This line is long enough to wrap around the pane.", SentAt: start})
+	hs.clock = hs.clock.Add(time.Minute)
+	hs.line("hello bob")
+	hs.event(p2p.Delivered{PeerID: bobID, ID: "m1"})
+	hs.line("are you there?")
+	hs.node.setPeer(p2p.PeerInfo{PeerID: bobID, Fingerprint: fp(bobID), Name: "bob", State: "offline", Trust: p2p.TrustNew})
+	hs.event(p2p.SessionDown{PeerID: bobID, Reason: "cut"})
+	hs.clock = hs.clock.Add(10 * time.Hour) // past midnight
+	hs.line("see you tomorrow")
+	hs.peerUp(carolID, "carol", p2p.TrustVerified)
+	hs.peerUp(carol2, "carol", p2p.TrustPinned)
+	hs.event(p2p.MessageReceived{PeerID: carolID, ID: "c1", Text: "ping"})
+	hs.event(p2p.MessageReceived{PeerID: carol2, ID: "d1", Text: "I am also carol"})
+	return hs
+}
+
+func TestConversationLayout(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{80, 24}, {60, 20}, {120, 30}} {
+		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			hs := chat(t, size.w, size.h)
+			hs.golden(fmt.Sprintf("conversation_%dx%d", size.w, size.h))
+		})
+	}
+}
+
+func TestResize(t *testing.T) {
+	hs := chat(t, 120, 30)
+	hs.contains("Peers 2/3 online")
+	hs.send(tea.WindowSizeMsg{Width: 60, Height: 20})
+	hs.lacks("Peers 2/3 online") // the peer list hides on narrow screens
+	hs.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	hs.golden("conversation_80x24") // same as drawn at that size from the start
+	hs.send(tea.WindowSizeMsg{Width: 10, Height: 3})
+	hs.contains("Terminal")
+}
+
+func TestDeliveryStates(t *testing.T) {
+	hs := chat(t, 120, 30)
+	hs.contains("hello bob  ✓✓ delivered")
+	hs.contains("are you there?  ✓ sent")
+	hs.contains("see you tomorrow  ○ queued")
+	hs.node.sendErr = errBoom
+	hs.line("lost")
+	hs.contains("lost  ✗ not sent")
+	hs.contains("Not sent: boom")
+}
+
+func TestDeliveredBeforeSendReturns(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	hs.peerUp(bobID, "bob", p2p.TrustNew)
+	hs.event(p2p.Delivered{PeerID: bobID, ID: "m1"}) // races ahead of Send's answer
+	hs.line("fast")
+	hs.contains("fast  ✓✓ delivered")
+}
+
+func TestSwitching(t *testing.T) {
+	hs := chat(t, 80, 24)
+	if hs.m.current != bobID {
+		t.Fatalf("current = %q, want bob (the first peer online)", hs.m.current)
+	}
+	hs.contains("1 ") // carol's unread count shows in the list
+	hs.press('n', tea.ModCtrl)
+	if hs.m.current != carolID {
+		t.Fatalf("ctrl+n: current = %q, want carol", hs.m.current)
+	}
+	hs.contains("[carol~")
+	hs.press('p', tea.ModCtrl)
+	hs.press('p', tea.ModCtrl)
+	if hs.m.current != statusConv {
+		t.Fatalf("ctrl+p twice: current = %q, want status", hs.m.current)
+	}
+	hs.press('3', tea.ModAlt)
+	if hs.m.current != carol2 {
+		t.Fatalf("alt+3: current = %q, want the second carol", hs.m.current)
+	}
+	hs.line("/msg " + bobID[len(bobID)-6:] + " by id")
+	if hs.m.current != bobID || !strings.HasSuffix(hs.node.sent[len(hs.node.sent)-1], ": by id") {
+		t.Fatalf("/msg by ID suffix: current = %q, sent = %q", hs.m.current, hs.node.sent)
+	}
+	hs.line("/msg carol")
+	hs.contains(`"carol" matches several peers`)
+	hs.line("/msg nobody")
+	hs.contains(`no peer matches "nobody"`)
+}
+
+func TestScrollback(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	hs.peerUp(bobID, "bob", p2p.TrustVerified)
+	for i := 1; i <= 60; i++ {
+		hs.event(p2p.MessageReceived{PeerID: bobID, ID: fmt.Sprint(i), Text: fmt.Sprintf("message %d", i)})
+	}
+	hs.contains("message 60")
+	hs.press(tea.KeyPgUp)
+	hs.lacks("message 60")
+	hs.contains("more below")
+	hs.golden("scrolled_80x24")
+	hs.press(tea.KeyPgDown)
+	hs.contains("message 60")
+	hs.lacks("more below")
+	for range 10 {
+		hs.press(tea.KeyPgUp)
+	}
+	hs.contains("bob: message 1 ")
+	hs.press(tea.KeyEscape)
+	hs.contains("message 60")
+}
+
+func TestVerify(t *testing.T) {
+	hs := chat(t, 80, 24)
+	hs.line("/verify")
+	hs.golden("verify_80x24")
+	hs.typeText("x") // ignored: only y or n answer
+	hs.contains("Verify bob")
+	hs.typeText("y")
+	if got := hs.node.verified[bobID]; !got.Equal(fp(bobID)) {
+		t.Fatalf("Verify called with %v, want bob's fingerprint", got)
+	}
+	hs.contains("bob is now verified.")
+	hs.contains("✓ bob")
+
+	hs.line("/verify carol~" + fp(carol2).Short()[:8])
+	hs.contains("Verify carol~")
+	hs.typeText("n")
+	hs.contains("rejected the safety number")
+	if _, ok := hs.node.verified[carol2]; ok {
+		t.Fatal("a rejected safety number was marked verified")
+	}
+}
+
+func TestVerifySmallScreenHidesQR(t *testing.T) {
+	hs := chat(t, 60, 14)
+	hs.line("/verify")
+	hs.contains("enlarge the terminal")
+	hs.contains("12345 12345 12345 12345")
+}
+
+func TestKeyChange(t *testing.T) {
+	hs := chat(t, 80, 24)
+	newFP := fp("bob's new key")
+	hs.node.setPeer(p2p.PeerInfo{PeerID: bobID, Fingerprint: fp(bobID), Name: "bob", State: "online", Trust: p2p.TrustNew, KeyChanged: true})
+	hs.event(p2p.Alert{Kind: p2p.AlertKeyChanged, PeerID: bobID,
+		Message: "peer presented key " + newFP.String() + " instead of " + fp(bobID).String()})
+	hs.golden("keychange_80x24")
+	sent := len(hs.node.sent)
+	hs.line("is this you?")
+	if len(hs.node.sent) != sent {
+		t.Fatal("a message went to a peer whose key changed")
+	}
+	hs.contains("Not sent: the key of bob changed")
+	if hs.m.input.Value() != "is this you?" {
+		t.Errorf("refused text not kept in the input line: %q", hs.m.input.Value())
+	}
+	hs.m.input.Reset()
+	hs.line("/trust-new-key")
+	hs.golden("trustkey_80x24")
+	hs.typeText("y")
+	if got := hs.node.trusted[bobID]; !got.Equal(newFP) {
+		t.Fatalf("TrustNewKey called with %v, want the new key", got)
+	}
+	hs.lacks("⚠") // banner and status bar
+	hs.lacks("[bob: blocked]")
+	hs.line("is this you?")
+	if len(hs.node.sent) != sent+1 {
+		t.Fatal("sending stays blocked after /trust-new-key")
+	}
+}
+
+func TestKeyChangeFromSession(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	hs.peerUp(bobID, "bob", p2p.TrustVerified)
+	hs.event(p2p.SessionUp{PeerID: bobID, Fingerprint: fp("other"), Name: "bob", Trust: p2p.TrustVerified})
+	hs.contains("KEY CHANGED bob")
+	hs.lacks("✓ bob")
+}
+
+func TestPaste(t *testing.T) {
+	hs := newHarness(t, 60, 24) // no peer list: rows end with the text
+	hs.peerUp(bobID, "bob", p2p.TrustNew)
+
+	hs.send(tea.PasteMsg{Content: "one line"})
+	if hs.m.input.Value() != "one line" || len(hs.node.sent) != 0 {
+		t.Fatalf("one-line paste: input %q, sent %q", hs.m.input.Value(), hs.node.sent)
+	}
+	hs.m.input.Reset()
+
+	hs.send(tea.PasteMsg{Content: "a\r\nb\nc\n"})
+	if want := bobID + ": a\nb\nc"; len(hs.node.sent) != 1 || hs.node.sent[0] != want {
+		t.Fatalf("three-line paste sent %q, want one message %q", hs.node.sent, want)
+	}
+	hs.contains("alice: a\n      b\n      c  ✓ sent")
+
+	long := strings.Repeat("x\n", 25)
+	hs.send(tea.PasteMsg{Content: long})
+	hs.contains("Send this 25-line paste to bob")
+	hs.typeText("n")
+	if len(hs.node.sent) != 1 {
+		t.Fatal("a declined paste was sent")
+	}
+	hs.send(tea.PasteMsg{Content: long})
+	hs.typeText("y")
+	if len(hs.node.sent) != 2 || strings.Count(hs.node.sent[1], "\n") != 24 {
+		t.Fatalf("confirmed paste: sent %q", hs.node.sent)
+	}
+}
+
+func TestCompletionAndHistory(t *testing.T) {
+	hs := chat(t, 80, 24)
+	tests := []struct{ typed, tabs, want string }{
+		{"/ve", "\t", "/verify "},
+		{"/c", "\t", "/connect "},
+		{"/c", "\t\t", "/clear "},
+		{"/c", "\t\t\t", "/connect "},
+		{"/msg b", "\t", "/msg bob "},
+		{"/msg carol", "\t", "/msg carol~" + fp(carolID).Short()[:8] + " "},
+		{"/block z", "\t", "/block z"},
+		{"plain", "\t", "plain"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.ReplaceAll(tt.typed+tt.tabs, "\t", "⇥"), func(t *testing.T) {
+			hs.m.input.Reset()
+			hs.typeText(tt.typed)
+			for range tt.tabs {
+				hs.press(tea.KeyTab)
+			}
+			if got := hs.m.input.Value(); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	hs.m.input.Reset()
+	hs.line("first")
+	hs.line("second")
+	hs.typeText("draft")
+	hs.press(tea.KeyUp)
+	hs.press(tea.KeyUp)
+	if got := hs.m.input.Value(); got != "first" {
+		t.Errorf("up twice: %q, want first", got)
+	}
+	hs.press(tea.KeyDown)
+	hs.press(tea.KeyDown)
+	if got := hs.m.input.Value(); got != "draft" {
+		t.Errorf("down back: %q, want the draft", got)
+	}
+}
+
+func TestCommands(t *testing.T) {
+	tests := []struct {
+		line, want string
+	}{
+		{"/help", "/trust-new-key [PEER]"},
+		{"/peers", "carol~"},
+		{"/block", "Blocking is unsupported by this node yet"},
+		{"/nick zed", "You are now zed on this screen only"},
+		{"/connect /ip4/1.2.3.4", "Not a multiaddr ending in /p2p/"},
+		{"/connect nonsense", "Not a multiaddr"},
+		{"/connect /ip4/10.0.0.2/tcp/4001/p2p/" + bobID, "-- Connected to"},
+		{"/trust-new-key", "has not changed"},
+		{"/bogus", "Unknown command /bogus"},
+		{"//not a command", "alice: /not a command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			hs := chat(t, 120, 40)
+			hs.line(tt.line)
+			hs.contains(tt.want)
+		})
+	}
+}
+
+func TestConnectFailure(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	hs.node.connectErr = p2p.ErrDialFailed
+	hs.line("/connect /ip4/10.0.0.2/tcp/4001/p2p/" + bobID)
+	hs.contains("connect failed: p2p: dial failed")
+	hs.event(p2p.DialFailed{Addr: "/ip4/10.0.0.3/tcp/1", Err: "refused"})
+	hs.contains("Dial to /ip4/10.0.0.3/tcp/1 failed: refused")
+}
+
+func TestMyIDClearQuit(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	hs.ready()
+	hs.line("/myid")
+	hs.golden("myid_80x24")
+	hs.press(tea.KeyEnter) // closes the window
+	hs.contains("/ip4/192.168.1.10/udp/4001/quic-")
+	hs.line("/clear")
+	hs.lacks("quic-v1")
+	hs.line("/quit")
+	if !hs.quit {
+		t.Fatal("/quit did not quit")
+	}
+}
+
+func TestCtrlCQuits(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	hs.press('c', tea.ModCtrl)
+	if !hs.quit {
+		t.Fatal("ctrl+c did not quit")
+	}
+}
+
+func TestBellWhileUnfocused(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	hs.peerUp(bobID, "bob", p2p.TrustNew)
+	hs.event(p2p.MessageReceived{PeerID: bobID, ID: "1", Text: "focused"})
+	hs.send(tea.BlurMsg{})
+	hs.event(p2p.MessageReceived{PeerID: bobID, ID: "2", Text: "away"})
+	hs.send(tea.FocusMsg{})
+	hs.event(p2p.MessageReceived{PeerID: bobID, ID: "3", Text: "back"})
+	if hs.bells != 1 {
+		t.Fatalf("bells = %d, want 1", hs.bells)
+	}
+}
+
+func TestHostileText(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	hs.peerUp(bobID, "bob\x1b[2J\x1b]0;pwned\x07", p2p.TrustNew)
+	hs.event(p2p.MessageReceived{PeerID: bobID, ID: "1", Text: "red \x1b[31malert\x1b[0m \u202eevil\u202c\x00 done"})
+	out := hs.m.View().Content
+	for _, bad := range []string{"\x1b[2J", "\x1b]0;", "\x07", "\u202e", "\x00"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("screen carries %q from a peer", bad)
+		}
+	}
+	hs.contains("bob: red alert evil done")
+}
+
+func TestEventsClosedQuits(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	hs.send(eventsClosedMsg{})
+	if !hs.quit {
+		t.Fatal("the UI stayed up after the node closed its events")
+	}
+}
+
+func TestAlerts(t *testing.T) {
+	hs := chat(t, 120, 40)
+	hs.event(p2p.Alert{Kind: p2p.AlertBadFrame, PeerID: bobID, Message: "frame too large"})
+	hs.contains("!! Security alert (bad_frame): frame too large")
+	hs.event(p2p.Alert{Kind: p2p.AlertHandshakeFailed, Message: "from 10.0.0.9"})
+	hs.contains("!! Security alert (handshake_failed): from 10.0.0.9")
+	hs.event(p2p.Alert{Kind: p2p.AlertHandshakeFailed, PeerID: "12D3KooWStrangerStrangerStrangerStrangerStrangeXYZ", Message: "bad signature"})
+	hs.contains("(handshake_failed): 12D3Ko…ngeXYZ: bad signature")
+	if len(hs.m.order) != 3 {
+		t.Errorf("a stranger's alert added it to the peer list: %q", hs.m.order)
+	}
+}
+
+func TestBlock(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	bn := &blockingNode{fakeNode: hs.node}
+	hs.m.node = bn
+	hs.peerUp(bobID, "bob", p2p.TrustNew)
+	hs.line("/block bob")
+	if len(bn.blocked) != 1 || bn.blocked[0] != bobID {
+		t.Fatalf("blocked %q, want bob", bn.blocked)
+	}
+	hs.contains("Blocked bob.")
+	hs.contains("bac70fa1 blocked")
+	hs.line("still there?")
+	hs.contains("Not sent: you blocked bob.")
+	if len(hs.node.sent) != 0 {
+		t.Fatal("sent to a blocked peer")
+	}
+}
+
+func TestLongInputScrolls(t *testing.T) {
+	hs := newHarness(t, 60, 20)
+	hs.peerUp(bobID, "bob", p2p.TrustNew)
+	hs.typeText(strings.Repeat("x", 100) + "END")
+	hs.contains("xEND")
+	hs.press(tea.KeyEnter)
+	if len(hs.node.sent) != 1 || !strings.HasSuffix(hs.node.sent[0], "xEND") {
+		t.Fatalf("sent %q", hs.node.sent)
+	}
+}

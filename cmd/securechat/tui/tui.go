@@ -1,0 +1,122 @@
+// Package tui is securechat's full-screen terminal interface: a message pane
+// with one conversation per peer, a peer list, an input line with commands,
+// and a status bar, built on Bubble Tea.
+//
+// The package knows nothing of libp2p. It reads the node's [p2p.Event]s and
+// calls the few methods of [Node]; every call that may block runs as a
+// [tea.Cmd], outside Update, so a slow dial never freezes the screen.
+//
+// Everything a remote peer controls (names, message text, alert text) is
+// stripped of escape sequences and control characters before it is drawn,
+// and a peer's colour comes from its peer ID, not from the name it chose.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p"
+)
+
+// Node is what the interface needs from a chat node; *p2p.Node satisfies it.
+// Connect and Send may block and are only ever called from a [tea.Cmd].
+type Node interface {
+	Connect(ctx context.Context, addr multiaddr.Multiaddr) error
+	Send(ctx context.Context, to, text string) (string, error)
+	Peers() []p2p.PeerInfo
+	Verify(peerID string, fp e2e.Fingerprint) error
+	TrustNewKey(peerID string, fp e2e.Fingerprint) error
+	PeerID() string
+	Fingerprint() e2e.Fingerprint
+	Addrs() []string
+}
+
+// blocker is implemented by a node that can block peers, as *p2p.Node does.
+// It is kept out of [Node] so a node without it still works: /block then
+// says blocking is unsupported.
+type blocker interface {
+	Block(peerID string) error
+}
+
+// renamer is implemented by a node that can announce a new name. *p2p.Node
+// does not (yet); /nick then changes the name on this screen only.
+type renamer interface {
+	SetName(name string) error
+}
+
+// Options configure [Run].
+type Options struct {
+	// Name is this node's nickname, shown in the status bar and on own
+	// messages.
+	Name string
+	// MDNS tells the status bar whether LAN discovery is on.
+	MDNS bool
+	// Bell rings the terminal bell when a message arrives while the
+	// terminal does not have focus.
+	Bell bool
+	// In and Out are the terminal. Nil means the process's stdin and
+	// stdout.
+	In  io.Reader
+	Out io.Writer
+	// SafetyNumber returns the safety number shared with a peer, as /verify
+	// shows it. Nil leaves it out (the fingerprint is still shown).
+	SafetyNumber func(peerID string) (string, error)
+	// Connect lists multiaddrs to dial at start (the --connect flag).
+	Connect []string
+}
+
+// Run shows the interface until the user quits or ctx ends. It returns nil on
+// /quit, Ctrl+C, SIGINT and when ctx is cancelled, and after the node closes
+// events. The caller still owns node and closes it after Run returns.
+func Run(ctx context.Context, node Node, events <-chan p2p.Event, opts Options) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the event pump and any command still in flight
+	m := newModel(ctx, node, events, opts, time.Now, time.Local)
+	popts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if opts.In != nil {
+		popts = append(popts, tea.WithInput(opts.In))
+	}
+	if opts.Out != nil {
+		popts = append(popts, tea.WithOutput(opts.Out))
+	}
+	_, err := tea.NewProgram(m, popts...).Run()
+	switch {
+	case err == nil, errors.Is(err, tea.ErrInterrupted):
+		return nil
+	case errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil && !errors.Is(err, tea.ErrProgramPanic):
+		return nil
+	}
+	return fmt.Errorf("terminal ui: %w", err)
+}
+
+// eventMsg carries one node event into Update.
+type eventMsg struct{ ev p2p.Event }
+
+// eventsClosedMsg says the node closed its event channel.
+type eventsClosedMsg struct{}
+
+// waitEvent reads the next node event. Update asks for the next one only
+// after handling this one, so events keep their order.
+func waitEvent(ctx context.Context, events <-chan p2p.Event) tea.Cmd {
+	if events == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return eventsClosedMsg{}
+			}
+			return eventMsg{ev}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
