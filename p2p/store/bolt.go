@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -120,6 +121,26 @@ func (t boltTx) forEach(bucket []byte, fn func(key, value []byte) error) error {
 	// A nested bucket shows up with a nil value; the schema has none, and
 	// a nil value fails to open like any other damaged record.
 	return b.ForEach(fn)
+}
+
+func (t boltTx) scan(bucket, prefix, start []byte, fn func(key, value []byte) error) error {
+	b, err := t.bucket(bucket)
+	if err != nil {
+		return err
+	}
+	if bytes.Compare(start, prefix) < 0 {
+		start = prefix
+	}
+	c := b.Cursor()
+	for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 func (t boltTx) hasBucket(bucket []byte) bool { return t.tx.Bucket(bucket) != nil }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -220,16 +221,15 @@ func TestOpenNewerSchemaRefused(t *testing.T) {
 	}
 }
 
-// TestMigration drives the migration hook with a fake version 2 that adds a
-// bucket and rewrites every contact's name, as issue 4 and later layouts
-// will.
+// TestMigration drives the migration hook with a fake next version that
+// adds a bucket and rewrites every contact's name, as later layouts will.
 func TestMigration(t *testing.T) {
 	bucketExtra := []byte("extra")
 	calls := 0
 	v2 := schema{
-		version: 2,
-		buckets: [][]byte{bucketContacts, bucketExtra},
-		migrations: map[uint32]migration{1: func(tx sealedTx) error {
+		version: schemaVersion + 1,
+		buckets: append(slices.Clone(currentSchema.buckets), bucketExtra),
+		migrations: map[uint32]migration{schemaVersion: func(tx sealedTx) error {
 			calls++
 			if !tx.hasBucket(bucketExtra) {
 				return errors.New("new bucket not created before migration")
@@ -282,7 +282,7 @@ func TestMigration(t *testing.T) {
 	})
 	s2.Close()
 
-	// Reopening at version 2 runs nothing; this version-1 code refuses.
+	// Reopening at the new version runs nothing; this code refuses it.
 	s2, err = openBolt(path, testKey, time.Second, v2)
 	if err != nil || calls != 1 {
 		t.Fatalf("reopen at v2: %v, %d migration calls", err, calls)
@@ -299,7 +299,7 @@ func TestMigrationFailureLeavesStore(t *testing.T) {
 		name       string
 		migrations map[uint32]migration
 	}{
-		{"failing", map[uint32]migration{1: func(tx sealedTx) error {
+		{"failing", map[uint32]migration{schemaVersion: func(tx sealedTx) error {
 			tx.putSealed(bucketContacts, []byte("junk"), []byte("x"))
 			return boom
 		}}},
@@ -312,7 +312,7 @@ func TestMigrationFailureLeavesStore(t *testing.T) {
 			mustPut(t, s, sampleContact("p"))
 			s.Close()
 			before, _ := os.ReadFile(path)
-			sch := schema{version: 2, buckets: currentSchema.buckets, migrations: tt.migrations}
+			sch := schema{version: schemaVersion + 1, buckets: currentSchema.buckets, migrations: tt.migrations}
 			if _, err := openBolt(path, testKey, time.Second, sch); err == nil {
 				t.Fatal("open with a broken migration succeeded")
 			}

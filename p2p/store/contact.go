@@ -1,4 +1,4 @@
-// Package store keeps a node's contacts (and, later, its outbox and history)
+// Package store keeps a node's contacts, outbox and history
 // at rest, sealed under a 32-byte storage key that lives in the key file.
 //
 // Two backends sit behind one [Store] interface: [Open] uses an embedded
@@ -56,7 +56,7 @@ type Contact struct {
 	FirstSeen, LastSeen time.Time
 }
 
-// A Store keeps contacts. Implementations are safe for concurrent use, and
+// A Store keeps contacts, the outbox and the history. Implementations are safe for concurrent use, and
 // every write is atomic: after a crash a record is either old or new, never
 // half written.
 type Store interface {
@@ -74,6 +74,32 @@ type Store interface {
 	// DeleteContact removes the contact with the given peer ID. Deleting a
 	// contact that does not exist is not an error.
 	DeleteContact(peerID string) error
+
+	// Queue stores an outgoing message in the outbox and in the history
+	// (state queued) in one transaction, and returns it with its Seq. When
+	// Queue returns nil the message is on disk (committed and synced).
+	Queue(m Message) (Message, error)
+	// Outbox returns peerID's messages that await a receipt, with Seq >=
+	// from, in Seq order.
+	Outbox(peerID string, from uint64) ([]Message, error)
+	// OutboxPeers lists the peers with messages in the outbox, sorted.
+	OutboxPeers() ([]string, error)
+	// MarkSent moves the given outgoing messages from queued to sent in
+	// the history.
+	MarkSent(peerID string, ids [][MessageIDLen]byte) error
+	// Delivered handles peerID's receipt for message id: it leaves the
+	// outbox and is marked delivered in the history, in one transaction.
+	// The bool reports whether it was still in the outbox.
+	Delivered(peerID string, id [MessageIDLen]byte) (bool, error)
+	// Receive stores an incoming message in the history, unless peerID
+	// sent a message with this ID before (the dedupe set is kept with the
+	// history, so it survives restarts). It returns the message as stored
+	// and whether it is new.
+	Receive(m Message) (Message, bool, error)
+	// History returns the last limit messages of the conversation with
+	// peerID (all of them if limit <= 0), oldest first.
+	History(peerID string, limit int) ([]Message, error)
+
 	// Close releases the store. Later calls fail with [ErrClosed]; a second
 	// Close returns nil.
 	Close() error
@@ -100,4 +126,7 @@ var (
 	// ErrInvalidContact is returned by PutContact for a contact that cannot
 	// be stored: empty PeerID, unknown Trust, or a field too long to encode.
 	ErrInvalidContact = errors.New("store: invalid contact")
+	// ErrInvalidMessage is returned for a message that cannot be stored:
+	// empty PeerID, unknown state, over-long text, or a reused ID.
+	ErrInvalidMessage = errors.New("store: invalid message")
 )

@@ -2,6 +2,8 @@ package store
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -32,6 +34,10 @@ type kvTx interface {
 	// forEach visits every pair in the bucket, in no promised order. fn
 	// must not write to the same bucket: collect first, then write.
 	forEach(bucket []byte, fn func(key, value []byte) error) error
+	// scan visits the pairs whose key starts with prefix and is >= start,
+	// in ascending key order, until fn returns errStop (which scan turns
+	// into nil) or another error. fn must not write to the bucket.
+	scan(bucket, prefix, start []byte, fn func(key, value []byte) error) error
 	hasBucket(bucket []byte) bool
 	// createBucket is a no-op if the bucket exists.
 	createBucket(bucket []byte) error
@@ -40,6 +46,9 @@ type kvTx interface {
 // errNoBucket means a bucket the schema promises is missing: the store was
 // damaged or edited by hand.
 var errNoBucket = errors.New("store: bucket missing")
+
+// errStop ends a scan early without an error.
+var errStop = errors.New("store: stop scan")
 
 // memKV is the --ephemeral backend: maps in memory, nothing on disk. One
 // RWMutex serialises writers against everything, which matches bbolt's
@@ -164,6 +173,29 @@ func (t *memTx) forEach(bucket []byte, fn func(key, value []byte) error) error {
 	// HMAC record keys carry no useful order anyway.
 	for k, v := range b {
 		if err := fn([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *memTx) scan(bucket, prefix, start []byte, fn func(key, value []byte) error) error {
+	b, err := t.bucket(bucket)
+	if err != nil {
+		return err
+	}
+	var keys []string
+	for k := range b {
+		if strings.HasPrefix(k, string(prefix)) && k >= string(start) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := fn([]byte(k), b[k]); err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
 			return err
 		}
 	}

@@ -11,6 +11,9 @@ import (
 var (
 	bucketMeta     = []byte("meta")
 	bucketContacts = []byte("contacts")
+	bucketOutbox   = []byte("outbox")
+	bucketHistory  = []byte("history")
+	bucketIDs      = []byte("ids")
 )
 
 // metaSchemaKey is the meta record holding the sealed schema version. Open
@@ -21,7 +24,11 @@ var metaSchemaKey = []byte("schema")
 //
 // Version 1: bucket "contacts", record key HMAC(index key, peer ID), value
 // sealed [encodeContact] v1.
-const schemaVersion = 1
+//
+// Version 2 adds the message buckets "outbox", "history" and "ids" (see
+// messages.go for their keys) and the meta record "seq"; values are sealed
+// [encodeMessage] v1 and [encodeIDEntry]. Migration from 1: [migrateV1].
+const schemaVersion = 2
 
 // A migration upgrades the store's records from one schema version to the
 // next. It runs inside Open's single update transaction, together with every
@@ -42,8 +49,8 @@ type schema struct {
 // currentSchema is the schema Open and OpenMemory use.
 var currentSchema = schema{
 	version:    schemaVersion,
-	buckets:    [][]byte{bucketContacts},
-	migrations: map[uint32]migration{},
+	buckets:    [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs},
+	migrations: map[uint32]migration{1: migrateV1},
 }
 
 // errNoMeta means a store has record buckets but no schema record: it was
