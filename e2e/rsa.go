@@ -33,10 +33,17 @@ func (id *Identity) sign(label string, msg []byte) ([]byte, error) {
 // verify checks an RSA-PSS signature by the identity's signing key. The key
 // already passed the policy when the PublicIdentity was parsed.
 func (p *PublicIdentity) verify(label string, msg, sig []byte) error {
-	if len(sig) != p.sig.Size() {
+	return verifyPSS(p.sig, signDigest(label, msg), sig)
+}
+
+// verifyPSS checks an RSA-PSS signature over a SHA-256 digest with exactly
+// our parameters (salt 32, MGF1-SHA-256). It is the part of verify that
+// Wycheproof's vectors exercise directly.
+func verifyPSS(pub *rsa.PublicKey, digest, sig []byte) error {
+	if len(sig) != pub.Size() {
 		return errSignature
 	}
-	if err := rsa.VerifyPSS(p.sig, crypto.SHA256, signDigest(label, msg), sig, pssOptions); err != nil {
+	if err := rsa.VerifyPSS(pub, crypto.SHA256, digest, sig, pssOptions); err != nil {
 		return errSignature
 	}
 	return nil
