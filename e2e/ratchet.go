@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"crypto/ecdh"
-	"crypto/hkdf"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"io"
 )
@@ -48,14 +45,11 @@ var errRatchet = errors.New("e2e: ratchet step failed")
 // chain key. Salting with the old root key chains every DH output into all
 // later keys, which is what makes one lost DH secret heal at the next step.
 func kdfRK(rk *[32]byte, dhOut []byte) (newRK, ck [32]byte) {
-	out, err := hkdf.Key(sha256.New, dhOut, rk[:], ratchetRootLabel, 2*ratchetKeySize)
-	if err != nil {
-		// hkdf.Key fails only for outputs longer than 255 hash blocks.
-		panic("e2e: hkdf: " + err.Error())
-	}
+	var out [2 * ratchetKeySize]byte
+	hkdfSHA256(out[:], dhOut, rk[:], ratchetRootLabel)
 	copy(newRK[:], out[:ratchetKeySize])
 	copy(ck[:], out[ratchetKeySize:])
-	clear(out)
+	clear(out[:])
 	return newRK, ck
 }
 
@@ -64,12 +58,8 @@ func kdfRK(rk *[32]byte, dhOut []byte) (newRK, ck [32]byte) {
 // chain key leaked later reveals no earlier message key (forward secrecy
 // inside a chain).
 func kdfCK(ck *[32]byte) (next, mk [32]byte) {
-	m := hmac.New(sha256.New, ck[:])
-	m.Write([]byte{chainMessageByte})
-	m.Sum(mk[:0])
-	m.Reset()
-	m.Write([]byte{chainNextByte})
-	m.Sum(next[:0])
+	mk = hmacSHA256(ck[:], []byte{chainMessageByte})
+	next = hmacSHA256(ck[:], []byte{chainNextByte})
 	return next, mk
 }
 
@@ -78,13 +68,11 @@ func kdfCK(ck *[32]byte) (next, mk [32]byte) {
 // bytes, key first. Every message key is used for exactly one record, so a
 // (key, nonce) pair never repeats even though the nonce is not a counter.
 func messageKeys(mk *[32]byte) (key [aeadKeySize]byte, nonce [aeadNonceSize]byte) {
-	out, err := hkdf.Key(sha256.New, mk[:], nil, ratchetMessageLabel, aeadKeySize+aeadNonceSize)
-	if err != nil {
-		panic("e2e: hkdf: " + err.Error())
-	}
+	var out [aeadKeySize + aeadNonceSize]byte
+	hkdfSHA256(out[:], mk[:], nil, ratchetMessageLabel)
 	copy(key[:], out[:aeadKeySize])
 	copy(nonce[:], out[aeadKeySize:])
-	clear(out)
+	clear(out[:])
 	return key, nonce
 }
 

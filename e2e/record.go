@@ -108,11 +108,15 @@ func parseRecord(rec []byte) (h recordHeader, ct []byte, ok bool) {
 	return h, ct, ok && !r.bad
 }
 
-// recordAD builds the associated data for a header. dir is the sender's
+// recordADSize is the size of a record's associated data.
+const recordADSize = len(recordADLabel) + 32 + 1 + recordHeaderSize
+
+// recordAD builds the associated data for a header in buf (the session's
+// scratch space, under its lock: the AEAD is an interface, so a stack
+// buffer would escape to the heap on every record). dir is the sender's
 // direction byte.
-func recordAD(id *[32]byte, dir byte, header []byte) []byte {
-	ad := make([]byte, 0, len(recordADLabel)+len(id)+1+len(header))
-	ad = append(ad, recordADLabel...)
+func recordAD(buf *[recordADSize]byte, id *[32]byte, dir byte, header []byte) []byte {
+	ad := append(buf[:0], recordADLabel...)
 	ad = append(ad, id[:]...)
 	ad = append(ad, dir)
 	return append(ad, header...)
@@ -134,16 +138,28 @@ func newRecordAEAD(key *[aeadKeySize]byte) cipher.AEAD {
 
 // sealRecord appends header and ciphertext to a new slice sized exactly.
 func sealRecord(h *recordHeader, id *[32]byte, dir byte, key *[aeadKeySize]byte, nonce *[aeadNonceSize]byte, pt []byte) []byte {
+	var ad [recordADSize]byte
+	return sealRecordWith(&ad, h, id, dir, key, nonce, pt)
+}
+
+// sealRecordWith is sealRecord with the associated data built in adBuf.
+func sealRecordWith(adBuf *[recordADSize]byte, h *recordHeader, id *[32]byte, dir byte, key *[aeadKeySize]byte, nonce *[aeadNonceSize]byte, pt []byte) []byte {
 	rec := make([]byte, 0, recordHeaderSize+len(pt)+recordTagSize)
 	rec = h.append(rec)
-	ad := recordAD(id, dir, rec)
+	ad := recordAD(adBuf, id, dir, rec)
 	return newRecordAEAD(key).Seal(rec, nonce[:], pt, ad)
 }
 
 // openRecord authenticates and decrypts a record already split by
 // parseRecord. The plaintext is a fresh slice, never an alias of rec.
 func openRecord(rec, ct []byte, id *[32]byte, dir byte, key *[aeadKeySize]byte, nonce *[aeadNonceSize]byte) ([]byte, bool) {
-	ad := recordAD(id, dir, rec[:recordHeaderSize])
+	var ad [recordADSize]byte
+	return openRecordWith(&ad, rec, ct, id, dir, key, nonce)
+}
+
+// openRecordWith is openRecord with the associated data built in adBuf.
+func openRecordWith(adBuf *[recordADSize]byte, rec, ct []byte, id *[32]byte, dir byte, key *[aeadKeySize]byte, nonce *[aeadNonceSize]byte) ([]byte, bool) {
+	ad := recordAD(adBuf, id, dir, rec[:recordHeaderSize])
 	pt, err := newRecordAEAD(key).Open(nil, nonce[:], ct, ad)
 	if err != nil {
 		return nil, false

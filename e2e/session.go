@@ -86,7 +86,8 @@ type Session struct {
 
 	mu  sync.Mutex
 	st  ratchetState
-	err error // sticky: set by the first failed Open
+	err error              // sticky: set by the first failed Open
+	ad  [recordADSize]byte // scratch for the associated data of one record
 }
 
 // newSession starts the ratchet from the handshake's root key and
@@ -213,7 +214,7 @@ func (s *Session) seal(typ RecordType, pt []byte) ([]byte, error) {
 	if s.hooks != nil && s.hooks.sealKey != nil {
 		s.hooks.sealKey(key, nonce)
 	}
-	rec := sealRecord(&h, &s.id, s.direction(true), &key, &nonce, pt)
+	rec := sealRecordWith(&s.ad, &h, &s.id, s.direction(true), &key, &nonce, pt)
 	clear(key[:])
 	next.cks = ck
 	clear(ck[:])
@@ -282,7 +283,7 @@ func (s *Session) open(rec []byte) (RecordType, []byte, bool) {
 	s.hook()
 	key, nonce := messageKeys(&mk)
 	clear(mk[:])
-	pt, ok := openRecord(rec, ct, &s.id, s.direction(false), &key, &nonce)
+	pt, ok := openRecordWith(&s.ad, rec, ct, &s.id, s.direction(false), &key, &nonce)
 	clear(key[:])
 	if !ok {
 		clear(ck[:])
