@@ -84,6 +84,7 @@ var _ interface {
 	TrustNewKey(peerID string, fp e2e.Fingerprint) error
 	SafetyNumber(peerID string) (string, error)
 	Block(peerID string) error
+	History(peerID string, limit int) ([]HistoryEntry, error)
 	PeerID() string
 	Fingerprint() e2e.Fingerprint
 	Addrs() []string

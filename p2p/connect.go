@@ -17,6 +17,7 @@ import (
 	"github.com/multiformats/go-multiaddr"
 
 	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p/store"
 )
 
 // ErrInvalidText is returned by [Node.Send] for a text that is not valid
@@ -35,6 +36,12 @@ func (n *Node) Connect(ctx context.Context, addr multiaddr.Multiaddr) error {
 	if info.ID == n.host.ID() {
 		return fmt.Errorf("%w: %s is this node", ErrBadAddress, addr)
 	}
+	return n.dial(ctx, info, addr.String())
+}
+
+// dial is Connect for a peer and its addresses; addr names the attempt in
+// errors and logs. The redialer (redial.go) calls it too.
+func (n *Node) dial(ctx context.Context, info *peer.AddrInfo, addr string) error {
 	if err := n.enter(); err != nil {
 		return err
 	}
@@ -80,7 +87,7 @@ func (n *Node) Connect(ctx context.Context, addr multiaddr.Multiaddr) error {
 	st, err := n.openChat(ctx, info)
 	if err != nil {
 		n.endPending(info.ID)
-		n.log.Debug("dial failed", "addr", addr.String(), "err", err)
+		n.log.Debug("dial failed", "addr", addr, "err", err)
 		return fmt.Errorf("%w: %s: %w", ErrDialFailed, addr, err)
 	}
 	n.emit(PeerFound{PeerID: info.ID.String(), Via: "dial"})
@@ -112,39 +119,54 @@ func (n *Node) openChat(ctx context.Context, info *peer.AddrInfo) (network.Strea
 // a known contact) and sends it at once if a session is up; otherwise it
 // goes out when the next session comes up. It returns the message ID.
 func (n *Node) Send(ctx context.Context, to, text string) (string, error) {
+	_, id, err := n.SendTo(ctx, to, text)
+	return id, err
+}
+
+// SendTo is [Node.Send] that also returns the peer ID that to resolved to,
+// so that a caller naming peers by fingerprint need not list the contacts
+// (one store read and decryption each) to learn it.
+func (n *Node) SendTo(ctx context.Context, to, text string) (peerID, msgID string, err error) {
 	if len(text) > MaxMessageText {
-		return "", ErrTooLarge
+		return "", "", ErrTooLarge
 	}
 	if !utf8.ValidString(text) {
-		return "", ErrInvalidText
+		return "", "", ErrInvalidText
 	}
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := n.enter(); err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer n.wg.Done()
 	p, err := n.resolve(to)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	var id [messageIDLen]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return "", err
+		return "", "", err
 	}
-	if _, err := n.outbox.Add(p.String(), outMsg{id: id, sentAt: time.Now(), text: text}); err != nil {
-		return "", fmt.Errorf("queue message: %w", err)
+	// The outbox per peer is bounded (limits.go); the count comes from its
+	// in-memory mirror (outqueue.go).
+	if _, err := n.outq.add(p.String(), outMsg{id: id, sentAt: time.Now(), text: text}, maxQueuedPerPeer); err != nil {
+		if errors.Is(err, ErrQueueFull) {
+			return "", "", err
+		}
+		return "", "", fmt.Errorf("queue message: %w", err)
 	}
 	n.mu.Lock()
 	if ps := n.peers[p]; ps != nil && ps.current != nil {
 		ps.current.kick()
 	}
 	n.mu.Unlock()
-	return hexID(id), nil
+	return p.String(), hexID(id), nil
 }
 
-// resolve finds the contact that to names. Sending to a peer whose key
+// resolve finds the contact that to names: a peer ID costs one store read,
+// a fingerprint a scan of the contacts (if several contacts share it, one
+// with a live session wins, else the first). Sending to a peer whose key
 // changed is refused until the user accepted the new key; blocked peers
 // are unknown.
 func (n *Node) resolve(to string) (peer.ID, error) {
@@ -170,15 +192,34 @@ func (n *Node) resolve(to string) (peer.ID, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, c := range contacts {
-		if c.Fingerprint.Equal(fp) && !c.Blocked {
-			if !c.PendingFingerprint.IsZero() {
-				return "", ErrKeyChanged
-			}
-			return peer.Decode(c.PeerID)
+	var found *store.Contact
+	for i, c := range contacts {
+		if !c.Fingerprint.Equal(fp) || c.Blocked {
+			continue
+		}
+		if found == nil {
+			found = &contacts[i]
+		}
+		if p, err := peer.Decode(c.PeerID); err == nil && n.online(p) {
+			found = &contacts[i]
+			break
 		}
 	}
-	return "", ErrUnknownPeer
+	if found == nil {
+		return "", ErrUnknownPeer
+	}
+	if !found.PendingFingerprint.IsZero() {
+		return "", ErrKeyChanged
+	}
+	return peer.Decode(found.PeerID)
+}
+
+// online reports whether p has a live session that is up.
+func (n *Node) online(p peer.ID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ps := n.peers[p]
+	return ps != nil && ps.up && ps.current != nil
 }
 
 func hexID(id [messageIDLen]byte) string { return hex.EncodeToString(id[:]) }

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p/store"
 )
 
 // handleStream is the /securechat/1.0.0 handler: the remote peer dialled us,
@@ -21,6 +23,12 @@ func (n *Node) handleStream(st network.Stream) {
 	}
 	defer n.wg.Done()
 	remote := st.Conn().RemotePeer()
+	// Admission before a single byte is read: a flood costs no RSA work
+	// (ratelimit.go). runSession ends the admitted handshake.
+	if !n.admitHandshake(remote) {
+		_ = st.Reset()
+		return
+	}
 	n.mu.Lock()
 	n.peer(remote).pending++
 	n.mu.Unlock()
@@ -38,12 +46,15 @@ func (n *Node) runSession(st network.Stream, initiator bool) {
 	defer stop()
 
 	ss, err := n.handshake(st, initiator)
+	if !initiator {
+		n.handshakeDone(remote)
+	}
 	if err != nil {
 		n.endPending(remote)
 		_ = st.Reset()
 		if n.ctx.Err() == nil {
 			// Remote-caused: logged at debug, one generic alert.
-			n.log.Debug("handshake failed", "peer_id", remote.String(), "err", err)
+			n.logRemote(slog.LevelDebug, "handshake failed", "peer_id", remote.String(), "err", err)
 			n.alert(AlertHandshakeFailed, remote, "end-to-end handshake failed")
 		}
 		return
@@ -109,7 +120,7 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := st.SetDeadline(time.Now().Add(e2e.HandshakeTimeout)); err != nil {
+	if err := st.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
 		return nil, err
 	}
 	r := bufio.NewReader(st)
@@ -186,7 +197,7 @@ func (n *Node) endPending(p peer.ID) {
 // ever new peer IDs that never get a session leave no state behind. The
 // caller holds n.mu.
 func (n *Node) prune(p peer.ID, ps *peerState) {
-	if ps.current == nil && ps.pending == 0 && !ps.up && ps.dialing == nil && len(ps.seen.ring) == 0 {
+	if ps.current == nil && ps.pending == 0 && !ps.up && ps.dialing == nil {
 		delete(n.peers, p)
 	}
 }
@@ -250,6 +261,7 @@ func (n *Node) unregister(ss *session, reason string) {
 	}
 	ps.up = false
 	n.unlockAndEmit(SessionDown{PeerID: ss.peer.String(), Reason: reason})
+	n.redial.kick() // a cut session is redialled at once (redial.go)
 }
 
 // isCurrent reports whether ss is its peer's live session.
@@ -271,33 +283,36 @@ func (n *Node) onHello(ss *session, name string) {
 	ps.up = true
 	ps.notify()
 	n.unlockAndEmit(SessionUp{PeerID: ss.peer.String(), Fingerprint: ss.fp, Name: name, Trust: ss.trust})
+	n.goTracked(func() { n.recordAddrs(ss) }) // redial.go
 }
 
 // onChat handles a message: it reports false if ss is not the live session
-// (no receipt then); otherwise the message is raised once per ID.
+// (no receipt then); otherwise the message is raised once per ID. The
+// message is committed to the history, whose ID index is the persisted
+// dedupe set, before it is raised and before its receipt can go out, so
+// a receipt always means "stored"; a store failure cuts the session
+// (no receipt: the sender resends it, in order, on the next one).
 func (n *Node) onChat(ss *session, p payload) bool {
-	n.mu.Lock()
-	ps := n.peer(ss.peer)
-	if ps.current != ss {
-		n.mu.Unlock()
+	if !n.isCurrent(ss) {
 		return false
 	}
-	if !ps.seen.add(p.id) {
-		n.mu.Unlock()
+	text := SanitizeText(p.text)
+	m, fresh, err := n.store.Receive(store.Message{PeerID: ss.peer.String(), ID: p.id, Text: text, SentAt: p.sentAt})
+	if err != nil {
+		n.log.Error("store received message", "peer_id", ss.peer.String(), "err", err)
+		_ = ss.st.Reset()
+		return false
+	}
+	if !fresh {
 		return true
 	}
-	n.unlockAndEmit(MessageReceived{
-		PeerID: ss.peer.String(),
-		ID:     hexID(p.id),
-		Text:   SanitizeText(p.text),
-		SentAt: p.sentAt,
-	})
+	n.emit(MessageReceived{PeerID: ss.peer.String(), ID: hexID(m.ID), Text: text, SentAt: p.sentAt})
 	return true
 }
 
 // onReceipt handles a delivery receipt, from any authenticated session.
 func (n *Node) onReceipt(ss *session, id [messageIDLen]byte) {
-	removed, err := n.outbox.Remove(ss.peer.String(), id)
+	removed, err := n.outq.remove(ss.peer.String(), id)
 	if err != nil {
 		n.log.Error("outbox", "err", err)
 		return

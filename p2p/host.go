@@ -63,6 +63,21 @@ var defaultListenAddrs = []string{
 func newResourceManager() (network.ResourceManager, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
+	// libp2p's defaults are sized for IPFS; a chat node needs far fewer
+	// streams per peer and in total (limits.go).
+	limits.PeerBaseLimit.StreamsInbound = peerStreamsInbound
+	limits.PeerBaseLimit.StreamsOutbound = peerStreams
+	limits.PeerBaseLimit.Streams = peerStreams
+	limits.PeerBaseLimit.Memory = peerMemory
+	limits.PeerLimitIncrease = rcmgr.BaseLimitIncrease{FDFraction: limits.PeerLimitIncrease.FDFraction}
+	limits.SystemBaseLimit.StreamsInbound = systemStreamsInbound
+	limits.SystemBaseLimit.StreamsOutbound = systemStreams
+	limits.SystemBaseLimit.Streams = systemStreams
+	limits.SystemLimitIncrease.StreamsInbound = 0
+	limits.SystemLimitIncrease.StreamsOutbound = 0
+	limits.SystemLimitIncrease.Streams = 0
+	limits.TransientBaseLimit.StreamsInbound = transientStreamsInbound
+	limits.TransientLimitIncrease.StreamsInbound = 0
 	limits.AddProtocolLimit(protocol.ID(e2e.ProtocolID),
 		rcmgr.BaseLimit{
 			Streams:         chatStreamsTotal,
@@ -88,7 +103,8 @@ func newResourceManager() (network.ResourceManager, error) {
 // offered) and multiplexed by yamux, QUIC v1 (whose TLS 1.3 libp2p always
 // uses), the resource manager on, and nothing that would make the node a
 // relay, map ports on the router or talk to peers we did not ask for.
-func newHost(key crypto.PrivKey, listen []multiaddr.Multiaddr, rm network.ResourceManager) (host.Host, error) {
+// Extra options (the node's connection gater) come last.
+func newHost(key crypto.PrivKey, listen []multiaddr.Multiaddr, rm network.ResourceManager, extra ...libp2p.Option) (host.Host, error) {
 	if len(listen) == 0 {
 		for _, s := range defaultListenAddrs {
 			listen = append(listen, multiaddr.StringCast(s))
@@ -98,7 +114,7 @@ func newHost(key crypto.PrivKey, listen []multiaddr.Multiaddr, rm network.Resour
 	if err != nil {
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
-	h, err := libp2p.New(
+	opts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrs(listen...),
 		// Without port reuse, two nodes that dial each other at once
@@ -113,7 +129,8 @@ func newHost(key crypto.PrivKey, listen []multiaddr.Multiaddr, rm network.Resour
 		libp2p.ConnectionManager(cm),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
-	)
+	}
+	h, err := libp2p.New(append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start libp2p host: %w", err)
 	}

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -39,7 +41,21 @@ type Node struct {
 	bundle  *e2e.Bundle
 	store   store.Store
 	outbox  outbox
+	outq    *outQueue // in-memory mirror of the outbox (outqueue.go)
 	events  chan Event
+	redial  redialer // see redial.go
+
+	// Defences against hostile peers (gater.go, ratelimit.go).
+	gater     *gater     // blocked peers, refused at the connection
+	admission *admission // responder handshake limits
+	rlog      *remoteLog // rate limit of remote-caused log lines
+
+	// noReceipts is a test hook: a node with it set shows messages but
+	// never sends receipts, like a peer that lost them all.
+	noReceipts atomic.Bool
+
+	// disc is the mDNS discovery (mdns.go); nil without Config.MDNS.
+	disc *discovery
 
 	// ctx ends when Close starts tearing down; AfterFuncs on it reset
 	// every stream so no read blocks past Close.
@@ -68,7 +84,6 @@ type peerState struct {
 	down     string        // SessionDown reason held while pending > 0
 	changed  chan struct{} // closed and replaced on every change above
 	dialing  chan struct{} // non-nil while Connect dials; closed at its end
-	seen     seenIDs       // received message IDs, across sessions
 	lastSeen time.Time
 }
 
@@ -126,10 +141,11 @@ func start(ctx context.Context, cfg Config, keys nodeKeys, st store.Store) (*Nod
 		hostKey: keys.host,
 		id:      keys.id,
 		store:   st,
-		outbox:  newMemOutbox(),
+		outbox:  storeOutbox{st},
 		events:  make(chan Event, eventBuffer),
 		peers:   make(map[peer.ID]*peerState),
 	}
+	n.outq = newOutQueue(n.outbox)
 	if cfg.Logger != nil {
 		libp2pLogs.root.set(n, cfg.Logger)
 	}
@@ -142,11 +158,15 @@ func start(ctx context.Context, cfg Config, keys nodeKeys, st store.Store) (*Nod
 	if err != nil {
 		return nil, fmt.Errorf("identity bundle: %w", err)
 	}
+	n.gater, n.admission, n.rlog = newGater(), newAdmission(), &remoteLog{}
+	if err := n.gater.load(st); err != nil {
+		return nil, err
+	}
 	n.rm, err = newResourceManager()
 	if err != nil {
 		return nil, err
 	}
-	n.host, err = newHost(keys.host, cfg.ListenAddrs, n.rm)
+	n.host, err = newHost(keys.host, cfg.ListenAddrs, n.rm, libp2p.ConnectionGater(n.gater))
 	if err != nil {
 		libp2pLogs.root.clear(n)
 		_ = n.rm.Close()
@@ -159,6 +179,10 @@ func start(ctx context.Context, cfg Config, keys nodeKeys, st store.Store) (*Nod
 	// first event whatever a peer does.
 	n.emit(Ready{PeerID: n.PeerID(), Fingerprint: n.Fingerprint(), Name: n.name, Addrs: n.Addrs()})
 	n.host.SetStreamHandler(protocol.ID(e2e.ProtocolID), n.handleStream)
+	if cfg.MDNS {
+		n.disc = n.startDiscovery(true)
+	}
+	n.startRedial()
 	n.log.Info("node started", "peer_id", n.PeerID(), "fingerprint", n.Fingerprint().String())
 	return n, nil
 }
@@ -249,7 +273,13 @@ func (n *Node) send(ev Event) {
 
 // alert raises a security alert and logs it.
 func (n *Node) alert(kind string, p peer.ID, msg string) {
-	n.log.Warn("alert", "kind", kind, "peer_id", p.String(), "message", msg)
+	// Peers cause alerts: their log lines are rate-limited, and only a
+	// key change (which needs the peer's own host key) is a warning.
+	lvl := slog.LevelDebug
+	if kind == AlertKeyChanged {
+		lvl = slog.LevelWarn
+	}
+	n.logRemote(lvl, "alert", "kind", kind, "peer_id", p.String(), "message", msg)
 	n.emit(Alert{Kind: kind, PeerID: p.String(), Message: msg})
 }
 
@@ -271,6 +301,9 @@ func (n *Node) close() error {
 		}
 	}
 	n.mu.Unlock()
+	if n.disc != nil {
+		n.disc.stop() // no new announcements or discoveries
+	}
 	n.host.RemoveStreamHandler(protocol.ID(e2e.ProtocolID))
 
 	// Say goodbye on every session, then give the peers a moment to close

@@ -1,9 +1,9 @@
 package p2p
 
 import (
-	"slices"
-	"sync"
 	"time"
+
+	"github.com/securechat/securechat/p2p/store"
 )
 
 // An outMsg is a message waiting for the peer's receipt.
@@ -16,118 +16,67 @@ type outMsg struct {
 
 // An outbox keeps every sent message until the peer confirms it, so that
 // a message accepted while the peer is offline, or lost with a cut session,
-// is sent again when the next session comes up. It is an interface so that a
-// store-backed outbox (kept across restarts) can replace the in-memory one
-// without touching the session code.
+// is sent again when the next session comes up. It is an interface so that
+// the session code does not depend on where messages are kept.
 type outbox interface {
 	// Add queues m for peerID and returns m with its sequence number set.
+	// When Add returns nil, the message is stored for good (on disk,
+	// except for --ephemeral nodes).
 	Add(peerID string, m outMsg) (outMsg, error)
 	// Pending returns peerID's unacknowledged messages with seq >= from,
 	// in order.
 	Pending(peerID string, from uint64) ([]outMsg, error)
-	// Remove drops message id for peerID and reports whether it was there.
+	// Remove drops message id for peerID, marks it delivered, and reports
+	// whether it was there.
 	Remove(peerID string, id [messageIDLen]byte) (bool, error)
 	// Peers lists the peers with messages waiting.
 	Peers() ([]string, error)
+	// MarkSent records that the messages were written to a session.
+	MarkSent(peerID string, ids [][messageIDLen]byte) error
 }
 
-// memOutbox is the in-memory outbox: the only one for --ephemeral, and
-// the one used until the store keeps an outbox.
-type memOutbox struct {
-	mu    sync.Mutex
-	next  uint64
-	peers map[string][]outMsg // each in seq order
+// storeOutbox is the outbox kept in the node's store, together with the
+// history: sealed bbolt records that survive restarts and kill -9, or the
+// memory store of an --ephemeral node. Every change is one store
+// transaction.
+type storeOutbox struct {
+	st store.Store
 }
 
-func newMemOutbox() *memOutbox {
-	return &memOutbox{peers: make(map[string][]outMsg)}
-}
+var _ outbox = storeOutbox{}
 
 // Add implements outbox.
-func (o *memOutbox) Add(peerID string, m outMsg) (outMsg, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.next++
-	m.seq = o.next
-	o.peers[peerID] = append(o.peers[peerID], m)
+func (o storeOutbox) Add(peerID string, m outMsg) (outMsg, error) {
+	sm, err := o.st.Queue(store.Message{PeerID: peerID, ID: m.id, Text: m.text, SentAt: m.sentAt})
+	if err != nil {
+		return outMsg{}, err
+	}
+	m.seq = sm.Seq
 	return m, nil
 }
 
 // Pending implements outbox.
-func (o *memOutbox) Pending(peerID string, from uint64) ([]outMsg, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	q := o.peers[peerID]
-	i, _ := slices.BinarySearchFunc(q, from, func(m outMsg, s uint64) int {
-		switch {
-		case m.seq < s:
-			return -1
-		case m.seq > s:
-			return 1
-		}
-		return 0
-	})
-	return slices.Clone(q[i:]), nil
+func (o storeOutbox) Pending(peerID string, from uint64) ([]outMsg, error) {
+	ms, err := o.st.Outbox(peerID, from)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]outMsg, len(ms))
+	for i, m := range ms {
+		out[i] = outMsg{seq: m.Seq, id: m.ID, sentAt: m.SentAt, text: m.Text}
+	}
+	return out, nil
 }
 
 // Remove implements outbox.
-func (o *memOutbox) Remove(peerID string, id [messageIDLen]byte) (bool, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	q := o.peers[peerID]
-	i := slices.IndexFunc(q, func(m outMsg) bool { return m.id == id })
-	if i < 0 {
-		return false, nil
-	}
-	q = slices.Delete(q, i, i+1)
-	if len(q) == 0 {
-		delete(o.peers, peerID)
-	} else {
-		o.peers[peerID] = q
-	}
-	return true, nil
+func (o storeOutbox) Remove(peerID string, id [messageIDLen]byte) (bool, error) {
+	return o.st.Delivered(peerID, id)
 }
 
 // Peers implements outbox.
-func (o *memOutbox) Peers() ([]string, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	var ps []string
-	for p := range o.peers {
-		ps = append(ps, p)
-	}
-	slices.Sort(ps)
-	return ps, nil
-}
+func (o storeOutbox) Peers() ([]string, error) { return o.st.OutboxPeers() }
 
-// dedupSize bounds the per-peer memory of received message IDs. A resend
-// only ever repeats messages that were unacknowledged, a few at most in
-// practice, so the last 4096 IDs catch every honest duplicate while a peer
-// cannot grow the set without bound.
-const dedupSize = 4096
-
-// seenIDs is a bounded set of recently received message IDs (FIFO eviction).
-type seenIDs struct {
-	set  map[[messageIDLen]byte]struct{}
-	ring [][messageIDLen]byte
-	next int
-}
-
-// add records id and reports whether it was new.
-func (s *seenIDs) add(id [messageIDLen]byte) bool {
-	if s.set == nil {
-		s.set = make(map[[messageIDLen]byte]struct{})
-	}
-	if _, ok := s.set[id]; ok {
-		return false
-	}
-	if len(s.ring) < dedupSize {
-		s.ring = append(s.ring, id)
-	} else {
-		delete(s.set, s.ring[s.next])
-		s.ring[s.next] = id
-		s.next = (s.next + 1) % dedupSize
-	}
-	s.set[id] = struct{}{}
-	return true
+// MarkSent implements outbox.
+func (o storeOutbox) MarkSent(peerID string, ids [][messageIDLen]byte) error {
+	return o.st.MarkSent(peerID, ids)
 }

@@ -70,9 +70,10 @@ func (n *Node) admitLocked(p peer.ID, fp e2e.Fingerprint, addrs []string) (_ Tru
 	return c.Trust, "", nil
 }
 
-// noteName stores the peer's (sanitized) name and, if the peer is new and
-// its name is the name of another contact, raises a name_collision alert:
-// names are chosen by their owners and prove nothing.
+// noteName stores the peer's (sanitized) name and, if that name is new for
+// the peer and is the name of another contact with a different
+// fingerprint, raises a name_collision alert: names are chosen by their
+// owners and prove nothing.
 func (n *Node) noteName(ss *session, name string) {
 	if alert := n.noteNameLocked(ss, name); alert != "" {
 		n.alert(AlertNameCollision, ss.peer, alert)
@@ -103,8 +104,11 @@ func (n *Node) noteNameLocked(ss *session, name string) (alert string) {
 	if err := n.store.PutContact(self); err != nil {
 		n.log.Error("store contact", "err", err)
 	}
-	if twin != nil && ss.trust == TrustNew {
-		return fmt.Sprintf("new peer %s (%s) uses the name %q of contact %s (%s)",
+	// Any peer taking another contact's name is reported, a new one or a
+	// known one that renamed itself: the name proves nothing, the
+	// fingerprint tells them apart.
+	if twin != nil {
+		return fmt.Sprintf("peer %s (%s) uses the name %q of contact %s (%s)",
 			ss.peer, ss.fp.Short(), name, twin.PeerID, twin.Fingerprint.Short())
 	}
 	return ""
@@ -147,8 +151,9 @@ func (n *Node) updateTrust(peerID string, fp e2e.Fingerprint, to Trust) error {
 	return n.store.PutContact(c)
 }
 
-// Block refuses the peer's sessions from now on (kept in the store) and
-// ends its live session.
+// Block refuses the peer's sessions from now on (kept in the store, and
+// enforced by the connection gater: no connection in either direction) and
+// ends its live session and connections.
 func (n *Node) Block(peerID string) error {
 	p, err := peer.Decode(peerID)
 	if err != nil {
@@ -167,11 +172,13 @@ func (n *Node) Block(peerID string) error {
 	if err != nil {
 		return err
 	}
+	n.gater.block(p) // from now on no connection in either direction
 	n.mu.Lock()
 	if ps := n.peers[p]; ps != nil && ps.current != nil {
 		_ = ps.current.st.Reset()
 	}
 	n.mu.Unlock()
+	_ = n.host.Network().ClosePeer(p)
 	return nil
 }
 

@@ -24,7 +24,8 @@
 // field is missing or not a string, an empty text, a malformed
 // fingerprint), "unknown_command", "unknown_peer", "bad_address",
 // "dial_failed", "too_large" (text over 64 KiB or line over 1 MiB),
-// "key_changed", "fingerprint_mismatch", "unsupported" (history, for now),
+// "key_changed", "fingerprint_mismatch", "queue_full", "unsupported" (a node
+// without history or block),
 // "closed", "timeout", "internal".
 //
 // Other choices: field names match exactly (case-sensitive) and unknown

@@ -105,7 +105,16 @@ func TestBinaryChat(t *testing.T) {
 	a.waitFor(5*time.Second, map[string]any{"event": "peers", "ref": "alive"})
 
 	b.send(map[string]any{"cmd": "history", "peer_id": a.peerID(), "ref": "h1"})
-	b.waitFor(5*time.Second, map[string]any{"event": "error", "code": "unsupported", "ref": "h1"})
+	hist := b.waitFor(5*time.Second, map[string]any{"event": "history", "peer_id": a.peerID(), "ref": "h1"})
+	if ms, _ := hist["messages"].([]any); len(ms) != 2 ||
+		!matches(ms[0].(map[string]any), map[string]any{"id": id, "from_me": false, "text": secretText, "state": "delivered"}) ||
+		!matches(ms[1].(map[string]any), map[string]any{"from_me": true, "text": "reply"}) {
+		t.Errorf("history %v", hist)
+	}
+	b.send(map[string]any{"cmd": "history", "peer_id": a.peerID(), "limit": 1, "ref": "h2"})
+	if ms, _ := b.waitFor(5*time.Second, map[string]any{"event": "history", "ref": "h2"})["messages"].([]any); len(ms) != 1 {
+		t.Errorf("history limit 1: %v", ms)
+	}
 	b.send(map[string]any{"cmd": "block", "peer_id": a.peerID(), "ref": "b1"})
 	b.waitFor(5*time.Second, map[string]any{"event": "blocked", "peer_id": a.peerID(), "ref": "b1"})
 

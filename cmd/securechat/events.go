@@ -115,7 +115,7 @@ const (
 	codeDialFailed          = "dial_failed"
 	codeTooLarge            = "too_large"
 	codeFingerprintMismatch = "fingerprint_mismatch"
-	codeUnsupported         = "unsupported" // history, for now
+	codeUnsupported         = "unsupported" // a command this node cannot do
 )
 
 // toJSONPeers converts the node's peer list; never nil, so it encodes as [].

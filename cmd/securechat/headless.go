@@ -198,17 +198,17 @@ type command struct {
 	Text        string
 	PeerID      string
 	Fingerprint string
+	Limit       int // history; 0 when absent
 }
 
-// commandFields lists each command's required fields. history is decoded
-// only to say it is unsupported.
+// commandFields lists each command's required fields.
 var commandFields = map[string][]string{
 	"connect":       {"addr"},
 	"send":          {"to", "text"},
 	"peers":         nil,
 	"verify":        {"peer_id", "fingerprint"},
 	"trust_new_key": {"peer_id", "fingerprint"},
-	"history":       nil,
+	"history":       {"peer_id"},
 	"block":         {"peer_id"},
 	"quit":          nil,
 }
@@ -270,6 +270,11 @@ func parseCommand(line []byte) (command, *cmdError) {
 			str(f.name, f.dst, true)
 		}
 	}
+	if v, ok := raw["limit"]; ok && c.Cmd == "history" && bad == nil {
+		if err := json.Unmarshal(v, &c.Limit); err != nil || c.Limit < 0 {
+			bad = &cmdError{codeBadRequest, `field "limit" must be a non-negative integer`}
+		}
+	}
 	return c, bad
 }
 
@@ -317,7 +322,7 @@ func (h *headless) execute(ctx context.Context, c command) (quit bool) {
 	case "block":
 		h.block(c)
 	case "history":
-		h.fail(c.Ref, codeUnsupported, "history is not supported yet")
+		h.history(c)
 	}
 	return false
 }
@@ -331,14 +336,22 @@ func (h *headless) send(ctx context.Context, c command) {
 		h.fail(c.Ref, codeBadRequest, "empty text")
 		return
 	}
-	to, ok := resolvePeer(h.node.Peers(), c.To)
-	if !ok {
-		// Not among the listed peers; the node has the last word.
-		to = c.To
-	}
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
-	id, err := h.node.Send(ctx, to, c.Text)
+	var to, id string
+	var err error
+	if s, ok := h.node.(sendResolver); ok {
+		// One lookup, in the node, instead of listing every contact
+		// (a store read and decryption each) for every line.
+		to, id, err = s.SendTo(ctx, c.To, c.Text)
+	} else {
+		var ok bool
+		if to, ok = resolvePeer(h.node.Peers(), c.To); !ok {
+			// Not among the listed peers; the node has the last word.
+			to = c.To
+		}
+		id, err = h.node.Send(ctx, to, c.Text)
+	}
 	if err != nil {
 		h.fail(c.Ref, errorCode(err), oneLine(err.Error()))
 		return

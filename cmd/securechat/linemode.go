@@ -35,6 +35,7 @@ const lineHelp = `Commands:
   /verify [PEER]              show what to compare with PEER out of band
   /verify PEER FINGERPRINT    mark PEER verified after comparing
   /trust-new-key PEER FP      accept PEER's changed key FP (after checking it)
+  /block PEER                 refuse PEER's connections from now on
   /help                       this help
   /quit                       leave
 Any other line is sent to the current peer.
@@ -155,6 +156,7 @@ func (lm *lineMode) handle(ctx context.Context, line string) (quit bool) {
 		lm.current = p.PeerID
 		lm.mu.Unlock()
 		lm.printf("*** now talking to %s\n", peerLabel(p))
+		lm.showHistory(p)
 		if text = strings.TrimSpace(text); text != "" {
 			lm.send(ctx, p, text)
 		}
@@ -162,6 +164,8 @@ func (lm *lineMode) handle(ctx context.Context, line string) (quit bool) {
 		lm.verify(args)
 	case "/trust-new-key":
 		lm.trustNewKey(args)
+	case "/block":
+		lm.block(args) // linemode_block.go
 	default:
 		lm.printf("*** unknown command %s; /help lists them\n", sanitizeName(cmd))
 	}

@@ -36,6 +36,15 @@ type safetyNumberer interface {
 	SafetyNumber(peerID string) (string, error)
 }
 
+// sendResolver is implemented by nodes whose Send also reports the peer ID
+// that a fingerprint or peer ID resolved to ([p2p.Node.SendTo]); without
+// it the headless API resolves through Peers, which reads every contact.
+type sendResolver interface {
+	SendTo(ctx context.Context, to, text string) (peerID, msgID string, err error)
+}
+
+var _ sendResolver = (*p2p.Node)(nil)
+
 // blocker is implemented by nodes that can block a peer (INTERFACE.md's
 // block command). [p2p.Node] has Block but the agreed API list in p2p/api.go
 // does not name it yet, so it is used only if present.
@@ -55,6 +64,8 @@ func errorCode(err error) string {
 		return "fingerprint_mismatch"
 	case errors.Is(err, p2p.ErrTooLarge):
 		return "too_large"
+	case errors.Is(err, p2p.ErrQueueFull):
+		return "queue_full"
 	case errors.Is(err, p2p.ErrBadAddress):
 		return "bad_address"
 	case errors.Is(err, p2p.ErrDialFailed):

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"github.com/securechat/securechat/p2p"
+)
+
+// historian is implemented by nodes that keep a conversation history
+// ([p2p.Node.History]). It is optional, like [blocker], so that test fakes
+// need not implement it; without it the history command is "unsupported".
+type historian interface {
+	History(peerID string, limit int) ([]p2p.HistoryEntry, error)
+}
+
+var _ historian = (*p2p.Node)(nil)
+
+// historyEvent answers the history command (INTERFACE.md).
+type historyEvent struct {
+	Event    string        `json:"event"`
+	PeerID   string        `json:"peer_id"`
+	Messages []historyJSON `json:"messages"`
+	Ref      string        `json:"ref,omitempty"`
+}
+
+type historyJSON struct {
+	ID     string `json:"id"`
+	FromMe bool   `json:"from_me"`
+	Text   string `json:"text"`
+	SentAt string `json:"sent_at"`
+	State  string `json:"state"`
+}
+
+// toJSONHistory converts history entries; never nil, so it encodes as [].
+func toJSONHistory(es []p2p.HistoryEntry) []historyJSON {
+	out := make([]historyJSON, 0, len(es))
+	for _, e := range es {
+		out = append(out, historyJSON{ID: e.ID, FromMe: e.FromMe, Text: e.Text, SentAt: rfc3339(e.SentAt), State: e.State})
+	}
+	return out
+}
+
+// history answers the history command: peer_id, optional limit.
+func (h *headless) history(c command) {
+	hn, ok := h.node.(historian)
+	if !ok {
+		h.fail(c.Ref, codeUnsupported, "history is not supported by this node")
+		return
+	}
+	to, ok := resolvePeer(h.node.Peers(), c.PeerID)
+	if !ok {
+		to = c.PeerID
+	}
+	es, err := hn.History(to, c.Limit)
+	if err != nil {
+		h.fail(c.Ref, errorCode(err), oneLine(err.Error()))
+		return
+	}
+	h.out.emit(historyEvent{Event: "history", PeerID: to, Messages: toJSONHistory(es), Ref: c.Ref})
+}
+
+// lineHistoryShown is how many messages the line mode shows when a
+// conversation is opened with /msg.
+const lineHistoryShown = 10
+
+// showHistory prints the last messages of the conversation with p, if the
+// node keeps a history.
+func (lm *lineMode) showHistory(p p2p.PeerInfo) {
+	hn, ok := lm.node.(historian)
+	if !ok {
+		return
+	}
+	es, err := hn.History(p.PeerID, lineHistoryShown)
+	if err != nil || len(es) == 0 {
+		return
+	}
+	lm.printf("*** last %d messages with %s:\n", len(es), peerLabel(p))
+	for _, e := range es {
+		who := sanitizeName(p.Name)
+		if who == "" {
+			who = "them"
+		}
+		state := ""
+		if e.FromMe {
+			who, state = "me", " ["+e.State+"]"
+		}
+		lm.printf("  %s <%s> %s%s\n", e.SentAt.Local().Format("2006-01-02 15:04"), who, sanitizeText(e.Text), state)
+	}
+}

@@ -1,0 +1,65 @@
+package p2p
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// DefaultHistoryLimit is how many messages [Node.History] returns when the
+// caller gives no limit.
+const DefaultHistoryLimit = 100
+
+// MaxHistoryLimit caps a History request, so one command cannot make the
+// node decrypt and hold an unbounded conversation at once.
+const MaxHistoryLimit = 10000
+
+// Delivery states of a [HistoryEntry].
+const (
+	StateQueued    = "queued"    // in the outbox, not yet written to a session
+	StateSent      = "sent"      // written to a session; no receipt yet
+	StateDelivered = "delivered" // the peer's receipt arrived (incoming: received)
+)
+
+// A HistoryEntry is one message of a conversation, as [Node.History]
+// returns it.
+type HistoryEntry struct {
+	ID     string // the message ID, as in Sent and MessageReceived
+	FromMe bool
+	Text   string // incoming texts are sanitized, as MessageReceived shows them
+	SentAt time.Time
+	State  string // StateQueued, StateSent or StateDelivered
+}
+
+// History returns the last limit messages exchanged with the peer, oldest
+// first, with their delivery state. limit <= 0 means [DefaultHistoryLimit];
+// it is capped at [MaxHistoryLimit]. A peer that is not a contact is
+// [ErrUnknownPeer].
+func (n *Node) History(peerID string, limit int) ([]HistoryEntry, error) {
+	p, err := peer.Decode(peerID)
+	if err != nil {
+		return nil, ErrUnknownPeer
+	}
+	if err := n.enter(); err != nil {
+		return nil, err
+	}
+	defer n.wg.Done()
+	if _, ok, err := n.store.Contact(p.String()); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, ErrUnknownPeer
+	}
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	limit = min(limit, MaxHistoryLimit)
+	ms, err := n.store.History(p.String(), limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]HistoryEntry, len(ms))
+	for i, m := range ms {
+		out[i] = HistoryEntry{ID: hexID(m.ID), FromMe: m.FromMe, Text: m.Text, SentAt: m.SentAt, State: string(m.State)}
+	}
+	return out, nil
+}

@@ -1,0 +1,160 @@
+package p2p
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"github.com/securechat/securechat/e2e"
+)
+
+// A node on a LAN accepts connections from anyone who can reach it, so every
+// resource a peer can make it spend has a bound. This file holds the bounds
+// that have no other home; the others live next to the code that enforces
+// them and are listed here so that the whole set can be reviewed in one
+// place (README.md's security section repeats this list).
+//
+// Bytes on the wire
+//   - [e2e.MaxFrameSize] (256 KiB): a frame's varint length is checked
+//     before anything is allocated or read (e2e/frame.go).
+//   - [e2e.MaxHandshakeMessage] (8 KiB): the same for handshake frames.
+//   - [MaxMessageText] (64 KiB, api.go): what a user may send.
+//   - [e2e.MaxChainLength] (2^20): record counters above it are refused
+//     before any key derivation (e2e/session.go).
+//
+// Time
+//   - [e2e.HandshakeTimeout] (10 s): one deadline over the whole handshake
+//     (handshakeTimeout below is the test hook, handler.go sets it).
+//   - [frameTimeout] (10 s): once the first byte of a record arrived, the
+//     rest of the frame must follow within it, so a peer cannot hold a
+//     half-read 256 KiB buffer by sending a byte a second.
+//   - [sessionIdleTimeout] (4 x [e2e.HeartbeatInterval] = 2 min): a live
+//     session with no record at all for that long is cut.
+//   - writeTimeout (30 s, session.go): a peer that stops reading loses its
+//     session instead of holding our writer.
+//
+// Counts
+//   - chatStreamsPerPeer, chatStreamsTotal, chatMemoryPerPeer,
+//     chatMemoryTotal (host.go): the resource manager's limits for the
+//     chat protocol; peerStreams*, peerMemory, systemStreams*, transient*
+//     below tighten libp2p's defaults for everything else.
+//   - connLow, connHigh (host.go): the connection manager's watermarks.
+//   - [maxHandshakesInFlight], [maxHandshakesPerPeer], [handshakeRate],
+//     [handshakeBurst], [peerHandshakeRate], [peerHandshakeBurst]
+//     (ratelimit.go enforces them): responder handshakes, each of which
+//     costs two RSA-3072 private-key operations (about 4 ms each).
+//   - maxQueuedReceipts (4096, session.go): receipts owed to a peer that
+//     does not read.
+//   - [maxQueuedPerPeer]: messages waiting in the outbox for one peer.
+//   - eventBuffer (256, node.go): events waiting for the UI, which then
+//     slows the sessions down (back pressure, never loss).
+//   - maxInputLine (1 MiB, cmd/securechat/lines.go): a headless command
+//     line; a longer one is answered with error "too_large" and skipped.
+//   - [remoteLogRate], [remoteLogBurst]: log lines caused by peers.
+
+// Stream deadlines.
+const (
+	// frameTimeout bounds the time between the first byte of a record's
+	// frame and its last. A peer on a slow link still moves 256 KiB in
+	// 10 s at 200 kbit/s; a peer that trickles bytes to pin our buffer is
+	// cut.
+	frameTimeout = 10 * time.Second
+
+	// sessionIdleTimeout cuts a session that carried no record for this
+	// long. Both sides answer every record they receive with a heartbeat
+	// within [e2e.HeartbeatInterval] (plus the writer's tick, a quarter of
+	// it), so a live but silent session sees a record from its peer at
+	// least every 2.5 intervals; 4 leaves room for a slow link.
+	sessionIdleTimeout = 4 * e2e.HeartbeatInterval
+)
+
+// Test hooks for the deadlines above, so the hostile tests need not wait
+// for the real values. Production code only reads them.
+var (
+	handshakeTimeout = e2e.HandshakeTimeout
+	frameReadTimeout = frameTimeout
+	idleReadTimeout  = sessionIdleTimeout
+)
+
+// Resource manager limits that tighten libp2p's defaults (which are sized
+// for IPFS nodes with thousands of streams per peer). libp2p's own
+// protocols (identify, ping) need a few streams per peer; the chat needs
+// one. host.go applies them with no per-GiB increase.
+const (
+	// peerStreamsInbound and peerStreams bound one peer's streams over
+	// all protocols (libp2p's scaled default: about 290 inbound).
+	peerStreamsInbound = 32
+	peerStreams        = 64
+	// peerMemory bounds one peer's stream and connection buffers
+	// (default: 96 MiB): two chat frames in flight each way fit easily.
+	peerMemory = 32 << 20
+	// systemStreamsInbound and systemStreams bound the whole node
+	// (default: about 1000 inbound).
+	systemStreamsInbound = 512
+	systemStreams        = 1024
+	// transientStreamsInbound bounds streams whose protocol is not yet
+	// negotiated (default: 128 plus increase).
+	transientStreamsInbound = 64
+)
+
+// Responder handshake admission (ratelimit.go). A responder handshake
+// signs once and unwraps once with RSA-3072, about 8 ms of CPU in all, and
+// a peer can start one with a few bytes: these bounds make a flood cost the
+// node almost nothing (a refused stream is reset before any read), while an
+// honest peer that reconnects a few times in a row is never refused.
+const (
+	// maxHandshakesInFlight bounds responder handshakes running at once,
+	// over all peers.
+	maxHandshakesInFlight = 16
+	// maxHandshakesPerPeer bounds those of one peer (an honest peer has
+	// one, two during a simultaneous dial).
+	maxHandshakesPerPeer = 2
+	// handshakeRate and handshakeBurst are the global token bucket: at
+	// most 20 new responder handshakes a second (about 16% of one core)
+	// after a burst of 40.
+	handshakeRate  = 20.0
+	handshakeBurst = 40
+	// peerHandshakeRate and peerHandshakeBurst are each peer's bucket:
+	// one a second after a burst of 8, so a single flooding peer cannot
+	// take the global budget from everyone else.
+	peerHandshakeRate  = 1.0
+	peerHandshakeBurst = 8
+	// maxTrackedPeers bounds the per-peer buckets kept; full buckets
+	// carry no information and are dropped first.
+	maxTrackedPeers = 4096
+)
+
+// maxQueuedPerPeer bounds the messages waiting in the outbox for one peer;
+// [Node.Send] refuses more with [ErrQueueFull]. The outbox is written only
+// by the local user, but a script that sends in a loop to a peer that is
+// gone would otherwise fill the disk.
+const maxQueuedPerPeer = 1000
+
+// ErrQueueFull is returned by [Node.Send] when [maxQueuedPerPeer] messages
+// already wait for the peer.
+var ErrQueueFull = errors.New("p2p: too many messages queued for that peer")
+
+// Logs of remote-caused failures are debug lines, and rate-limited: a peer
+// must not be able to fill the disk or drown the real events.
+const (
+	remoteLogRate  = 10.0 // lines a second
+	remoteLogBurst = 20
+)
+
+// isTimeout reports whether err is a stream deadline expiring.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// readFrame reads one record frame under the stream deadlines: the session
+// may be idle for idleReadTimeout, but once a frame has begun it must be
+// complete within frameReadTimeout.
+func (ss *session) readFrame() ([]byte, error) {
+	_ = ss.st.SetReadDeadline(time.Now().Add(idleReadTimeout))
+	if _, err := ss.r.Peek(1); err != nil {
+		return nil, err
+	}
+	_ = ss.st.SetReadDeadline(time.Now().Add(frameReadTimeout))
+	return e2e.ReadFrame(ss.r, e2e.MaxFrameSize)
+}

@@ -1,0 +1,223 @@
+package p2p
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// A bucket is a token bucket: rate tokens a second, up to burst.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// take refills b for the time since its last use and takes one token if
+// there is one.
+func (b *bucket) take(now time.Time, rate float64, burst int) bool {
+	b.fill(now, rate, burst)
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+func (b *bucket) fill(now time.Time, rate float64, burst int) {
+	if b.last.IsZero() {
+		b.tokens = float64(burst)
+	} else if d := now.Sub(b.last); d > 0 {
+		b.tokens = min(float64(burst), b.tokens+d.Seconds()*rate)
+	}
+	b.last = now
+}
+
+// full reports whether b would be full at now (so it can be forgotten).
+func (b *bucket) full(now time.Time, rate float64, burst int) bool {
+	return b.tokens+now.Sub(b.last).Seconds()*rate >= float64(burst)
+}
+
+// admission decides, before anything is read from an incoming chat stream,
+// whether a responder handshake may start: the peer's and the node's
+// handshakes in flight must be under their caps, and both token buckets
+// must have a token. A refused stream is reset at once, so a flood of
+// handshakes costs a stream open each and no RSA work.
+//
+// A contact the user verified out of band skips the global limits (not the
+// per-peer ones): its peer ID is authenticated by Noise before the stream
+// exists, so a flood from other peer IDs cannot lock it out.
+type admission struct {
+	mu       sync.Mutex
+	inFlight int
+	perPeer  map[peer.ID]int
+	global   bucket
+	peers    map[peer.ID]*bucket
+	now      func() time.Time
+	refused  uint64 // streams refused, for tests and logs
+}
+
+func newAdmission() *admission {
+	return &admission{perPeer: make(map[peer.ID]int), peers: make(map[peer.ID]*bucket), now: time.Now}
+}
+
+// admit reports whether p may start a responder handshake now; if so, the
+// caller must call done(p) when the handshake ends. trusted is asked only
+// when a global limit would refuse. reason says why a stream was refused.
+func (a *admission) admit(p peer.ID, trusted func() bool) (ok bool, reason string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	if a.perPeer[p] >= maxHandshakesPerPeer {
+		return a.refuse("peer handshakes in flight")
+	}
+	pb := a.peers[p]
+	if pb == nil {
+		a.prune(now)
+		pb = &bucket{}
+		a.peers[p] = pb
+	}
+	pb.fill(now, peerHandshakeRate, peerHandshakeBurst)
+	if pb.tokens < 1 {
+		return a.refuse("peer handshake rate")
+	}
+	if a.inFlight >= maxHandshakesInFlight || !a.global.take(now, handshakeRate, handshakeBurst) {
+		// The store lookup behind trusted happens only under pressure.
+		a.mu.Unlock()
+		t := trusted()
+		a.mu.Lock()
+		if !t {
+			return a.refuse("node handshake limit")
+		}
+		// A verified contact may go over the global cap; it still
+		// counts, so others wait for it.
+	}
+	pb.tokens--
+	a.inFlight++
+	a.perPeer[p]++
+	return true, ""
+}
+
+func (a *admission) refuse(reason string) (bool, string) {
+	a.refused++
+	return false, reason
+}
+
+// prune drops the buckets of peers with no handshake in flight once the
+// map is at its cap: first the full ones, then, if an attacker cycles
+// through peer IDs faster than buckets refill, all of them (the global
+// bucket still holds).
+func (a *admission) prune(now time.Time) {
+	if len(a.peers) < maxTrackedPeers {
+		return
+	}
+	for id, b := range a.peers {
+		if a.perPeer[id] == 0 && b.full(now, peerHandshakeRate, peerHandshakeBurst) {
+			delete(a.peers, id)
+		}
+	}
+	if len(a.peers) >= maxTrackedPeers {
+		for id := range a.peers {
+			if a.perPeer[id] == 0 {
+				delete(a.peers, id)
+			}
+		}
+	}
+}
+
+// done ends a handshake that admit let start.
+func (a *admission) done(p peer.ID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inFlight > 0 {
+		a.inFlight--
+	}
+	if a.perPeer[p] <= 1 {
+		delete(a.perPeer, p)
+	} else {
+		a.perPeer[p]--
+	}
+}
+
+// refusedCount returns how many streams admit refused.
+func (a *admission) refusedCount() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.refused
+}
+
+// admitHandshake is the node's gate in front of every incoming chat stream:
+// blocked peers (which the connection gater normally stops earlier) and
+// handshakes over the limits are refused with a reset and a rate-limited
+// debug line, and never an alert: nothing was authenticated.
+func (n *Node) admitHandshake(p peer.ID) bool {
+	if n.gater != nil && n.gater.isBlocked(p) {
+		n.logRemote(slog.LevelDebug, "stream from blocked peer refused", "peer_id", p.String())
+		return false
+	}
+	if n.admission == nil {
+		return true
+	}
+	ok, reason := n.admission.admit(p, func() bool { return n.isVerified(p) })
+	if !ok {
+		n.logRemote(slog.LevelDebug, "handshake refused", "peer_id", p.String(), "reason", reason)
+	}
+	return ok
+}
+
+// handshakeDone ends an admitted responder handshake.
+func (n *Node) handshakeDone(p peer.ID) {
+	if n.admission != nil {
+		n.admission.done(p)
+	}
+}
+
+// isVerified reports whether p is a contact the user verified out of band
+// and did not block.
+func (n *Node) isVerified(p peer.ID) bool {
+	c, ok, err := n.store.Contact(p.String())
+	return err == nil && ok && !c.Blocked && c.Trust == TrustVerified
+}
+
+// remoteLog is a token-bucket limiter for log lines that peers cause; the
+// lines it drops are counted and reported with the next line it lets
+// through.
+type remoteLog struct {
+	mu      sync.Mutex
+	b       bucket
+	dropped int
+}
+
+// allow reports whether a line may be written now, and how many were
+// dropped since the last one written.
+func (l *remoteLog) allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.b.take(now, remoteLogRate, remoteLogBurst) {
+		l.dropped++
+		return false, 0
+	}
+	d := l.dropped
+	l.dropped = 0
+	return true, d
+}
+
+// logRemote logs a remote-caused event at lvl, within the node's log rate
+// for such lines.
+func (n *Node) logRemote(lvl slog.Level, msg string, args ...any) {
+	if !n.log.Enabled(context.Background(), lvl) {
+		return
+	}
+	if n.rlog != nil {
+		ok, dropped := n.rlog.allow(time.Now())
+		if !ok {
+			return
+		}
+		if dropped > 0 {
+			args = append(args, "suppressed", dropped)
+		}
+	}
+	n.log.Log(context.Background(), lvl, msg, args...)
+}

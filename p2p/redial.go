@@ -1,0 +1,265 @@
+package p2p
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
+	"github.com/multiformats/go-multiaddr"
+)
+
+// Redial timing. A peer with messages waiting, or one talked to recently,
+// is dialled at its last known addresses at start, soon after its session is
+// cut, and then with exponential backoff: each failure doubles the delay,
+// from redialMin up to redialMax (INTERFACE.md: capped at 30 s), and the
+// actual wait is drawn from [delay/2, delay] so that two nodes that lost
+// each other do not dial in lock step.
+const (
+	redialMin = time.Second
+	redialMax = 30 * time.Second
+	// redialFirst bounds the jittered wait before the first attempt, at
+	// start or after a cut.
+	redialFirst = 250 * time.Millisecond
+	// redialRecent is how long after its last session a peer without
+	// waiting messages is still redialled.
+	redialRecent = time.Hour
+	// maxContactAddrs bounds the addresses kept per contact.
+	maxContactAddrs = 16
+	// identifyWait bounds the wait for identify before a session's
+	// addresses are recorded.
+	identifyWait = 5 * time.Second
+)
+
+// redialer is the node's redial state: one backoff per peer. Its loop is
+// one goroutine owned by the node, started by [Node.startRedial] and
+// ended by Close (the node's context).
+type redialer struct {
+	mu      sync.Mutex
+	backoff map[peer.ID]*backoff
+	wake    chan struct{} // cap 1
+}
+
+type backoff struct {
+	next     time.Time
+	delay    time.Duration
+	inflight bool
+}
+
+// kick makes the loop look at its peers now.
+func (r *redialer) kick() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// reset forgets p's backoff: the next attempt comes after redialFirst at
+// most. A session coming up resets it; so should an mDNS find
+// (peerFound hook).
+func (r *redialer) reset(p peer.ID) {
+	r.mu.Lock()
+	if b := r.backoff[p]; b != nil && !b.inflight {
+		delete(r.backoff, p)
+	}
+	r.mu.Unlock()
+	r.kick()
+}
+
+func (n *Node) startRedial() {
+	n.redial.backoff = make(map[peer.ID]*backoff)
+	n.redial.wake = make(chan struct{}, 1)
+	n.goTracked(n.redialLoop)
+}
+
+func (n *Node) redialLoop() {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-timer.C:
+		case <-n.redial.wake:
+		}
+		wait := n.redialDue(time.Now())
+		timer.Reset(wait)
+	}
+}
+
+// redialTarget is a peer to dial and where.
+type redialTarget struct {
+	id    peer.ID
+	addrs []multiaddr.Multiaddr
+}
+
+// redialTargets lists the peers that should have a session and do not:
+// those with messages in the outbox and those seen within redialRecent,
+// neither blocked nor awaiting a new key, with addresses to try.
+func (n *Node) redialTargets(now time.Time) []redialTarget {
+	waiting, err := n.outbox.Peers()
+	if err != nil {
+		n.log.Error("redial: read outbox", "err", err)
+	}
+	contacts, err := n.store.Contacts()
+	if err != nil {
+		n.log.Error("redial: read contacts", "err", err)
+	}
+	var out []redialTarget
+	for _, c := range contacts {
+		if c.Blocked || !c.PendingFingerprint.IsZero() {
+			continue
+		}
+		if !slices.Contains(waiting, c.PeerID) && now.Sub(c.LastSeen) > redialRecent {
+			continue
+		}
+		p, err := peer.Decode(c.PeerID)
+		if err != nil || p == n.host.ID() {
+			continue
+		}
+		n.mu.Lock()
+		ps := n.peers[p]
+		busy := ps != nil && (ps.current != nil || ps.pending > 0 || ps.dialing != nil)
+		n.mu.Unlock()
+		if busy {
+			continue
+		}
+		addrs := parseAddrs(c.Addrs)
+		addrs = append(addrs, n.host.Peerstore().Addrs(p)...)
+		if len(addrs) == 0 {
+			continue
+		}
+		out = append(out, redialTarget{id: p, addrs: addrs})
+	}
+	return out
+}
+
+// parseAddrs turns stored address strings into transport multiaddrs
+// without the /p2p suffix, skipping any that do not parse.
+func parseAddrs(ss []string) []multiaddr.Multiaddr {
+	var out []multiaddr.Multiaddr
+	for _, s := range ss {
+		a, err := multiaddr.NewMultiaddr(s)
+		if err != nil {
+			continue
+		}
+		if t, _ := peer.SplitAddr(a); t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// redialDue starts the attempts that are due and returns how long to wait
+// before the next one.
+func (n *Node) redialDue(now time.Time) time.Duration {
+	wait := redialMax
+	r := &n.redial
+	for _, t := range n.redialTargets(now) {
+		r.mu.Lock()
+		b := r.backoff[t.id]
+		if b == nil {
+			b = &backoff{next: now.Add(jitter(redialFirst)), delay: redialMin}
+			r.backoff[t.id] = b
+		}
+		switch {
+		case b.inflight:
+		case now.Before(b.next):
+			wait = min(wait, b.next.Sub(now))
+		default:
+			b.inflight = true
+			t := t
+			if !n.goTracked(func() { n.redialOne(t) }) {
+				b.inflight = false
+			}
+		}
+		r.mu.Unlock()
+	}
+	return max(wait, 10*time.Millisecond)
+}
+
+// jitter returns a duration in [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+// redialOne makes one attempt and updates the peer's backoff.
+func (n *Node) redialOne(t redialTarget) {
+	// libp2p's swarm keeps its own backoff for addresses that failed;
+	// ours is the one that counts, and a restarted peer is usually back
+	// at the very address that failed a moment ago.
+	if sw, ok := n.host.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(t.id)
+	}
+	err := n.dial(n.ctx, &peer.AddrInfo{ID: t.id, Addrs: t.addrs}, "redial "+t.id.String())
+	r := &n.redial
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.backoff[t.id]
+	if b == nil {
+		return
+	}
+	b.inflight = false
+	if err == nil {
+		delete(r.backoff, t.id)
+		return
+	}
+	n.log.Debug("redial failed", "peer_id", t.id.String(), "err", err)
+	b.next = time.Now().Add(jitter(b.delay))
+	b.delay = min(2*b.delay, redialMax)
+}
+
+// recordAddrs stores where a peer with a live session can be reached
+// again, once identify has told us its listen addresses: the contact's
+// Addrs are what the redialer uses after a restart. It also resets the
+// peer's backoff. It runs in its own goroutine, started at SessionUp.
+func (n *Node) recordAddrs(ss *session) {
+	n.redial.reset(ss.peer)
+	if h, ok := n.host.(interface{ IDService() identify.IDService }); ok {
+		t := time.NewTimer(identifyWait)
+		select {
+		case <-h.IDService().IdentifyWait(ss.st.Conn()):
+		case <-t.C:
+		case <-ss.done:
+		}
+		t.Stop()
+	}
+	var fresh []string
+	for _, a := range n.host.Peerstore().Addrs(ss.peer) {
+		fresh = append(fresh, a.String())
+	}
+	n.trustMu.Lock()
+	defer n.trustMu.Unlock()
+	c, ok, err := n.store.Contact(ss.peer.String())
+	if err != nil || !ok || !c.Fingerprint.Equal(ss.fp) {
+		return
+	}
+	addrs := mergeAddrs(fresh, c.Addrs)
+	if slices.Equal(addrs, c.Addrs) {
+		return
+	}
+	c.Addrs = addrs
+	if err := n.store.PutContact(c); err != nil {
+		n.log.Error("store contact addresses", "err", err)
+	}
+}
+
+// mergeAddrs puts fresh before old, without repeats or loopback-only
+// duplicates, and keeps at most maxContactAddrs.
+func mergeAddrs(fresh, old []string) []string {
+	var out []string
+	for _, a := range append(slices.Clone(fresh), old...) {
+		if a == "" || strings.Contains(a, "/p2p-circuit") || slices.Contains(out, a) {
+			continue
+		}
+		out = append(out, a)
+		if len(out) == maxContactAddrs {
+			break
+		}
+	}
+	return out
+}
