@@ -51,6 +51,7 @@ type resultMsg struct {
 	peerID string
 	fp     e2e.Fingerprint
 	text   string // reported on success
+	addr   string // the address of a connect, left out of its error
 	err    error
 }
 
@@ -63,7 +64,7 @@ func (m *model) command(line string) tea.Cmd {
 	case "help":
 		m.system(here, "Commands:")
 		for _, c := range commandHelp {
-			m.system(here, fmt.Sprintf("  /%s %s — %s", c.name, c.args, c.help))
+			m.system(here, fmt.Sprintf("  /%s — %s", strings.TrimSpace(c.name+" "+c.args), c.help))
 		}
 		m.system(here, "Keys:")
 		for _, k := range keyHelp {
@@ -140,13 +141,16 @@ func (m *model) connect(arg string) tea.Cmd {
 		m.alert(here, fmt.Sprintf("Not a multiaddr ending in /p2p/<peer-id>: %s", arg))
 		return nil
 	}
-	m.system(here, "Connecting to "+arg+" …")
+	// The peer ID is most of the address; the short form keeps the line
+	// readable and still matches /msg.
+	transport, id, _ := strings.Cut(arg, "/p2p/")
+	m.system(here, fmt.Sprintf("Connecting to %s at %s …", shortID(id), transport))
 	ctx, node := m.ctx, m.node
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, p2p.DialTimeout)
 		defer cancel()
 		err := node.Connect(ctx, addr)
-		return resultMsg{conv: here, what: "connect", text: "Connected to " + arg + ".", err: err}
+		return resultMsg{conv: here, what: "connect", peerID: id, addr: arg, err: err}
 	}
 }
 
@@ -327,7 +331,16 @@ func (m *model) markDelivered(peerID, id string) bool {
 // handleResult reports the answer to a node call.
 func (m *model) handleResult(r resultMsg) tea.Cmd {
 	if r.err != nil {
-		m.alert(r.conv, fmt.Sprintf("%s failed: %s", r.what, errText(r.err)))
+		what := r.what
+		if what == "connect" {
+			what += " to " + shortID(r.peerID)
+		}
+		why := errText(r.err)
+		if r.addr != "" {
+			// The node's dial errors repeat the whole address.
+			why = strings.ReplaceAll(why, r.addr+": ", "")
+		}
+		m.alert(r.conv, fmt.Sprintf("%s%s failed: %s", strings.ToUpper(what[:1]), what[1:], why))
 		return m.refreshPeers()
 	}
 	if r.what == "trust-new-key" {
@@ -344,6 +357,10 @@ func (m *model) handleResult(r resultMsg) tea.Cmd {
 		if p, ok := m.peers[r.peerID]; ok {
 			p.trust = p2p.TrustVerified
 		}
+	}
+	if r.what == "connect" {
+		// By now the session is up and the peer has told its name.
+		r.text = "Connected to " + m.senderName(r.peerID) + "."
 	}
 	m.system(r.conv, r.text)
 	return m.refreshPeers()

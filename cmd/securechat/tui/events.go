@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -89,7 +88,15 @@ func (m *model) sessionUp(ev p2p.SessionUp) tea.Cmd {
 // received handles an incoming message.
 func (m *model) received(ev p2p.MessageReceived) tea.Cmd {
 	p := m.peer(ev.PeerID)
-	m.add(p.id, line{kind: lineIn, from: p.id, id: ev.ID, text: cleanText(ev.Text, true)})
+	if m.hasLine(p.id, ev.ID) {
+		return nil // already shown from the history
+	}
+	// The stamp is the arrival time: it keeps the pane in the order things
+	// happened here. The sender's clock is only a claim, and a coarse one
+	// (the node rounds it to the minute), so it is shown beside the text
+	// when it differs, which is what a message held in an outbox looks
+	// like.
+	m.add(p.id, line{kind: lineIn, from: p.id, id: ev.ID, text: cleanText(ev.Text, true), sentAt: ev.SentAt})
 	if m.opts.Bell && !m.focused {
 		return tea.Raw("\a")
 	}
@@ -99,7 +106,7 @@ func (m *model) received(ev p2p.MessageReceived) tea.Cmd {
 // handleAlert shows a security event; a key change also blocks sending.
 func (m *model) handleAlert(ev p2p.Alert) tea.Cmd {
 	kind, text := cleanName(ev.Kind), cleanText(ev.Message, false)
-	if _, known := m.peers[ev.PeerID]; !known && ev.Kind != p2p.AlertKeyChanged {
+	if _, known := m.peers[ev.PeerID]; ev.PeerID == statusConv || !known && ev.Kind != p2p.AlertKeyChanged {
 		// A stranger (a failed handshake, garbage on a stream) gets no
 		// entry in the peer list, or anyone could fill it.
 		if ev.PeerID != "" {
@@ -114,31 +121,16 @@ func (m *model) handleAlert(ev p2p.Alert) tea.Cmd {
 		return m.refreshPeers()
 	}
 	p.keyChanged = true
-	if fp, ok := otherFingerprint(ev.Message, p.fp); ok {
-		p.newFP = fp
-	}
-	m.alert(p.id, fmt.Sprintf("KEY CHANGED for %s: %s. Sending is blocked until you compare the new key and type /trust-new-key.",
-		m.senderName(p.id), text))
+	// The alert's own text names both keys in full; the banner over the
+	// conversation shows them side by side once the node's peer list (with
+	// its PendingFingerprint) comes back, so the line stays short here.
+	m.alert(p.id, fmt.Sprintf("KEY CHANGED for %s (%s): it presented an identity key other than the one pinned. "+
+		"Sending is blocked until you compare the keys with %s and type /trust-new-key.",
+		m.senderName(p.id), shortID(p.id), m.senderName(p.id)))
 	if m.current != p.id {
-		m.alert(statusConv, fmt.Sprintf("KEY CHANGED for %s. Switch to it with /msg %s.", m.senderName(p.id), shortID(p.id)))
+		m.alert(m.current, fmt.Sprintf("KEY CHANGED for %s. Switch to it with /msg %s.", m.senderName(p.id), shortID(p.id)))
 	}
 	return m.refreshPeers()
-}
-
-// hexFP matches a fingerprint written as 64 hex digits.
-var hexFP = regexp.MustCompile(`\b[0-9a-fA-F]{64}\b`)
-
-// otherFingerprint finds, in an alert's text, a fingerprint other than the
-// pinned one: the node's key_changed alert names the new key. The event has
-// no field for it (see [p2p.PeerInfo], which has no pending fingerprint).
-func otherFingerprint(msg string, pinned e2e.Fingerprint) (e2e.Fingerprint, bool) {
-	for _, s := range hexFP.FindAllString(msg, -1) {
-		fp, err := e2e.ParseFingerprint(strings.ToLower(s))
-		if err == nil && !fp.Equal(pinned) {
-			return fp, true
-		}
-	}
-	return e2e.Fingerprint{}, false
 }
 
 // mergePeers folds a [Node.Peers] snapshot into the peer list. Peers the
@@ -152,11 +144,19 @@ func (m *model) mergePeers(infos []p2p.PeerInfo) {
 		p.fp = info.Fingerprint
 		p.trust = info.Trust
 		p.online = info.State == "online"
-		// The node is the authority, except that a different key seen in a
-		// session stays flagged until the node has pinned it.
-		p.keyChanged = info.KeyChanged || (p.keyChanged && !p.newFP.IsZero() && !p.newFP.Equal(info.Fingerprint))
-		if !p.keyChanged {
-			p.newFP = e2e.Fingerprint{}
+		// The node is the authority on key changes; it names the new key in
+		// PendingFingerprint.
+		switch {
+		case info.KeyChanged:
+			p.keyChanged = true
+			if !info.PendingFingerprint.IsZero() {
+				p.newFP = info.PendingFingerprint
+			}
+		case p.keyChanged && !p.newFP.IsZero() && !p.newFP.Equal(info.Fingerprint):
+			// A different key seen in a session stays flagged until the
+			// node has pinned it.
+		default:
+			p.keyChanged, p.newFP = false, e2e.Fingerprint{}
 		}
 	}
 }
@@ -169,6 +169,7 @@ func (m *model) peer(id string) *peer {
 		m.peers[id] = p
 		m.order = append(m.order, id)
 		m.conv(id)
+		m.historyDue = append(m.historyDue, id)
 	}
 	return p
 }
@@ -180,6 +181,15 @@ func (m *model) onlineCount() int {
 		if p.online {
 			n++
 		}
+	}
+	return n
+}
+
+// unreadCount counts the unread messages of all conversations.
+func (m *model) unreadCount() int {
+	n := 0
+	for _, c := range m.convs {
+		n += c.unread
 	}
 	return n
 }

@@ -24,8 +24,9 @@ import (
 
 // The real node must satisfy the interface the UI asks for, and can block.
 var (
-	_ Node    = (*p2p.Node)(nil)
-	_ blocker = (*p2p.Node)(nil)
+	_ Node      = (*p2p.Node)(nil)
+	_ blocker   = (*p2p.Node)(nil)
+	_ historian = (*p2p.Node)(nil)
 )
 
 // blockingNode is a fakeNode that can also block.
@@ -72,6 +73,7 @@ type fakeNode struct {
 	sendErr    error
 	connectErr error
 	n          int
+	history    map[string][]p2p.HistoryEntry
 }
 
 func newFakeNode() *fakeNode {
@@ -123,12 +125,23 @@ func (f *fakeNode) TrustNewKey(peerID string, got e2e.Fingerprint) error {
 	defer f.mu.Unlock()
 	for i, p := range f.peers {
 		if p.PeerID == peerID {
+			if !p.PendingFingerprint.Equal(got) {
+				return p2p.ErrFingerprintMismatch
+			}
 			f.peers[i].Fingerprint, f.peers[i].KeyChanged, f.peers[i].Trust = got, false, p2p.TrustPinned
+			f.peers[i].PendingFingerprint = e2e.Fingerprint{}
 			f.trusted[peerID] = got
 			return nil
 		}
 	}
 	return p2p.ErrUnknownPeer
+}
+
+func (f *fakeNode) History(peerID string, limit int) ([]p2p.HistoryEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	es := f.history[peerID]
+	return es[max(0, len(es)-limit):], nil
 }
 
 func (f *fakeNode) PeerID() string               { return selfID }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/mdp/qrterminal/v3"
 
 	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p"
 )
 
 // modal is a window over the main area that holds the keyboard until it is
@@ -51,16 +53,21 @@ func (m *model) modalKey(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// safetyLines returns the safety number with a peer as display rows.
-func (m *model) safetyLines(peerID string) []string {
+// safetyLines returns the safety number with a peer as display rows, and
+// whether the node could compute it.
+func (m *model) safetyLines(peerID string) ([]string, bool) {
 	if m.opts.SafetyNumber == nil {
-		return []string{"(not available)"}
+		return []string{"(not available)"}, false
 	}
 	sn, err := m.opts.SafetyNumber(peerID)
-	if err != nil {
-		return []string{"(not available: " + cleanText(err.Error(), false) + ")"}
+	switch {
+	case errors.Is(err, p2p.ErrNoSession):
+		// The node derives it from the keys of a live session.
+		return []string{"(shown while " + m.senderName(peerID) + " is online;", " compare the fingerprint meanwhile)"}, false
+	case err != nil:
+		return []string{"(not available: " + errText(err) + ")"}, false
 	}
-	return safetyRows(sn)
+	return safetyRows(sn), true
 }
 
 // verifyModal shows the safety number and fingerprint of p and asks whether
@@ -68,7 +75,8 @@ func (m *model) safetyLines(peerID string) []string {
 func (m *model) verifyModal(p *peer) *modal {
 	name, id, fp := m.senderName(p.id), p.id, p.fp
 	body := []string{"Safety number:"}
-	for _, r := range m.safetyLines(id) {
+	rows, _ := m.safetyLines(id)
+	for _, r := range rows {
 		body = append(body, "  "+r)
 	}
 	body = append(body, "", "Fingerprint of "+name+":")
@@ -105,9 +113,17 @@ func (m *model) verifyModal(p *peer) *modal {
 func (m *model) trustModal(p *peer) *modal {
 	name, id, newFP := m.senderName(p.id), p.id, p.newFP
 	body := keyChangeRows(p.fp, newFP)
-	body = append(body, "", "Safety number now:")
-	for _, r := range m.safetyLines(id) {
-		body = append(body, "  "+r)
+	// The node refuses sessions under a changed key, so usually there is
+	// no safety number to show yet: the fingerprints are what to compare.
+	if rows, ok := m.safetyLines(id); ok {
+		body = append(body, "", "Safety number now:")
+		for _, r := range rows {
+			body = append(body, "  "+r)
+		}
+	} else {
+		body = append(body, "", "Ask "+name+" to read out their fingerprint (their /myid",
+			"shows it, with a QR code) and compare it with the new one.",
+			"Once accepted, /verify compares safety numbers.")
 	}
 	body = append(body, "",
 		"Accept only if "+name+" confirms a new key",
@@ -126,8 +142,9 @@ func (m *model) trustModal(p *peer) *modal {
 		here, node := m.current, m.node
 		return func() tea.Msg {
 			return resultMsg{conv: here, what: "trust-new-key", peerID: id, fp: newFP,
-				text: "Accepted the new key of " + name + ". It is not verified yet: /verify.",
-				err:  node.TrustNewKey(id, newFP)}
+				text: "Accepted the new key of " + name + "; messages flow again once " + name +
+					" is online (/connect if it does not come back). It is not verified yet: /verify.",
+				err: node.TrustNewKey(id, newFP)}
 		}
 	}
 	md.onNo = func(m *model) tea.Cmd {

@@ -67,13 +67,16 @@ const (
 
 // line is one entry of a conversation.
 type line struct {
-	kind  lineKind
-	at    time.Time
-	from  string // sender peer ID of lineIn
-	text  string // already cleaned
-	id    string // message ID, once known
-	seq   int    // local sequence number of an own message
-	state sendState
+	kind lineKind
+	at   time.Time
+	from string // sender peer ID of lineIn
+	text string // already cleaned
+	id   string // message ID, once known
+	// sentAt is the sender's claimed time of a received message, shown
+	// when it is far from at (see [sentNote]).
+	sentAt time.Time
+	seq    int // local sequence number of an own message
+	state  sendState
 }
 
 // conversation is the scrollback with one peer, or the status conversation.
@@ -114,7 +117,9 @@ type model struct {
 	modal     *modal
 	seq       int
 	delivered map[string]bool // receipts that came before Send returned
-	quitting  bool
+	// historyDue lists conversations opened since the last history load.
+	historyDue []string
+	quitting   bool
 }
 
 // newModel builds the model. now and loc are injected so tests are
@@ -167,6 +172,9 @@ func (m *model) Init() tea.Cmd {
 // Update handles one message.
 func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
+	if len(m.historyDue) > 0 {
+		cmd = tea.Batch(cmd, m.loadHistory())
+	}
 	// The prompt names the conversation, so its width can change with any
 	// message, not only with a resize.
 	m.input.SetWidth(max(1, m.width-ansi.StringWidth(m.prompt())-1))
@@ -202,6 +210,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return m.handleSendResult(msg)
 	case resultMsg:
 		return m.handleResult(msg)
+	case historyMsg:
+		m.mergeHistory(msg)
+		return nil
 	}
 	return nil
 }
@@ -313,6 +324,15 @@ func (m *model) add(id string, l line) {
 	c := m.conv(id)
 	if l.at.IsZero() {
 		l.at = m.now()
+	}
+	if c.scroll > 0 {
+		// Someone reading back keeps their place: the rows the new line
+		// takes count as more below.
+		prev := m.now()
+		if n := len(c.lines); n > 0 {
+			prev = c.lines[n-1].at
+		}
+		c.scroll += len(m.lineRows(l, prev, m.paneWidth()))
 	}
 	c.lines = append(c.lines, l)
 	if len(c.lines) > maxLines {

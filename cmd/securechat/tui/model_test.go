@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -118,17 +119,25 @@ func TestScrollback(t *testing.T) {
 	hs.contains("message 60")
 	hs.press(tea.KeyPgUp)
 	hs.lacks("message 60")
-	hs.contains("more below")
+	hs.contains("more lines below")
 	hs.golden("scrolled_80x24")
+	before := hs.screen()
+	hs.event(p2p.MessageReceived{PeerID: bobID, ID: "61", Text: "message 61"})
+	hs.contains("21 more lines below")
+	if strings.Replace(hs.screen(), "21 more", "20 more", 1) != before {
+		t.Errorf("a new message moved the scrolled-back view:\n%s", hs.screen())
+	}
 	hs.press(tea.KeyPgDown)
-	hs.contains("message 60")
-	hs.lacks("more below")
+	hs.contains("1 more line below")
+	hs.press(tea.KeyPgDown)
+	hs.contains("message 61")
+	hs.lacks("more lines below")
 	for range 10 {
 		hs.press(tea.KeyPgUp)
 	}
 	hs.contains("bob: message 1 ")
 	hs.press(tea.KeyEscape)
-	hs.contains("message 60")
+	hs.contains("message 61")
 }
 
 func TestVerify(t *testing.T) {
@@ -163,9 +172,12 @@ func TestVerifySmallScreenHidesQR(t *testing.T) {
 func TestKeyChange(t *testing.T) {
 	hs := chat(t, 80, 24)
 	newFP := fp("bob's new key")
-	hs.node.setPeer(p2p.PeerInfo{PeerID: bobID, Fingerprint: fp(bobID), Name: "bob", State: "online", Trust: p2p.TrustNew, KeyChanged: true})
-	hs.event(p2p.Alert{Kind: p2p.AlertKeyChanged, PeerID: bobID,
-		Message: "peer presented key " + newFP.String() + " instead of " + fp(bobID).String()})
+	// The node refuses the session and names the new key in the peer list;
+	// the alert's text is not parsed.
+	hs.node.setPeer(p2p.PeerInfo{PeerID: bobID, Fingerprint: fp(bobID), Name: "bob", State: "offline", Trust: p2p.TrustNew,
+		KeyChanged: true, PendingFingerprint: newFP})
+	hs.event(p2p.SessionDown{PeerID: bobID, Reason: "replaced"})
+	hs.event(p2p.Alert{Kind: p2p.AlertKeyChanged, PeerID: bobID, Message: "peer presented another key"})
 	hs.golden("keychange_80x24")
 	sent := len(hs.node.sent)
 	hs.line("is this you?")
@@ -294,10 +306,12 @@ func TestCommands(t *testing.T) {
 }
 
 func TestConnectFailure(t *testing.T) {
-	hs := newHarness(t, 80, 24)
-	hs.node.connectErr = p2p.ErrDialFailed
-	hs.line("/connect /ip4/10.0.0.2/tcp/4001/p2p/" + bobID)
-	hs.contains("connect failed: p2p: dial failed")
+	hs := newHarness(t, 120, 24)
+	addr := "/ip4/10.0.0.2/tcp/4001/p2p/" + bobID
+	hs.node.connectErr = fmt.Errorf("%w: %s: no session", p2p.ErrDialFailed, addr)
+	hs.line("/connect " + addr)
+	hs.contains("Connecting to 12D3Ko…bBBBBB at /ip4/10.0.0.2/tcp/4001 …")
+	hs.contains("Connect to 12D3Ko…bBBBBB failed: p2p: dial failed: no session")
 	hs.event(p2p.DialFailed{Addr: "/ip4/10.0.0.3/tcp/1", Err: "refused"})
 	hs.contains("Dial to /ip4/10.0.0.3/tcp/1 failed: refused")
 }
@@ -399,4 +413,69 @@ func TestLongInputScrolls(t *testing.T) {
 	if len(hs.node.sent) != 1 || !strings.HasSuffix(hs.node.sent[0], "xEND") {
 		t.Fatalf("sent %q", hs.node.sent)
 	}
+}
+
+func TestHistory(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	week := start.AddDate(0, 0, -7)
+	hs.node.history = map[string][]p2p.HistoryEntry{bobID: {
+		{ID: "old1", Text: "from last week", SentAt: week, State: p2p.StateDelivered},
+		{ID: "old2", FromMe: true, Text: "see you", SentAt: week.Add(time.Minute), State: p2p.StateDelivered},
+		{ID: "old3", FromMe: true, Text: "still waiting", SentAt: week.Add(2 * time.Minute), State: p2p.StateQueued},
+		// Stored before its event reaches the UI: shown once only.
+		{ID: "b1", Text: "just now", SentAt: start, State: p2p.StateDelivered},
+	}}
+	hs.peerUp(bobID, "bob", p2p.TrustNew)
+	hs.event(p2p.MessageReceived{PeerID: bobID, ID: "b1", Text: "just now", SentAt: start})
+	hs.event(p2p.Delivered{PeerID: bobID, ID: "old3"})
+	hs.contains("──── Saturday 2 March 2024 ────")
+	hs.contains("14:05 -- Earlier messages (4, from the history):")
+	hs.contains("14:05 bob: from last week")
+	hs.contains("14:06 alice: see you  ✓✓ delivered")
+	hs.contains("14:07 alice: still waiting  ✓✓ delivered")
+	hs.contains("──── Saturday 9 March 2024 ────")
+	if n := strings.Count(hs.screen(), "just now"); n != 1 {
+		t.Errorf("a message stored and then received shows %d times:\n%s", n, hs.screen())
+	}
+	if hs.m.conv(bobID).unread != 0 {
+		t.Error("history counted as unread")
+	}
+
+	// A conversation opened later keeps what this run showed after the
+	// history: entries from the first one on screen on are not repeated.
+	hs.node.history[carolID] = []p2p.HistoryEntry{
+		{ID: "c0", Text: "older", SentAt: start.Add(-time.Hour)},
+		{ID: "c1", Text: "ping", SentAt: start},
+		{ID: "c2", Text: "pong", SentAt: start},
+	}
+	hs.event(p2p.MessageReceived{PeerID: carolID, ID: "c1", Text: "ping", SentAt: start})
+	c := hs.m.conv(carolID)
+	var ids []string
+	for _, l := range c.lines {
+		ids = append(ids, l.id)
+	}
+	if got := strings.Join(ids, ","); got != ",c0,c1" {
+		t.Errorf("carol's lines have IDs %q, want the header, c0, c1", got)
+	}
+}
+
+func TestKeyChangeAtStart(t *testing.T) {
+	// A key change from an earlier run: the node's peer list names the
+	// new key, and no alert comes.
+	newFP := fp("new")
+	hs := &harness{t: t, node: newFakeNode(), clock: start}
+	hs.node.setPeer(p2p.PeerInfo{PeerID: bobID, Fingerprint: fp(bobID), Name: "bob", State: "offline",
+		Trust: p2p.TrustVerified, KeyChanged: true, PendingFingerprint: newFP})
+	hs.m = newModel(context.Background(), hs.node, nil, Options{Name: "alice"}, func() time.Time { return hs.clock }, time.UTC)
+	hs.run(hs.m.Init())
+	hs.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	hs.contains("⚠ KEY CHANGED bob: old " + fp(bobID).Short() + " → new " + newFP.Short())
+	hs.contains("○! bob") // offline, and not shown as verified
+	hs.line("/trust-new-key bob")
+	hs.contains(newFP.String()[:4] + " " + newFP.String()[4:8])
+	hs.typeText("y")
+	if got := hs.node.trusted[bobID]; !got.Equal(newFP) {
+		t.Fatalf("TrustNewKey called with %v, want the pending key", got)
+	}
+	hs.lacks("⚠")
 }

@@ -87,22 +87,28 @@ func TestShortID(t *testing.T) {
 	}
 }
 
-func TestOtherFingerprint(t *testing.T) {
-	old, nw := fp("old"), fp("new")
+func TestSentNote(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	at := start // 14:05 on Saturday 9 March 2024
 	tests := []struct {
-		name, msg string
-		ok        bool
+		name   string
+		sentAt time.Time
+		want   string
 	}{
-		{"new then old", "key " + nw.String() + " replaces " + old.String(), true},
-		{"old then new", "was " + old.String() + " now " + strings.ToUpper(nw.String()), true},
-		{"old only", "was " + old.String(), false},
-		{"none", "key changed", false},
+		{"unknown", time.Time{}, ""},
+		{"same minute", at.Add(-30 * time.Second), ""},
+		{"rounded down", at.Add(-time.Minute), ""},
+		{"queued", at.Add(-time.Hour), "  (sent 13:05)"},
+		{"yesterday", at.Add(-24 * time.Hour), "  (sent Fri 8 Mar 14:05)"},
+		{"last year", at.AddDate(-1, 0, 0), "  (sent 9 Mar 2023 14:05)"},
+		{"clock ahead", at.Add(time.Hour), "  (the sender's clock says 15:05)"},
+		{"nonsense", time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), "  (the sender's clock is wrong)"},
+		{"far future", time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC), "  (the sender's clock is wrong)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := otherFingerprint(tt.msg, old)
-			if ok != tt.ok || ok && !got.Equal(nw) {
-				t.Errorf("otherFingerprint = %v, %v", got, ok)
+			if got := hs.m.sentNote(line{kind: lineIn, at: at, sentAt: tt.sentAt}); got != tt.want {
+				t.Errorf("sentNote = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -9,6 +9,12 @@
 // Everything a remote peer controls (names, message text, alert text) is
 // stripped of escape sequences and control characters before it is drawn,
 // and a peer's colour comes from its peer ID, not from the name it chose.
+//
+// A line's time is when it arrived here, which keeps a conversation in the
+// order things happened; the sender's claimed time is shown beside a
+// received message only when it is more than a couple of minutes off (a
+// message that waited in an outbox, a wrong clock). Messages loaded from
+// the node's history carry only the sender's time, and show it.
 package tui
 
 import (

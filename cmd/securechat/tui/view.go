@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -52,11 +53,7 @@ func (m *model) render() string {
 		if w >= sidebarMinWidth {
 			sideW = sidebarWidth
 		}
-		paneW := w
-		if sideW > 0 {
-			paneW = w - sideW - 1
-		}
-		rows = m.renderPane(paneW, mainH)
+		rows = m.renderPane(m.paneWidth(), mainH)
 		if sideW > 0 {
 			side := m.renderSidebar(sideW, mainH)
 			sep := styleDim.Render("│")
@@ -94,7 +91,7 @@ func (m *model) renderPane(w, h int) []string {
 		shown = append([]string{""}, shown...)
 	}
 	if scroll > 0 && avail > 0 {
-		shown[len(shown)-1] = styleWarn.Render(fit(fmt.Sprintf("── more below (%d lines): PgDn, or Esc for the newest ──", scroll), w))
+		shown[len(shown)-1] = styleWarn.Render(fit(fmt.Sprintf("── %d more %s below: PgDn, or Esc ──", scroll, plural(scroll, "line", "lines")), w))
 	}
 	for _, r := range shown {
 		rows = append(rows, fit(r, w))
@@ -106,7 +103,7 @@ func (m *model) renderPane(w, h int) []string {
 func (m *model) title() string {
 	p, ok := m.peers[m.current]
 	if !ok {
-		return fmt.Sprintf(" status · %d peers · /help for commands", len(m.peers))
+		return fmt.Sprintf(" status · %d %s · /help for commands", len(m.peers), plural(len(m.peers), "peer", "peers"))
 	}
 	state := "offline"
 	if p.online {
@@ -141,26 +138,41 @@ func shortFP(p *peer) string {
 // renderLines draws every line of c wrapped to width w.
 func (m *model) renderLines(c *conversation, w int) []string {
 	var rows []string
-	textW := max(1, w-stampWidth)
-	for i, l := range c.lines {
-		at := l.at.In(m.loc)
-		if i > 0 {
-			if prev := c.lines[i-1].at.In(m.loc); prev.YearDay() != at.YearDay() || prev.Year() != at.Year() {
-				rows = append(rows, styleDim.Render(fit("──── "+at.Format("Monday 2 January 2006")+" ────", w)))
-			}
-		}
-		body := m.lineBody(l)
-		wrapped := strings.Split(ansi.Wrap(body, textW, ""), "\n")
-		stamp := styleDim.Render(at.Format("15:04")) + " "
-		for j, r := range wrapped {
-			if j == 0 {
-				rows = append(rows, stamp+r)
-			} else {
-				rows = append(rows, strings.Repeat(" ", stampWidth)+r)
-			}
+	// The first line gets a day line too, unless it is from today.
+	prev := m.now()
+	for _, l := range c.lines {
+		rows = append(rows, m.lineRows(l, prev, w)...)
+		prev = l.at
+	}
+	return rows
+}
+
+// lineRows draws one line wrapped to width w, after a day line if the
+// line before it (at prev) was on another day.
+func (m *model) lineRows(l line, prev time.Time, w int) []string {
+	var rows []string
+	at := l.at.In(m.loc)
+	if !sameDay(prev.In(m.loc), at) {
+		rows = append(rows, styleDim.Render(fit("──── "+at.Format("Monday 2 January 2006")+" ────", w)))
+	}
+	wrapped := strings.Split(ansi.Wrap(m.lineBody(l), max(1, w-stampWidth), ""), "\n")
+	for j, r := range wrapped {
+		if j == 0 {
+			rows = append(rows, styleDim.Render(at.Format("15:04"))+" "+r)
+		} else {
+			rows = append(rows, strings.Repeat(" ", stampWidth)+r)
 		}
 	}
 	return rows
+}
+
+// paneWidth is the width of the message pane: the screen less the peer
+// list, when that is shown.
+func (m *model) paneWidth() int {
+	if m.width >= sidebarMinWidth {
+		return m.width - sidebarWidth - 1
+	}
+	return m.width
 }
 
 // lineBody draws one line without its time stamp.
@@ -168,13 +180,60 @@ func (m *model) lineBody(l line) string {
 	switch l.kind {
 	case lineIn:
 		name := styleOwn.Foreground(peerColor(l.from)).Render(m.senderName(l.from))
-		return name + ": " + l.text
+		return name + ": " + l.text + styleDim.Render(m.sentNote(l))
 	case lineOwn:
 		return styleOwn.Render(m.name) + ": " + l.text + styleDim.Render(stateMark(l.state))
 	case lineAlert:
 		return styleAlert.Render("!! " + l.text)
 	}
 	return styleSystem.Render("-- " + l.text)
+}
+
+// sentSkew is how far a received message's claimed sending time may be
+// from its arrival before the line shows it; the node rounds the claim to
+// the minute.
+const sentSkew = 2 * time.Minute
+
+// sentNote shows the sender's claimed time of a received line when it is
+// far from the arrival time (a message that waited in an outbox, or a
+// wrong clock), else "". The claim comes from the peer: a year no clock
+// should show is not printed as such.
+func (m *model) sentNote(l line) string {
+	if l.sentAt.IsZero() {
+		return ""
+	}
+	d := l.at.Sub(l.sentAt)
+	if d < sentSkew && d > -sentSkew {
+		return ""
+	}
+	s, a := l.sentAt.In(m.loc), l.at.In(m.loc)
+	if s.Year() < 2000 || s.Year() > 9999 {
+		return "  (the sender's clock is wrong)"
+	}
+	layout := "15:04"
+	switch {
+	case s.Year() != a.Year():
+		layout = "2 Jan 2006 15:04"
+	case !sameDay(s, a):
+		layout = "Mon 2 Jan 15:04"
+	}
+	if d < 0 {
+		return "  (the sender's clock says " + s.Format(layout) + ")"
+	}
+	return "  (sent " + s.Format(layout) + ")"
+}
+
+// plural picks the word for n things.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// sameDay reports whether a and b fall on the same calendar day.
+func sameDay(a, b time.Time) bool {
+	return a.YearDay() == b.YearDay() && a.Year() == b.Year()
 }
 
 // stateMark shows the delivery state of an own message.
@@ -257,15 +316,20 @@ func (m *model) renderStatus(w int) string {
 	if m.opts.MDNS {
 		mdns = "mDNS on"
 	}
+	// What needs the user's attention comes before what describes the
+	// node, so a narrow terminal cuts the latter.
 	parts := []string{
 		fmt.Sprintf(" %s %s", m.name, shortID(m.peerID)),
-		listen,
-		mdns,
-		fmt.Sprintf("peers %d/%d online", m.onlineCount(), len(m.peers)),
+		fmt.Sprintf("%d/%d online", m.onlineCount(), len(m.peers)),
 	}
 	if n := m.unverifiedCount(); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d unverified", n))
 	}
+	if n := m.unreadCount(); n > 0 && w < sidebarMinWidth {
+		// The peer list, which shows unread counts, is hidden.
+		parts = append(parts, fmt.Sprintf("%d unread", n))
+	}
+	parts = append(parts, listen, mdns)
 	status := styleStatus.Render(fit(strings.Join(parts, " │ "), w))
 	if len(bad) > 0 {
 		alert := styleStatusBad.Render(strings.Join(bad, "│"))
