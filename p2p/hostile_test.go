@@ -395,8 +395,13 @@ func TestHostilePeers(t *testing.T) {
 		r := v.admission.refusedCount() - refused
 		t.Logf("flood: 60 handshakes from 3 peers: %d reached message 3 (RSA work); %d streams not opened, %d reset before message 2 (%d of them by admission, the rest by the resource manager)",
 			completed.Load(), noStream.Load(), noM2.Load(), r)
-		if r+uint64(noStream.Load()) == 0 {
-			t.Fatal("the rate limiter never engaged")
+		// Whichever defense refuses first (the resource manager's
+		// per-peer stream limit or the admission gate), at most a
+		// per-peer burst of floods reaches the RSA work. The bound
+		// allows each bucket a token or two of refill while the flood
+		// runs; it does not depend on timing otherwise.
+		if limit := int64(3 * (peerHandshakeBurst + 2)); completed.Load() > limit {
+			t.Fatalf("%d of 60 flooding handshakes reached the RSA work, want at most %d", completed.Load(), limit)
 		}
 		// An honest newcomer still gets in.
 		carol := newTestNode(t, "carol")

@@ -134,8 +134,9 @@ type Host struct {
 	// NS is the namespace's name, for ip netns exec.
 	NS string
 	// IP is the host's IPv4 address on the LAN (without the prefix length).
-	IP  string
-	lan *LAN
+	IP   string
+	lan  *LAN
+	port string // the hub's end of the host's veth pair, on the bridge
 }
 
 // New creates an empty LAN and deletes it, with every host, when t ends.
@@ -182,10 +183,10 @@ func (l *LAN) AddHostNoAddr(t testing.TB) *Host {
 		l.mu.Unlock()
 		t.Fatalf("netns: more than %d hosts", maxHosts)
 	}
-	h := &Host{NS: fmt.Sprintf("%sh%d", l.prefix, i), IP: fmt.Sprintf("10.231.0.%d", i+2), lan: l}
+	port := fmt.Sprintf("v%d", i)
+	h := &Host{NS: fmt.Sprintf("%sh%d", l.prefix, i), IP: fmt.Sprintf("10.231.0.%d", i+2), lan: l, port: port}
 	l.hosts = append(l.hosts, h)
 	l.mu.Unlock()
-	port := fmt.Sprintf("v%d", i)
 	steps := [][]string{
 		{"netns", "add", h.NS},
 		{"-n", h.NS, "link", "set", "lo", "up"},
@@ -213,6 +214,33 @@ func (h *Host) AddAddr() error {
 // (ip netns exec, which execs the program: its pid is the program's).
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.NS, name}, args...)...)
+}
+
+// SetLink plugs the host's cable out of the bridge (up false) or back in:
+// it sets the hub's end of the veth pair down or up. The host keeps its
+// address and routes (its eth0 only loses carrier), and its packets are
+// dropped until the link is up again: a partition, not an error its
+// sockets would see.
+func (h *Host) SetLink(up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	return ip("-n", h.lan.hub, "link", "set", h.port, state)
+}
+
+// Run runs name with args inside the host's namespace to completion,
+// bounded like every ip command, and returns its output (stdout and
+// stderr); an error carries that output too. It is for setup such as nft
+// rules, which then apply to this namespace only.
+func (h *Host) Run(name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	out, err := h.Command(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s in %s: %v: %s", name, strings.Join(args, " "), h.NS, err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
 }
 
 // close kills what still runs in the LAN's namespaces and deletes them.

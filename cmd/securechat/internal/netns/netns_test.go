@@ -37,7 +37,8 @@ func TestMain(m *testing.M) {
 const mcastGroup = "239.255.231.1:5999"
 
 // helperMain runs one mode: "listen" accepts one TCP connection on addr,
-// "dial" connects to addr, "mrecv" waits for one datagram to mcastGroup on
+// "dial" connects to addr, "unreachable" fails to connect to addr within
+// a second, "mrecv" waits for one datagram to mcastGroup on
 // eth0, "msend" sends datagrams to mcastGroup from addr (an IP) until its
 // time runs out. Each
 // prints "ready" when set up and "ok" when done.
@@ -64,6 +65,15 @@ func helperMain(mode, addr string) error {
 			return err
 		}
 		c.Close()
+	case "unreachable":
+		// A dial that must not get through (a partition): ok when it
+		// fails within a second.
+		fmt.Println("ready")
+		c, err := net.DialTimeout("tcp4", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return fmt.Errorf("dial %s went through", addr)
+		}
 	case "mrecv":
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
