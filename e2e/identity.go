@@ -124,7 +124,15 @@ func ParseIdentity(b []byte) (*Identity, error) {
 	return newIdentity(sig, enc)
 }
 
+// maxPrivateKeyDER bounds the PKCS #8 DER handed to the parser: a 4096-bit
+// key is about 2.4 KiB. Without the bound, a damaged or hostile encoding
+// with a huge modulus makes the parser's key checks run for minutes.
+const maxPrivateKeyDER = 4096
+
 func parseRSAPrivate(der []byte) (*rsa.PrivateKey, error) {
+	if len(der) > maxPrivateKeyDER {
+		return nil, errors.New("e2e: identity key too large")
+	}
 	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		return nil, errors.New("e2e: malformed identity key")
