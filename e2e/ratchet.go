@@ -116,21 +116,26 @@ func ratchetDH(priv *ecdh.PrivateKey, pub *[32]byte) ([]byte, error) {
 // sending key pair as soon as a new peer key arrives; we make it when we next
 // send, which puts the same bytes on the wire but means a state that leaks
 // between a receive and the next send holds no private key we will use
-// later, so healing starts with our very next record.
+// later, so healing starts with our very next record. Control records
+// ([Session.SealControl]) do not take an owed step: they go out on the
+// current sending chain, under sendPub, until a DATA or HEARTBEAT record
+// takes it.
 type ratchetState struct {
-	rk  [32]byte         // root key
-	dhs *ecdh.PrivateKey // own ratchet key; nil while stepOwed
-	dhr [32]byte         // peer's current ratchet public key
-	cks [32]byte         // sending chain key
-	ckr [32]byte         // receiving chain key, valid if hasRecv
-	ns  uint32           // records sent on the sending chain
-	nr  uint32           // records received on the receiving chain
-	pn  uint32           // records sent on the previous sending chain
+	rk      [32]byte         // root key
+	dhs     *ecdh.PrivateKey // own ratchet key; nil while stepOwed
+	sendPub [32]byte         // public key of the sending chain, valid if hasSend
+	dhr     [32]byte         // peer's current ratchet public key
+	cks     [32]byte         // sending chain key, valid if hasSend
+	ckr     [32]byte         // receiving chain key, valid if hasRecv
+	ns      uint32           // records sent on the sending chain
+	nr      uint32           // records received on the receiving chain
+	pn      uint32           // records sent on the previous sending chain
 
 	hasRecv  bool // ckr is a live chain for dhr (false for a new initiator)
+	hasSend  bool // cks is a live chain under sendPub (false for a new responder)
 	stepOwed bool // a new dhr arrived: the next send makes a fresh dhs first
 
-	recvSinceSend uint32 // records received since we last sent
+	recvSinceStep uint32 // records received since our last sending step
 	sendClosed    bool   // we sent CLOSE
 	recvClosed    bool   // the peer sent CLOSE
 }
@@ -170,9 +175,12 @@ func (st *ratchetState) sendStep(rand io.Reader) error {
 	st.rk, st.cks = kdfRK(&st.rk, out)
 	clear(out)
 	st.dhs = k
+	copy(st.sendPub[:], k.PublicKey().Bytes())
+	st.hasSend = true
 	st.pn = st.ns
 	st.ns = 0
 	st.stepOwed = false
+	st.recvSinceStep = 0
 	return nil
 }
 

@@ -20,14 +20,16 @@ const (
 	MaxChainLength = 1 << 20
 
 	// HeartbeatAfterMessages is how many records a side receives without
-	// sending before [Session.HeartbeatDue] asks it to send a heartbeat.
-	// Without one, a side that only listens never contributes fresh DH
-	// input and a leaked state would never heal.
+	// a sending ratchet step (control records do not step) before
+	// [Session.HeartbeatDue] asks it to send a heartbeat. Without one, a
+	// side that only listens never contributes fresh DH input and a
+	// leaked state would never heal.
 	HeartbeatAfterMessages = 50
 
 	// HeartbeatInterval is how long a side that has received records may
-	// stay silent before the caller should send a heartbeat anyway. The
-	// session has no clock; the caller keeps this timer.
+	// stay silent, or send only control records while [Session.StepOwed],
+	// before the caller should send a heartbeat anyway. The session has no
+	// clock; the caller keeps this timer.
 	HeartbeatInterval = 30 * time.Second
 )
 
@@ -118,6 +120,8 @@ func newSession(p sessionParams) (*Session, error) {
 		}
 		st.rk, st.cks = kdfRK(&st.rk, out)
 		clear(out)
+		copy(st.sendPub[:], st.dhs.PublicKey().Bytes())
+		st.hasSend = true
 	} else {
 		pub := st.dhr
 		if err := st.recvStep(&pub); err != nil {
@@ -149,15 +153,28 @@ func (s *Session) PeerBundle() *Bundle { return s.peer }
 // initiator.
 func (s *Session) Initiator() bool { return s.initiator }
 
-// HeartbeatDue reports whether HeartbeatAfterMessages records (DATA or
-// HEARTBEAT) arrived since this side last sent. The caller should then send
-// [Session.SealHeartbeat] (or any record), so that the peer ratchets onto a
-// fresh key of ours.
+// HeartbeatDue reports whether a ratchet step is owed (the peer sent a new
+// ratchet key) and HeartbeatAfterMessages records arrived since this side
+// last took a sending step. Records sealed with [Session.SealControl] do
+// not step, so a side that only acknowledges still becomes due. The caller
+// should then send [Session.SealHeartbeat] (or a DATA record sealed with
+// [Session.Seal]), so that the peer ratchets onto a fresh key of ours.
 func (s *Session) HeartbeatDue() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err == nil && !s.st.recvClosed && !s.st.sendClosed &&
-		s.st.recvSinceSend >= HeartbeatAfterMessages
+		s.st.stepOwed && s.st.recvSinceStep >= HeartbeatAfterMessages
+}
+
+// StepOwed reports whether the peer sent a ratchet key that no record of
+// ours has yet answered with a fresh key: until [Session.Seal],
+// [Session.SealHeartbeat] or [Session.SealClose] takes the step, a state
+// leaked from this side keeps reading the peer's records. The caller's
+// [HeartbeatInterval] timer runs while it holds.
+func (s *Session) StepOwed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err == nil && s.st.stepOwed
 }
 
 // Seal encrypts one chat payload of 1 to maxPlaintext bytes (MaxFrameSize
@@ -171,19 +188,44 @@ func (s *Session) Seal(plaintext []byte) ([]byte, error) {
 	if len(plaintext) > maxPlaintext {
 		return nil, errPlaintextSize
 	}
-	return s.seal(RecordData, plaintext)
+	return s.seal(RecordData, plaintext, true)
+}
+
+// SealControl encrypts one control payload (a receipt: anything that
+// carries no user content) into a DATA record like Seal, except that it
+// does not take an owed ratchet step: it uses the current sending chain,
+// so that answering each message costs no X25519 work. Only when no
+// sending chain exists yet (a responder's first record) or the chain is
+// exhausted does it step as Seal does. The record is indistinguishable
+// from Seal's on the wire and opens the same way.
+//
+// Until this side's next Seal, SealHeartbeat or SealClose, its records
+// stay on a chain a leaked state can derive; [Session.HeartbeatDue] and
+// [Session.StepOwed] count and time that, so healing is only delayed up
+// to the heartbeat.
+func (s *Session) SealControl(plaintext []byte) ([]byte, error) {
+	if len(plaintext) == 0 {
+		return nil, errEmptyPlaintext
+	}
+	if len(plaintext) > maxPlaintext {
+		return nil, errPlaintextSize
+	}
+	return s.seal(RecordData, plaintext, false)
 }
 
 // SealHeartbeat returns an empty HEARTBEAT record. It carries our current
 // ratchet key, which is a fresh one whenever the peer has sent a new key
-// since we last sent, and that gives the peer new DH input to heal from.
-func (s *Session) SealHeartbeat() ([]byte, error) { return s.seal(RecordHeartbeat, nil) }
+// since we last stepped, and that gives the peer new DH input to heal from.
+func (s *Session) SealHeartbeat() ([]byte, error) { return s.seal(RecordHeartbeat, nil, true) }
 
 // SealClose returns an authenticated CLOSE record and closes the session for
 // sending. It may follow the peer's CLOSE, to answer it.
-func (s *Session) SealClose() ([]byte, error) { return s.seal(RecordClose, nil) }
+func (s *Session) SealClose() ([]byte, error) { return s.seal(RecordClose, nil, true) }
 
-func (s *Session) seal(typ RecordType, pt []byte) ([]byte, error) {
+// seal seals one record. step says whether an owed sending step is taken
+// now (Seal, SealHeartbeat, SealClose) or may wait (SealControl), which it
+// may only while a sending chain with room exists.
+func (s *Session) seal(typ RecordType, pt []byte, step bool) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
@@ -193,19 +235,22 @@ func (s *Session) seal(typ RecordType, pt []byte) ([]byte, error) {
 		return nil, ErrClosed
 	}
 	next := s.st
-	if next.stepOwed {
+	if next.stepOwed && (step || !next.hasSend || next.ns >= MaxChainLength) {
 		s.hook()
 		if err := next.sendStep(s.rand); err != nil {
 			next.wipe()
 			return nil, fmt.Errorf("e2e: new ratchet key: %w", err)
 		}
 	}
+	if !next.hasSend {
+		next.wipe() // unreachable: a side without a chain always owes a step
+		return nil, errRatchet
+	}
 	if next.ns >= MaxChainLength {
 		next.wipe()
 		return nil, ErrCounterLimit
 	}
-	h := recordHeader{typ: typ, pn: next.pn, n: next.ns}
-	copy(h.key[:], next.dhs.PublicKey().Bytes())
+	h := recordHeader{typ: typ, key: next.sendPub, pn: next.pn, n: next.ns}
 	s.hook()
 	ck, mk := kdfCK(&next.cks)
 	s.hook()
@@ -219,7 +264,6 @@ func (s *Session) seal(typ RecordType, pt []byte) ([]byte, error) {
 	next.cks = ck
 	clear(ck[:])
 	next.ns++
-	next.recvSinceSend = 0
 	if typ == RecordClose {
 		next.sendClosed = true
 	}
@@ -293,7 +337,7 @@ func (s *Session) open(rec []byte) (RecordType, []byte, bool) {
 	next.ckr = ck
 	clear(ck[:])
 	next.nr++
-	next.recvSinceSend++
+	next.recvSinceStep++
 	switch h.typ {
 	case RecordHeartbeat:
 		pt = nil

@@ -129,14 +129,15 @@ func (s *Session) stateSnapshot() []byte {
 	} else {
 		b = append(b, 0)
 	}
+	b = append(b, st.sendPub[:]...)
 	b = append(b, st.dhr[:]...)
 	b = append(b, st.cks[:]...)
 	b = append(b, st.ckr[:]...)
 	b = appendU32(b, st.ns)
 	b = appendU32(b, st.nr)
 	b = appendU32(b, st.pn)
-	b = appendU32(b, st.recvSinceSend)
-	for _, f := range []bool{st.hasRecv, st.stepOwed, st.sendClosed, st.recvClosed} {
+	b = appendU32(b, st.recvSinceStep)
+	for _, f := range []bool{st.hasRecv, st.hasSend, st.stepOwed, st.sendClosed, st.recvClosed} {
 		if f {
 			b = append(b, 1)
 		} else {

@@ -172,7 +172,7 @@ func TestOpenAuthenticButMalformed(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ini, resp := newTestSessionPair(t)
-			rec, err := ini.clone().seal(c.typ, c.pt)
+			rec, err := ini.clone().seal(c.typ, c.pt, true)
 			if err != nil {
 				t.Fatal(err)
 			}

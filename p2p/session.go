@@ -53,7 +53,7 @@ type session struct {
 	mu             sync.Mutex // guards the fields below
 	receipts       [][messageIDLen]byte
 	heartbeat      bool
-	recvUnanswered time.Time // first record received since we last sent
+	recvUnanswered time.Time // first record received since our last ratchet step
 	localClose     bool      // we sent CLOSE (Node.Close)
 	helloSeen      bool
 
@@ -84,14 +84,25 @@ func (ss *session) write(seal func() ([]byte, error)) error {
 	if err := e2e.WriteFrame(ss.st, rec); err != nil {
 		return err
 	}
-	ss.mu.Lock()
-	ss.recvUnanswered = time.Time{}
-	ss.mu.Unlock()
+	// A receipt takes no ratchet step: the heartbeat timer keeps running
+	// until a record of ours carried a fresh key.
+	if !ss.e2e.StepOwed() {
+		ss.mu.Lock()
+		ss.recvUnanswered = time.Time{}
+		ss.mu.Unlock()
+	}
 	return nil
 }
 
 func (ss *session) sendPayload(p []byte) error {
 	return ss.write(func() ([]byte, error) { return ss.e2e.Seal(p) })
+}
+
+// sendControl sends a payload that carries no user content (a receipt)
+// without a ratchet step (e2e.Session.SealControl): answering each message
+// then costs no X25519 work; the heartbeat still steps (PROTOCOL.md).
+func (ss *session) sendControl(p []byte) error {
+	return ss.write(func() ([]byte, error) { return ss.e2e.SealControl(p) })
 }
 
 // closeLocal sends our authenticated CLOSE and closes our writing side; the
@@ -155,7 +166,7 @@ func (ss *session) flush(nextSeq *uint64) error {
 	}
 	sent := false
 	for _, id := range receipts {
-		if err := ss.sendPayload(encodeReceipt(id)); err != nil {
+		if err := ss.sendControl(encodeReceipt(id)); err != nil {
 			return err
 		}
 		sent = true
@@ -167,9 +178,10 @@ func (ss *session) flush(nextSeq *uint64) error {
 		}
 		sent = sent || wrote
 	}
-	// Any record we send carries a fresh ratchet key; a heartbeat is only
-	// needed when nothing else went out.
-	if heartbeat && !sent {
+	// A chat message carries a fresh ratchet key, a receipt does not: the
+	// heartbeat is needed when nothing went out (it then also keeps the
+	// session alive) or when only receipts did and a step is still owed.
+	if heartbeat && (!sent || ss.e2e.StepOwed()) {
 		return ss.write(ss.e2e.SealHeartbeat)
 	}
 	return nil
