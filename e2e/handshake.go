@@ -125,6 +125,7 @@ type Handshake struct {
 	peerEph    *ecdh.PublicKey
 	peer       *Bundle // parsed and verified, but the peer is proven only at done
 	version    uint16  // negotiated version
+	msg3       *msg3   // initiator: wrapped s_I and sig_I, made while reading msg 2
 
 	tr   transcript
 	keys keySchedule
@@ -213,7 +214,7 @@ func (h *Handshake) fail() error {
 	clear(h.peerSecret[:])
 	clear(h.dh[:])
 	h.keys.zero()
-	h.eph, h.peerEph, h.peer = nil, nil, nil
+	h.eph, h.peerEph, h.peer, h.msg3 = nil, nil, nil, nil
 	return ErrHandshake
 }
 
@@ -397,27 +398,23 @@ func (h *Handshake) readMsg2(b []byte) bool {
 	if !h.agree(m.eph[:]) {
 		return false
 	}
-	s, err := h.cfg.Identity.unwrap(wrapLabelResponder, m.wrapped, secretSize)
-	if err != nil {
+	// Unwrap s_R and sign message 3 at once (handshake_parallel.go).
+	if !h.unwrapAndPrepareMsg3(m.wrapped) {
 		return false
 	}
-	copy(h.peerSecret[:], s)
-	clear(s)
 	h.state = stateWriteMsg3
 	return true
 }
 
+// writeMsg3 sends what readMsg2 prepared: the wrapped s_I and sig_I, then
+// the finished MAC, which needs the keys and so s_R.
 func (h *Handshake) writeMsg3() ([]byte, error) {
-	wrapped, err := h.peer.Identity().wrap(wrapLabelInitiator, h.secret[:])
-	if err != nil {
-		return nil, err
+	m := h.msg3
+	h.msg3 = nil
+	if m == nil {
+		return nil, ErrHandshake
 	}
-	m := msg3{wrapped: wrapped}
 	h.tr.add(m.marshalBody())
-	th := h.tr.sum()
-	if m.sig, err = h.cfg.Identity.sign(sigLabelInitiator, th[:]); err != nil {
-		return nil, err
-	}
 	h.tr.add(m.sig)
 	if err := h.deriveKeys(); err != nil {
 		return nil, err
