@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/multiformats/go-multiaddr"
-
+	"github.com/securechat/securechat/cmd/securechat/tui"
 	"github.com/securechat/securechat/e2e"
 	"github.com/securechat/securechat/p2p"
 )
@@ -14,15 +13,8 @@ import (
 // headless API and the line interface can be tested against a fake, without
 // keys or sockets.
 type chatNode interface {
+	tui.Node // the methods every interface calls
 	Events() <-chan p2p.Event
-	Connect(ctx context.Context, addr multiaddr.Multiaddr) error
-	Send(ctx context.Context, to, text string) (string, error)
-	Peers() []p2p.PeerInfo
-	Verify(peerID string, fp e2e.Fingerprint) error
-	TrustNewKey(peerID string, fp e2e.Fingerprint) error
-	PeerID() string
-	Fingerprint() e2e.Fingerprint
-	Addrs() []string
 	Close() error
 }
 
