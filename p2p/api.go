@@ -41,6 +41,12 @@ type Config struct {
 	MDNS bool
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
+	// MaxSessions is how many concurrent peer sessions the node is sized
+	// for: its connection, descriptor, stream and memory limits, and the
+	// connection manager's watermarks, grow with it (per-peer limits and
+	// the handshake rate limits do not). 0 means the default, 64; negative
+	// is refused.
+	MaxSessions int
 }
 
 // PeerInfo describes a known peer, as [Node.Peers] lists it.

@@ -53,11 +53,12 @@ func newBareHost(tb testing.TB, listen []multiaddr.Multiaddr) *bareHost {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rm, err := newResourceManager()
+	cl := capacityLimits(0)
+	rm, err := newResourceManager(cl)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h, err := newHost(key, listen, rm)
+	h, err := newHost(key, listen, rm, cl)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,89 +213,146 @@ func BenchmarkMemory(b *testing.B) {
 
 // loadResult is the outcome of runLoad.
 type loadResult struct {
-	sessions int
+	sessions int // sessions up at the hub
 	msgs     int64
 	elapsed  time.Duration
-	errs     int64
+	// errs counts every failure: a client that could not connect, a
+	// send refused, a receipt not back in time, a message the hub never
+	// raised.
+	errs int64
+	// firstErr describes the first failure, for the log.
+	firstErr string
 }
 
 func (r loadResult) rate() float64 { return float64(r.msgs) / r.elapsed.Seconds() }
 
-// runLoad connects k client nodes to one hub node and has every client
-// send perClient messages to the hub, all at once, each client keeping at
-// most window messages unacknowledged. It counts messages the hub raised
-// and receipts the clients got.
+// loadErrors counts failures and keeps the first.
+type loadErrors struct {
+	n     atomic.Int64
+	first atomic.Value
+}
+
+func (e *loadErrors) add(format string, args ...any) {
+	e.n.Add(1)
+	e.first.CompareAndSwap(nil, fmt.Sprintf(format, args...))
+}
+
+func (e *loadErrors) firstString() string {
+	if s, ok := e.first.Load().(string); ok {
+		return s
+	}
+	return ""
+}
+
+// loadPhase bounds each phase of runLoad (connecting, sending) as a
+// whole: a stuck phase ends with its failures counted, it never hangs.
+const loadPhase = 3 * time.Minute
+
+// loadDialers is how many clients dial the hub at once.
+const loadDialers = 4
+
+// loadHubSessions is the hub's [Config.MaxSessions] for k clients: the
+// goal's number plus a tenth, so that the node is sized for the load
+// rather than exactly at its limit.
+func loadHubSessions(k int) int { return k + k/10 }
+
+// runLoad connects k client nodes to one hub node sized for them and has
+// every client send perClient messages to the hub, all at once, each
+// client keeping at most window messages unacknowledged. It counts
+// messages the hub raised and receipts the clients got. Every wait is
+// bounded (benchWait for one event, loadPhase for a phase); failures are
+// counted and the first is kept, and the run never hangs on them.
 func runLoad(tb testing.TB, k, perClient, window int) loadResult {
 	tb.Helper()
-	hub := newBenchNode(tb, "hub")
-	defer hub.close()
+	hn, err := New(context.Background(), Config{
+		Ephemeral: true, ListenAddrs: bareTCP, Name: "hub", MaxSessions: loadHubSessions(k),
+	})
+	if err != nil {
+		tb.Fatalf("New hub: %v", err)
+	}
+	hub := wrapBench(hn)
 	clients := make([]*benchNode, k)
-	defer func() {
-		var wg sync.WaitGroup
-		for _, c := range clients {
-			if c != nil {
-				wg.Add(1)
-				go func() { defer wg.Done(); c.close() }()
-			}
-		}
-		wg.Wait()
-	}()
+	defer func() { closeAll(tb, append(clients, hub)...) }()
+	var errs loadErrors
+
 	// Connect a few at a time, paced below the node's handshake rate limit
 	// (limits.go), which is there to stop exactly this from a stranger.
-	var wg sync.WaitGroup
-	var errs atomic.Int64
-	var firstErr atomic.Value
-	connected := make([]bool, k)
-	sem := make(chan struct{}, 4)
-	pacing := 1.1 / handshakeRate
-	pace := time.NewTicker(time.Duration(pacing * float64(time.Second)))
-	defer pace.Stop()
+	// Clients are started before the pacing, so starting one does not
+	// eat into a dial's slot.
 	for i := range clients {
 		clients[i] = newBenchNode(tb, fmt.Sprintf("c%d", i))
-		<-pace.C
+	}
+	phase, cancel := context.WithTimeout(context.Background(), loadPhase)
+	defer cancel()
+	var wg sync.WaitGroup
+	connected := make([]bool, k)
+	sem := make(chan struct{}, loadDialers)
+	pace := time.NewTicker(time.Duration(1.25 / handshakeRate * float64(time.Second)))
+	defer pace.Stop()
+	dialStart := time.Now()
+dial:
+	for i, c := range clients {
+		select {
+		case <-pace.C:
+		case <-phase.Done():
+			errs.add("connect phase over after %d of %d dials", i, k)
+			break dial
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-phase.Done():
+			errs.add("connect phase over after %d of %d dials", i, k)
+			break dial
+		}
 		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int, c *benchNode) {
+		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), benchWait)
+			ctx, cancel := context.WithTimeout(phase, benchWait)
 			defer cancel()
+			t0 := time.Now()
 			if err := c.Connect(ctx, hub.tcpAddr()); err != nil {
-				errs.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
+				errs.add("connect client %d after %v: %v", i, time.Since(t0).Round(time.Millisecond), err)
 				return
 			}
 			connected[i] = true
-		}(i, clients[i])
+		}()
 	}
-	wg.Wait()
+	wg.Wait() // each dial is bounded by its context
 	up := 0
 	for _, ok := range connected {
 		if ok {
 			up++
 		}
 	}
+	tb.Logf("%d of %d clients connected in %v", up, k, time.Since(dialStart).Round(time.Millisecond))
 	if up == 0 {
-		tb.Fatalf("no client could connect; first error: %v", firstErr.Load())
+		tb.Fatalf("no client could connect; first error: %v", errs.firstString())
 	}
-	if errs.Load() > 0 {
-		tb.Logf("%d of %d clients could not connect; first error: %v", errs.Load(), k, firstErr.Load())
-	}
-	for range up {
+	hubUp := 0
+	for ; hubUp < up; hubUp++ {
 		if _, err := waitOn(hub.up); err != nil {
-			tb.Fatalf("hub sessions: %v", err)
+			errs.add("hub saw %d of %d sessions up: %v", hubUp, up, err)
+			break
 		}
 	}
+
+	// The hub's events are counted as they come; the count is read once
+	// the senders are done and the hub had a moment to raise the rest.
 	var hubGot atomic.Int64
-	hubDone := make(chan struct{})
 	total := int64(up * perClient)
+	sendPhase, cancelSend := context.WithTimeout(context.Background(), loadPhase)
+	defer cancelSend()
+	hubDone := make(chan struct{})
 	go func() {
 		defer close(hubDone)
 		for hubGot.Load() < total {
-			if _, err := waitOn(hub.received); err != nil {
+			select {
+			case <-hub.received:
+				hubGot.Add(1)
+			case <-sendPhase.Done():
 				return
 			}
-			hubGot.Add(1)
 		}
 	}()
 	text := strings.Repeat("m", 64)
@@ -309,38 +367,93 @@ func runLoad(tb testing.TB, k, perClient, window int) loadResult {
 			inFlight := 0
 			for sent := 0; sent < perClient || inFlight > 0; {
 				if sent < perClient && inFlight < window {
-					if _, err := c.Send(context.Background(), hub.PeerID(), text); err != nil {
-						errs.Add(1)
+					if _, err := c.Send(sendPhase, hub.PeerID(), text); err != nil {
+						errs.add("client %d send %d: %v", i, sent, err)
 						return
 					}
 					sent++
 					inFlight++
 					continue
 				}
-				if _, err := waitOn(c.delivered); err != nil {
-					errs.Add(1)
+				select {
+				case <-c.delivered:
+					inFlight--
+				case <-time.After(benchWait):
+					errs.add("client %d: %d receipts not back after %v", i, inFlight, benchWait)
+					return
+				case <-sendPhase.Done():
+					errs.add("client %d: send phase over with %d receipts missing", i, inFlight)
 					return
 				}
-				inFlight--
 			}
 		}()
 	}
-	wg.Wait()
+	wg.Wait() // each sender is bounded by sendPhase
+	// A receipt comes after the hub raised the message, but the event
+	// may still be on its way to the counter.
+	select {
+	case <-hubDone:
+	case <-time.After(5 * time.Second):
+	}
+	cancelSend()
 	<-hubDone
-	return loadResult{sessions: up, msgs: hubGot.Load(), elapsed: time.Since(start), errs: errs.Load()}
+	elapsed := time.Since(start)
+	got := hubGot.Load()
+	if got < total {
+		errs.add("hub raised %d of %d messages", got, total)
+		errs.n.Add(total - got - 1) // one error per message lost
+	}
+	return loadResult{sessions: hubUp, msgs: got, elapsed: elapsed, errs: errs.n.Load(), firstErr: errs.firstString()}
 }
 
-// BenchmarkManySessions runs 500 sessions on one node, every client
-// sending 64-byte messages with up to 8 unacknowledged, and reports the
-// aggregate rate (messages raised by the hub and acknowledged back).
+// closeAll closes the nodes at once (nil ones are skipped), and reports
+// those that did not close within benchWait instead of waiting for them.
+func closeAll(tb testing.TB, nodes ...*benchNode) {
+	tb.Helper()
+	var open atomic.Int64
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		if n == nil {
+			continue
+		}
+		open.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.close()
+			open.Add(-1)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(benchWait):
+		// The goroutines say where Close is stuck.
+		where := "not written"
+		if f, err := os.CreateTemp("", "securechat-close-*.txt"); err == nil {
+			_ = pprof.Lookup("goroutine").WriteTo(f, 1)
+			_ = f.Close()
+			where = f.Name()
+		}
+		tb.Errorf("%d nodes did not close within %v; goroutines: %s", open.Load(), benchWait, where)
+	}
+}
+
+// BenchmarkManySessions runs 500 sessions on one node (sized for 550),
+// every client sending 40 64-byte messages with up to 8 unacknowledged,
+// and reports the sessions the hub had up, the aggregate rate (messages
+// raised by the hub and acknowledged back) and the errors, each of which
+// is also a failure of the benchmark.
 func BenchmarkManySessions(b *testing.B) {
 	for range b.N {
 		r := runLoad(b, loadSessions, 40, 8)
-		if r.errs > 0 {
-			b.Logf("%d errors", r.errs)
-		}
 		b.ReportMetric(float64(r.sessions), "sessions")
 		b.ReportMetric(r.rate(), "msg/s")
+		b.ReportMetric(float64(r.errs), "errors")
+		if r.errs > 0 {
+			b.Errorf("%d errors; first: %s", r.errs, r.firstErr)
+		}
 	}
 }
 

@@ -22,32 +22,90 @@ import (
 	"github.com/securechat/securechat/e2e"
 )
 
-// Resource limits. A chat node talks to a handful of peers over one stream
-// each; the limits leave room for that and for libp2p's own protocols while
+// Resource limits. A chat node talks to its peers over one stream each;
+// the limits leave room for that and for libp2p's own protocols while
 // keeping a flood of connections or streams from exhausting memory or file
-// descriptors.
+// descriptors. The node-wide ones grow with [Config.MaxSessions]
+// (capacityLimits); the per-peer ones do not.
 const (
-	// rcmgrMemory and rcmgrFDs are what the scaled limits are computed for.
+	// defaultMaxSessions is [Config.MaxSessions] when it is 0: the limits
+	// derived from it are those of libp2p's defaults scaled to
+	// rcmgrMemory and rcmgrFDs.
+	defaultMaxSessions = 64
+
+	// rcmgrMemory and rcmgrFDs are what the scaled limits are computed for
+	// (the defaults of every scope not derived from MaxSessions); the
+	// node's descriptor limit never goes below rcmgrFDs.
 	rcmgrMemory = 256 << 20
 	rcmgrFDs    = 1024
 
 	// Chat streams: one live session per peer, plus a simultaneous dial
 	// and a reconnect that may overlap it for a moment.
 	chatStreamsPerPeer = 4
-	chatStreamsTotal   = 256
 	// chatMemoryPerPeer bounds the stream buffers of one peer's chat
 	// streams; yamux asks the resource manager before it grows a window.
 	chatMemoryPerPeer = 16 << 20
-	chatMemoryTotal   = 128 << 20
+	// chatMemoryPerSession is the chat protocol's memory over all peers,
+	// per session the node is sized for: one peer may grow its windows to
+	// chatMemoryPerPeer, but not all of them at once.
+	chatMemoryPerSession = 2 << 20
+	// libp2pMemory is the node's memory beyond the chat streams: libp2p's
+	// own protocols and the connections' buffers.
+	libp2pMemory = 256 << 20
 
-	// connLow and connHigh are the connection manager's watermarks. They
-	// sit below the resource manager's connection limit for the scaled
-	// defaults (160), so the manager trims before the limit refuses, and
-	// peers with a live session are protected from trimming.
-	connLow   = 64
-	connHigh  = 128
 	connGrace = time.Minute
 )
+
+// limitsFor holds the node-wide limits derived from the number of sessions
+// the node is sized for.
+type limitsFor struct {
+	// ConnsInbound and Conns are the resource manager's system connection
+	// limits (Conns also bounds outbound ones), FDs its descriptors and
+	// Memory its memory.
+	ConnsInbound, Conns, FDs int
+	Memory                   int64
+	// StreamsInbound and Streams bound the streams of all protocols.
+	StreamsInbound, Streams int
+	// ChatStreams and ChatMemory bound the chat protocol over all peers.
+	ChatStreams int
+	ChatMemory  int64
+	// ConnLow and ConnHigh are the connection manager's watermarks.
+	ConnLow, ConnHigh int
+}
+
+// capacityLimits derives the node-wide limits for maxSessions concurrent
+// sessions (defaultMaxSessions if it is not positive). For the default
+// they equal libp2p's defaults scaled to rcmgrMemory and rcmgrFDs (80
+// inbound connections, 160 in all, 1024 descriptors) and the chat limits
+// the node always had.
+//
+// Inbound connections leave a quarter more than the sessions, for peers
+// that connect before their handshake is admitted or after their session
+// ended; all connections twice that, since a session may be dialled either
+// way. The connection manager trims above ConnHigh (twice the sessions),
+// below the resource manager's Conns, so it acts before the limit refuses,
+// and never trims a peer with a live session (handler.go protects it).
+func capacityLimits(maxSessions int) limitsFor {
+	if maxSessions <= 0 {
+		maxSessions = defaultMaxSessions
+	}
+	s := maxSessions
+	l := limitsFor{
+		ConnsInbound:   s + s/4,
+		Conns:          2 * (s + s/4),
+		StreamsInbound: systemStreamsInboundPerSession * s,
+		Streams:        systemStreamsPerSession * s,
+		ChatStreams:    chatStreamsPerPeer * s,
+		ChatMemory:     chatMemoryPerSession * int64(s),
+		ConnLow:        s,
+		ConnHigh:       2 * s,
+	}
+	// A TCP connection holds one descriptor; listeners, the store and the
+	// rest of the process need a few more.
+	l.FDs = max(rcmgrFDs, l.Conns+rcmgrFDs/4)
+	l.Memory = l.ChatMemory + libp2pMemory
+	return l
+}
 
 // defaultListenAddrs are TCP and QUIC on every IPv4 and IPv6 interface, on
 // ports the kernel picks.
@@ -59,8 +117,9 @@ var defaultListenAddrs = []string{
 }
 
 // newResourceManager returns the resource manager with the chat protocol's
-// limits added to libp2p's scaled defaults.
-func newResourceManager() (network.ResourceManager, error) {
+// limits added to libp2p's scaled defaults, and the node-wide limits those
+// of cl.
+func newResourceManager(cl limitsFor) (network.ResourceManager, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	// libp2p's defaults are sized for IPFS; a chat node needs far fewer
@@ -70,20 +129,25 @@ func newResourceManager() (network.ResourceManager, error) {
 	limits.PeerBaseLimit.Streams = peerStreams
 	limits.PeerBaseLimit.Memory = peerMemory
 	limits.PeerLimitIncrease = rcmgr.BaseLimitIncrease{FDFraction: limits.PeerLimitIncrease.FDFraction}
-	limits.SystemBaseLimit.StreamsInbound = systemStreamsInbound
-	limits.SystemBaseLimit.StreamsOutbound = systemStreams
-	limits.SystemBaseLimit.Streams = systemStreams
-	limits.SystemLimitIncrease.StreamsInbound = 0
-	limits.SystemLimitIncrease.StreamsOutbound = 0
-	limits.SystemLimitIncrease.Streams = 0
+	// The system limits are cl's alone, with no per-GiB increase (the
+	// other scopes keep libp2p's, scaled to rcmgrMemory and rcmgrFDs).
+	limits.SystemBaseLimit.StreamsInbound = cl.StreamsInbound
+	limits.SystemBaseLimit.StreamsOutbound = cl.Streams
+	limits.SystemBaseLimit.Streams = cl.Streams
+	limits.SystemBaseLimit.ConnsInbound = cl.ConnsInbound
+	limits.SystemBaseLimit.ConnsOutbound = cl.Conns
+	limits.SystemBaseLimit.Conns = cl.Conns
+	limits.SystemBaseLimit.Memory = cl.Memory
+	limits.SystemBaseLimit.FD = cl.FDs
+	limits.SystemLimitIncrease = rcmgr.BaseLimitIncrease{}
 	limits.TransientBaseLimit.StreamsInbound = transientStreamsInbound
 	limits.TransientLimitIncrease.StreamsInbound = 0
 	limits.AddProtocolLimit(protocol.ID(e2e.ProtocolID),
 		rcmgr.BaseLimit{
-			Streams:         chatStreamsTotal,
-			StreamsInbound:  chatStreamsTotal,
-			StreamsOutbound: chatStreamsTotal,
-			Memory:          chatMemoryTotal,
+			Streams:         cl.ChatStreams,
+			StreamsInbound:  cl.ChatStreams,
+			StreamsOutbound: cl.ChatStreams,
+			Memory:          cl.ChatMemory,
 		}, rcmgr.BaseLimitIncrease{})
 	limits.AddProtocolPeerLimit(protocol.ID(e2e.ProtocolID),
 		rcmgr.BaseLimit{
@@ -103,14 +167,15 @@ func newResourceManager() (network.ResourceManager, error) {
 // offered) and multiplexed by yamux, QUIC v1 (whose TLS 1.3 libp2p always
 // uses), the resource manager on, and nothing that would make the node a
 // relay, map ports on the router or talk to peers we did not ask for.
-// Extra options (the node's connection gater) come last.
-func newHost(key crypto.PrivKey, listen []multiaddr.Multiaddr, rm network.ResourceManager, extra ...libp2p.Option) (host.Host, error) {
+// The connection manager's watermarks are cl's. Extra options (the node's
+// connection gater) come last.
+func newHost(key crypto.PrivKey, listen []multiaddr.Multiaddr, rm network.ResourceManager, cl limitsFor, extra ...libp2p.Option) (host.Host, error) {
 	if len(listen) == 0 {
 		for _, s := range defaultListenAddrs {
 			listen = append(listen, multiaddr.StringCast(s))
 		}
 	}
-	cm, err := connmgr.NewConnManager(connLow, connHigh, connmgr.WithGracePeriod(connGrace))
+	cm, err := connmgr.NewConnManager(cl.ConnLow, cl.ConnHigh, connmgr.WithGracePeriod(connGrace))
 	if err != nil {
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}

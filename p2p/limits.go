@@ -34,11 +34,15 @@ import (
 //     session instead of holding our writer.
 //
 // Counts
-//   - chatStreamsPerPeer, chatStreamsTotal, chatMemoryPerPeer,
-//     chatMemoryTotal (host.go): the resource manager's limits for the
-//     chat protocol; peerStreams*, peerMemory, systemStreams*, transient*
-//     below tighten libp2p's defaults for everything else.
-//   - connLow, connHigh (host.go): the connection manager's watermarks.
+//   - chatStreamsPerPeer, chatMemoryPerPeer (host.go): the resource
+//     manager's per-peer limits for the chat protocol; peerStreams*,
+//     peerMemory, transient* below tighten libp2p's defaults for
+//     everything else.
+//   - [Config.MaxSessions] (default 64): capacityLimits (host.go) derives
+//     from it the node-wide limits: connections (inbound and in all),
+//     descriptors, memory, streams (systemStreams*PerSession below), the
+//     chat protocol's streams and memory over all peers, and the
+//     connection manager's watermarks.
 //   - [maxHandshakesInFlight], [maxHandshakesPerPeer], [handshakeRate],
 //     [handshakeBurst], [peerHandshakeRate], [peerHandshakeBurst]
 //     (ratelimit.go enforces them): responder handshakes, each of which
@@ -88,10 +92,12 @@ const (
 	// peerMemory bounds one peer's stream and connection buffers
 	// (default: 96 MiB): two chat frames in flight each way fit easily.
 	peerMemory = 32 << 20
-	// systemStreamsInbound and systemStreams bound the whole node
-	// (default: about 1000 inbound).
-	systemStreamsInbound = 512
-	systemStreams        = 1024
+	// systemStreamsInboundPerSession and systemStreamsPerSession bound
+	// the whole node, per session it is sized for (capacityLimits in
+	// host.go; libp2p's default: about 1000 inbound in all). For the
+	// default 64 sessions: 512 inbound, 1024 in all.
+	systemStreamsInboundPerSession = 8
+	systemStreamsPerSession        = 16
 	// transientStreamsInbound bounds streams whose protocol is not yet
 	// negotiated (default: 128 plus increase).
 	transientStreamsInbound = 64

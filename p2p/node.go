@@ -108,6 +108,9 @@ type nodeKeys struct {
 // makes fresh keys in memory with cfg.Ephemeral, opens the store, starts
 // the libp2p host and raises [Ready] as the first event.
 func New(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.MaxSessions < 0 {
+		return nil, fmt.Errorf("p2p: MaxSessions %d is negative", cfg.MaxSessions)
+	}
 	keys, err := loadKeys(cfg)
 	if err != nil {
 		return nil, err
@@ -162,11 +165,12 @@ func start(ctx context.Context, cfg Config, keys nodeKeys, st store.Store) (*Nod
 	if err := n.gater.load(st); err != nil {
 		return nil, err
 	}
-	n.rm, err = newResourceManager()
+	capacity := capacityLimits(cfg.MaxSessions)
+	n.rm, err = newResourceManager(capacity)
 	if err != nil {
 		return nil, err
 	}
-	n.host, err = newHost(keys.host, cfg.ListenAddrs, n.rm, libp2p.ConnectionGater(n.gater))
+	n.host, err = newHost(keys.host, cfg.ListenAddrs, n.rm, capacity, libp2p.ConnectionGater(n.gater))
 	if err != nil {
 		libp2pLogs.root.clear(n)
 		_ = n.rm.Close()
@@ -322,6 +326,13 @@ func (n *Node) close() error {
 	n.wg.Wait()
 
 	var errs []error
+	// Connections and listeners go first, so no identify push can come in
+	// while the host closes: go-libp2p v0.51's observed-address manager
+	// stops reading its identify subscription without closing it, and an
+	// identify handler that then emits blocks forever while holding the
+	// event bus lock that AutoNAT's Close needs (host.Close never returned
+	// with hundreds of peers closing at once; bench_load_test.go).
+	_ = n.host.Network().Close()
 	if err := n.host.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close host: %w", err))
 	}
