@@ -68,14 +68,7 @@ func runHeadless(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	go readLines(ctx, stdin, lines)
 
 	err := h.loop(ctx, lines, pumpDone)
-
-	cancel()
-	closeNode(n, closeTimeout)
-	select {
-	case <-pumpDone:
-	case <-time.After(time.Second):
-	}
-	h.dials.wait(500 * time.Millisecond)
+	shutdown(cancel, n, pumpDone, h.dials)
 	return err
 }
 

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/securechat/securechat/e2e"
 	"github.com/securechat/securechat/p2p"
@@ -73,14 +72,7 @@ func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	lines := make(chan lineResult)
 	go readLines(ctx, stdin, lines)
 	err := lm.loop(ctx, lines)
-
-	cancel()
-	closeNode(n, closeTimeout)
-	select {
-	case <-pumpDone:
-	case <-time.After(time.Second):
-	}
-	lm.dials.wait(500 * time.Millisecond)
+	shutdown(cancel, n, pumpDone, lm.dials)
 	return err
 }
 

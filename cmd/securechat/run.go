@@ -174,6 +174,20 @@ func isPassphraseError(err error) bool {
 	return errors.Is(err, e2e.ErrPassphrase)
 }
 
+// shutdown ends an interface the same way in every mode: stop reading input
+// and dials, close the node (bounded), give the event pump a second to drain
+// what the node raised while closing, and let dials in flight answer. All of
+// it stays within the 5 s INTERFACE.md promises.
+func shutdown[T any](cancel context.CancelFunc, n chatNode, pumpDone <-chan T, dials *dialer) {
+	cancel()
+	closeNode(n, closeTimeout)
+	select {
+	case <-pumpDone:
+	case <-time.After(time.Second):
+	}
+	dials.wait(500 * time.Millisecond)
+}
+
 // closeNode closes n, giving up after timeout so the process can still exit
 // on time if the network stalls the close.
 func closeNode(n interface{ Close() error }, timeout time.Duration) {
