@@ -35,9 +35,21 @@ func SanitizeName(s string) string { return strings.TrimSpace(sanitize(s, false)
 const esc = 0x1b
 
 func sanitize(s string, keepLines bool) string {
+	// Nearly every text is printable ASCII, kept byte for byte: scan runs of
+	// it and copy them whole, and return s itself when nothing changes.
+	i := plainLen(s, keepLines)
+	if i == len(s) {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
-	for i := 0; i < len(s); {
+	b.WriteString(s[:i])
+	for i < len(s) {
+		if n := plainLen(s[i:], keepLines); n > 0 {
+			b.WriteString(s[i : i+n])
+			i += n
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size <= 1 {
 			i++ // invalid byte: dropped
@@ -58,17 +70,27 @@ func sanitize(s string, keepLines bool) string {
 			i += size + stringBodyLen(s[i+size:])
 			continue
 		}
+		if !dropRune(r) {
+			// A rune that decoded is valid UTF-8, so its bytes are
+			// its one encoding.
+			b.WriteString(s[i : i+size])
+		}
 		i += size
-		if keepLines && (r == '\n' || r == '\t') {
-			b.WriteRune(r)
-			continue
-		}
-		if dropRune(r) {
-			continue
-		}
-		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// plainLen returns the length of the prefix of s that sanitize keeps as it
+// is without decoding: printable ASCII, and \n and \t if keepLines.
+func plainLen(s string, keepLines bool) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f || keepLines && (c == '\n' || c == '\t') {
+			continue
+		}
+		return i
+	}
+	return len(s)
 }
 
 // dropRune reports whether r is a control or bidi formatting character.

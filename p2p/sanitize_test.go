@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -52,7 +53,17 @@ func TestSanitize(t *testing.T) {
 
 func FuzzSanitize(f *testing.F) {
 	f.Add("a\x1b[2Jb\u202e\xff")
+	f.Add("plain text\n\twith tabs")
+	f.Add("h\u00e9llo \u2066x\u2069 \xc2\x9b31m \x1b]0;t\x07 \xef\xbf\xbd")
 	f.Fuzz(func(t *testing.T, s string) {
+		// The fast path (runs of plain ASCII copied whole) must not
+		// change a single result of the rune-by-rune definition.
+		if got, want := SanitizeText(s), sanitizeReference(s, true); got != want {
+			t.Fatalf("SanitizeText(%q) = %q, reference %q", s, got, want)
+		}
+		if got, want := sanitize(s, false), sanitizeReference(s, false); got != want {
+			t.Fatalf("sanitize(%q, false) = %q, reference %q", s, got, want)
+		}
 		for _, out := range []string{SanitizeText(s), SanitizeName(s)} {
 			if !utf8.ValidString(out) {
 				t.Fatalf("invalid UTF-8 out of %q", s)
@@ -64,4 +75,55 @@ func FuzzSanitize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sanitizeReference is sanitize as first written, one rune at a time with
+// no fast path: FuzzSanitize checks that the optimised one agrees with it.
+func sanitizeReference(s string, keepLines bool) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size <= 1 {
+			i++
+			continue
+		}
+		if r == esc {
+			i += escapeLen(s[i:])
+			continue
+		}
+		switch r {
+		case 0x9b:
+			i += size + csiBodyLen(s[i+size:])
+			continue
+		case 0x90, 0x98, 0x9d, 0x9e, 0x9f:
+			i += size + stringBodyLen(s[i+size:])
+			continue
+		}
+		i += size
+		if keepLines && (r == '\n' || r == '\t') || !dropRune(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// BenchmarkSanitizeText measures a 64 KiB message: all ASCII (the fast
+// path) and with a control character every 64 bytes.
+func BenchmarkSanitizeText(b *testing.B) {
+	plain := strings.Repeat("a", 64<<10)
+	mixed := strings.Repeat(strings.Repeat("b", 63)+"\x07", 1<<10)
+	for _, tc := range []struct{ name, s string }{{"plain", plain}, {"mixed", mixed}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.s)))
+			for b.Loop() {
+				_ = SanitizeText(tc.s)
+			}
+		})
+		b.Run(tc.name+"/reference", func(b *testing.B) {
+			b.SetBytes(int64(len(tc.s)))
+			for b.Loop() {
+				_ = sanitizeReference(tc.s, true)
+			}
+		})
+	}
 }
