@@ -140,7 +140,7 @@ func (n *Node) SendTo(ctx context.Context, to, text string) (peerID, msgID strin
 		return "", "", err
 	}
 	defer n.wg.Done()
-	p, err := n.resolve(to)
+	p, pid, err := n.resolve(to)
 	if err != nil {
 		return "", "", err
 	}
@@ -150,7 +150,7 @@ func (n *Node) SendTo(ctx context.Context, to, text string) (peerID, msgID strin
 	}
 	// The outbox per peer is bounded (limits.go); the count comes from its
 	// in-memory mirror (outqueue.go).
-	if _, err := n.outq.add(p.String(), outMsg{id: id, sentAt: time.Now(), text: text}, maxQueuedPerPeer); err != nil {
+	if _, err := n.outq.add(pid, outMsg{id: id, sentAt: time.Now(), text: text}, maxQueuedPerPeer); err != nil {
 		if errors.Is(err, ErrQueueFull) {
 			return "", "", err
 		}
@@ -161,36 +161,38 @@ func (n *Node) SendTo(ctx context.Context, to, text string) (peerID, msgID strin
 		ps.current.kick()
 	}
 	n.mu.Unlock()
-	return p.String(), hexID(id), nil
+	return pid, hexID(id), nil
 }
 
-// resolve finds the contact that to names: a peer ID costs one store read,
-// a fingerprint a scan of the contacts (if several contacts share it, one
-// with a live session wins, else the first). Sending to a peer whose key
-// changed is refused until the user accepted the new key; blocked peers
-// are unknown.
-func (n *Node) resolve(to string) (peer.ID, error) {
+// resolve finds the contact that to names, and returns its peer ID both
+// as an ID and as a string (encoding one costs a base58 pass): a peer ID
+// costs one store read, a fingerprint a scan of the contacts (if several
+// contacts share it, one with a live session wins, else the first).
+// Sending to a peer whose key changed is refused until the user accepted
+// the new key; blocked peers are unknown.
+func (n *Node) resolve(to string) (peer.ID, string, error) {
 	to = strings.TrimSpace(to)
 	if p, err := peer.Decode(to); err == nil {
-		c, ok, err := n.store.Contact(p.String())
+		pid := p.String()
+		c, ok, err := n.store.Contact(pid)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		if !ok || c.Blocked {
-			return "", ErrUnknownPeer
+			return "", "", ErrUnknownPeer
 		}
 		if !c.PendingFingerprint.IsZero() {
-			return "", ErrKeyChanged
+			return "", "", ErrKeyChanged
 		}
-		return p, nil
+		return p, pid, nil
 	}
 	fp, err := e2e.ParseFingerprint(strings.ToLower(to))
 	if err != nil {
-		return "", ErrUnknownPeer
+		return "", "", ErrUnknownPeer
 	}
 	contacts, err := n.store.Contacts()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	var found *store.Contact
 	for i, c := range contacts {
@@ -206,12 +208,16 @@ func (n *Node) resolve(to string) (peer.ID, error) {
 		}
 	}
 	if found == nil {
-		return "", ErrUnknownPeer
+		return "", "", ErrUnknownPeer
 	}
 	if !found.PendingFingerprint.IsZero() {
-		return "", ErrKeyChanged
+		return "", "", ErrKeyChanged
 	}
-	return peer.Decode(found.PeerID)
+	p, err := peer.Decode(found.PeerID)
+	if err != nil {
+		return "", "", err
+	}
+	return p, found.PeerID, nil
 }
 
 // online reports whether p has a live session that is up.

@@ -145,6 +145,7 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 	return &session{
 		n:                 n,
 		peer:              remote,
+		pid:               remote.String(),
 		st:                st,
 		r:                 r,
 		e2e:               sess,
@@ -297,28 +298,28 @@ func (n *Node) onChat(ss *session, p payload) bool {
 		return false
 	}
 	text := SanitizeText(p.text)
-	m, fresh, err := n.store.Receive(store.Message{PeerID: ss.peer.String(), ID: p.id, Text: text, SentAt: p.sentAt})
+	m, fresh, err := n.store.Receive(store.Message{PeerID: ss.pid, ID: p.id, Text: text, SentAt: p.sentAt})
 	if err != nil {
-		n.log.Error("store received message", "peer_id", ss.peer.String(), "err", err)
+		n.log.Error("store received message", "peer_id", ss.pid, "err", err)
 		_ = ss.st.Reset()
 		return false
 	}
 	if !fresh {
 		return true
 	}
-	n.emit(MessageReceived{PeerID: ss.peer.String(), ID: hexID(m.ID), Text: text, SentAt: p.sentAt})
+	n.emit(MessageReceived{PeerID: ss.pid, ID: hexID(m.ID), Text: text, SentAt: p.sentAt})
 	return true
 }
 
 // onReceipt handles a delivery receipt, from any authenticated session.
 func (n *Node) onReceipt(ss *session, id [messageIDLen]byte) {
-	removed, err := n.outq.remove(ss.peer.String(), id)
+	removed, err := n.outq.remove(ss.pid, id)
 	if err != nil {
 		n.log.Error("outbox", "err", err)
 		return
 	}
 	if removed {
-		n.emit(Delivered{PeerID: ss.peer.String(), ID: hexID(id)})
+		n.emit(Delivered{PeerID: ss.pid, ID: hexID(id)})
 	}
 }
 

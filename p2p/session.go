@@ -40,6 +40,7 @@ const youngSession = 2 * e2e.HandshakeTimeout
 type session struct {
 	n         *Node
 	peer      peer.ID
+	pid       string // peer.String(), which base58-encodes on every call
 	st        network.Stream
 	r         *bufio.Reader
 	e2e       *e2e.Session
@@ -194,7 +195,7 @@ func (ss *session) flush(nextSeq *uint64) error {
 // texts the mirror dropped) are read from the store, once, at this
 // session's first flush.
 func (ss *session) flushOutbox(nextSeq *uint64) (bool, error) {
-	pid := ss.peer.String()
+	pid := ss.pid
 	msgs, missing, hasMissing, err := ss.n.outq.next(pid, *nextSeq)
 	if err != nil || len(msgs) == 0 {
 		return false, err
