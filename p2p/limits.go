@@ -1,6 +1,8 @@
 package p2p
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
 	"net"
 	"time"
@@ -155,12 +157,26 @@ func isTimeout(err error) bool {
 
 // readFrame reads one record frame under the stream deadlines: the session
 // may be idle for idleReadTimeout, but once a frame has begun it must be
-// complete within frameReadTimeout.
+// complete within frameReadTimeout. A deadline is set only before a read
+// that can block: setting one resets a timer, and records that arrive
+// together (receipts, bursts) are read from the buffer without any.
 func (ss *session) readFrame() ([]byte, error) {
-	_ = ss.st.SetReadDeadline(time.Now().Add(idleReadTimeout))
-	if _, err := ss.r.Peek(1); err != nil {
-		return nil, err
+	if ss.r.Buffered() == 0 {
+		_ = ss.st.SetReadDeadline(time.Now().Add(idleReadTimeout))
+		if _, err := ss.r.Peek(1); err != nil {
+			return nil, err
+		}
 	}
-	_ = ss.st.SetReadDeadline(time.Now().Add(frameReadTimeout))
+	if !frameBuffered(ss.r) {
+		_ = ss.st.SetReadDeadline(time.Now().Add(frameReadTimeout))
+	}
 	return e2e.ReadFrame(ss.r, e2e.MaxFrameSize)
+}
+
+// frameBuffered reports whether r's buffer holds a whole frame (length and
+// body), so that reading it cannot block.
+func frameBuffered(r *bufio.Reader) bool {
+	head, _ := r.Peek(min(r.Buffered(), binary.MaxVarintLen64))
+	n, k := binary.Uvarint(head)
+	return k > 0 && n <= uint64(r.Buffered()-k)
 }

@@ -35,6 +35,7 @@ type Node struct {
 	log     *slog.Logger
 	name    string
 	host    host.Host
+	selfID  string // host.ID().String(), encoded once
 	rm      network.ResourceManager
 	hostKey crypto.PrivKey
 	id      *e2e.Identity
@@ -156,6 +157,7 @@ func start(ctx context.Context, cfg Config, keys nodeKeys, st store.Store) (*Nod
 	if err != nil {
 		return nil, fmt.Errorf("host key: %w", err)
 	}
+	n.selfID = pid.String()
 	// The bundle is signed once: every handshake sends the same bytes.
 	n.bundle, err = e2e.NewBundle(keys.id, []byte(pid), hostSigner{keys.host})
 	if err != nil {
@@ -196,7 +198,7 @@ func start(ctx context.Context, cfg Config, keys nodeKeys, st store.Store) (*Nod
 func (n *Node) Events() <-chan Event { return n.events }
 
 // PeerID returns the node's libp2p peer ID.
-func (n *Node) PeerID() string { return n.host.ID().String() }
+func (n *Node) PeerID() string { return n.selfID }
 
 // Fingerprint returns the fingerprint of the node's RSA identity.
 func (n *Node) Fingerprint() e2e.Fingerprint { return n.id.Fingerprint() }
