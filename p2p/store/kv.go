@@ -23,8 +23,10 @@ type kv interface {
 }
 
 // kvTx is one transaction. Slices it returns are valid only until the
-// transaction ends and must not be modified; slices passed to put must not
-// be modified until it ends.
+// transaction ends and must not be modified. put takes ownership of value:
+// the caller must never modify it again (bbolt keeps referring to it until
+// the commit, the memory backend keeps it for good). Every caller passes a
+// freshly sealed value, so neither backend copies it.
 type kvTx interface {
 	// get returns nil if the key is absent.
 	get(bucket, key []byte) ([]byte, error)
@@ -77,7 +79,9 @@ func (m *memKV) update(fn func(kvTx) error) (err error) {
 	if m.buckets == nil {
 		return ErrClosed
 	}
-	tx := &memTx{m: m, writable: true}
+	// Room for the undo entries of a typical update (a message and its
+	// index entries), so the log does not grow write by write.
+	tx := &memTx{m: m, writable: true, log: make([]undo, 0, 8)}
 	// Writes go straight into the maps and leave an undo log; on error or
 	// panic the log is replayed backwards, so a failed update leaves the
 	// maps as they were, like a bbolt rollback.
@@ -142,10 +146,11 @@ func (t *memTx) put(bucket, key, value []byte) error {
 	if err != nil {
 		return err
 	}
-	old, existed := b[string(key)]
-	t.log = append(t.log, undo{bucket: string(bucket), key: string(key), value: old, existed: existed})
-	// Copy, so the caller's later changes to value cannot reach the store.
-	b[string(key)] = append([]byte{}, value...)
+	k := string(key)
+	old, existed := b[k]
+	t.log = append(t.log, undo{bucket: string(bucket), key: k, value: old, existed: existed})
+	// No copy: put owns value (see kvTx).
+	b[k] = value
 	return nil
 }
 

@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -58,50 +57,72 @@ type Message struct {
 	Seq uint64
 }
 
-// messageEncodingV1 is the first byte of every encoded message.
-const messageEncodingV1 = 1
+// messageEncodingV2 is the first byte of every encoded history record.
+// Version 1 (schema 2) also held the delivery state; it is read only by
+// [migrateV2].
+const messageEncodingV2 = 2
 
 const flagFromMe = 1 << 0
 
-// encodeMessage returns the version 1 encoding of m:
+// checkMessage refuses a message no reader would accept, before any
+// transaction starts.
+func checkMessage(m Message) error {
+	switch {
+	case m.PeerID == "" || len(m.PeerID) > maxField:
+		return fmt.Errorf("%w: peer ID", ErrInvalidMessage)
+	case len(m.Text) > maxText:
+		return fmt.Errorf("%w: text too long", ErrInvalidMessage)
+	}
+	return nil
+}
+
+// encodedMessageLen is the length of m's encoding.
+func encodedMessageLen(m Message) int {
+	return 1 + 2 + len(m.PeerID) + MessageIDLen + 1 + 8 + 12 + 4 + len(m.Text)
+}
+
+// appendMessage appends the version 2 encoding of m, a history record, to
+// b. The caller has checked m with [checkMessage].
 //
-//	u8     version (1)
+//	u8     version (2)
 //	vec16  peer ID
 //	[16]   message ID
 //	u8     flags (bit 0: from me)
-//	u8     state (1 queued, 2 sent, 3 delivered)
 //	u64    seq
 //	i64 u32  sent at: Unix seconds, nanoseconds
 //	u32    text length, then the text
-func encodeMessage(m Message) ([]byte, error) {
-	state, ok := stateCodes[m.State]
-	switch {
-	case m.PeerID == "" || len(m.PeerID) > maxField:
-		return nil, fmt.Errorf("%w: peer ID", ErrInvalidMessage)
-	case !ok:
-		return nil, fmt.Errorf("%w: unknown state %q", ErrInvalidMessage, m.State)
-	case len(m.Text) > maxText:
-		return nil, fmt.Errorf("%w: text too long", ErrInvalidMessage)
-	}
+//
+// There is no delivery state: it changes after the message is stored, and
+// lives in the message's small ids entry ([idEntry]), so that marking a
+// message sent or delivered never rewrites its text.
+func appendMessage(b []byte, m Message) []byte {
 	var flags byte
 	if m.FromMe {
 		flags |= flagFromMe
 	}
-	b := make([]byte, 0, 48+len(m.PeerID)+len(m.Text))
-	b = append(b, messageEncodingV1)
+	b = append(b, messageEncodingV2)
 	b = appendVec16(b, m.PeerID)
 	b = append(b, m.ID[:]...)
-	b = append(b, flags, state)
+	b = append(b, flags)
 	b = binary.BigEndian.AppendUint64(b, m.Seq)
 	b = appendTime(b, m.SentAt)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Text)))
-	return append(b, m.Text...), nil
+	return append(b, m.Text...)
 }
 
-// decodeMessage parses what encodeMessage produced, strictly.
+// encodeMessage returns the version 2 encoding of m (see [appendMessage]).
+func encodeMessage(m Message) ([]byte, error) {
+	if err := checkMessage(m); err != nil {
+		return nil, err
+	}
+	return appendMessage(make([]byte, 0, encodedMessageLen(m)), m), nil
+}
+
+// decodeMessage parses what appendMessage produced, strictly. The State of
+// the result is empty: it comes from the ids entry.
 func decodeMessage(b []byte) (Message, error) {
 	r := decoder{b: b}
-	if r.u8() != messageEncodingV1 {
+	if r.u8() != messageEncodingV2 {
 		return Message{}, errMalformed
 	}
 	var m Message
@@ -109,40 +130,100 @@ func decodeMessage(b []byte) (Message, error) {
 	copy(m.ID[:], r.bytes(MessageIDLen))
 	flags := r.u8()
 	m.FromMe = flags&flagFromMe != 0
-	state, ok := stateFromCode(r.u8())
-	m.State = state
 	m.Seq = r.u64()
 	m.SentAt = r.time()
 	n := r.u32()
-	if n > math.MaxInt32 || int(n) != len(r.b) {
+	if n > maxText || int(n) != len(r.b) {
 		r.fail()
 	}
 	m.Text = string(r.bytes(int(n)))
-	if r.err || len(r.b) != 0 || !ok || flags&^flagFromMe != 0 || m.PeerID == "" {
+	if r.err || len(r.b) != 0 || flags&^flagFromMe != 0 || m.PeerID == "" {
 		return Message{}, errMalformed
 	}
 	return m, nil
 }
 
 // idEntry is the value of an ids record: which history record a message ID
-// of a conversation belongs to. It is both the receiver's persisted dedupe
-// set and the sender's index from a receipt's ID to its history record.
+// of a conversation belongs to, and how far the message got. It is the
+// receiver's persisted dedupe set, the sender's index from a receipt's ID
+// to its history record, and the one place a message's delivery state is
+// kept, so that a state change rewrites these few bytes only.
 type idEntry struct {
 	fromMe bool
+	state  MessageState
 	seq    uint64
 }
 
+// idEntryEncodingV2 is the first byte of an encoded ids entry. Version 1
+// (schema 2) had no state; it is read only by [migrateV2].
+const idEntryEncodingV2 = 2
+
+// idEntryLen is the length of an encoded ids entry.
+const idEntryLen = 1 + 1 + 1 + 8
+
+// encodeIDEntry returns the version 2 encoding of e:
+//
+//	u8   version (2)
+//	u8   flags (bit 0: from me)
+//	u8   state (1 queued, 2 sent, 3 delivered; always 3 if not from me)
+//	u64  seq
+//
+// e.state must be a known state.
 func encodeIDEntry(e idEntry) []byte {
-	b := []byte{1, 0}
+	var flags byte
 	if e.fromMe {
-		b[1] = flagFromMe
+		flags = flagFromMe
 	}
+	b := make([]byte, 0, idEntryLen)
+	b = append(b, idEntryEncodingV2, flags, stateCodes[e.state])
 	return binary.BigEndian.AppendUint64(b, e.seq)
 }
 
+// decodeIDEntry parses what encodeIDEntry produced, strictly: an incoming
+// message is always delivered.
 func decodeIDEntry(b []byte) (idEntry, error) {
-	if len(b) != 10 || b[0] != 1 || b[1]&^flagFromMe != 0 {
+	if len(b) != idEntryLen || b[0] != idEntryEncodingV2 || b[1]&^flagFromMe != 0 {
 		return idEntry{}, errMalformed
 	}
-	return idEntry{fromMe: b[1] != 0, seq: binary.BigEndian.Uint64(b[2:])}, nil
+	e := idEntry{fromMe: b[1] != 0, seq: binary.BigEndian.Uint64(b[3:])}
+	state, ok := stateFromCode(b[2])
+	if !ok || (!e.fromMe && state != StateDelivered) {
+		return idEntry{}, errMalformed
+	}
+	e.state = state
+	return e, nil
+}
+
+// outboxPointerEncodingV2 is the first byte of an outbox record. Version 1
+// (schema 2) was a second full copy of the message, text included; it is
+// read only by [migrateV2].
+const outboxPointerEncodingV2 = 2
+
+// encodeOutboxPointer returns an outbox record: the message waiting for a
+// receipt is the history record at the same seq, and the record names its
+// conversation and message ID, so that [Store.OutboxPeers] need not open
+// history records and a pointer to the wrong message is detected:
+//
+//	u8     version (2)
+//	vec16  peer ID
+//	[16]   message ID
+func encodeOutboxPointer(peerID string, id [MessageIDLen]byte) []byte {
+	b := make([]byte, 0, 1+2+len(peerID)+MessageIDLen)
+	b = append(b, outboxPointerEncodingV2)
+	b = appendVec16(b, peerID)
+	return append(b, id[:]...)
+}
+
+// decodeOutboxPointer parses what encodeOutboxPointer produced, strictly.
+func decodeOutboxPointer(b []byte) (peerID string, id [MessageIDLen]byte, err error) {
+	r := decoder{b: b}
+	if r.u8() != outboxPointerEncodingV2 {
+		return "", id, errMalformed
+	}
+	peerID = r.vec16()
+	copy(id[:], r.bytes(MessageIDLen))
+	if r.err || len(r.b) != 0 || peerID == "" {
+		return "", [MessageIDLen]byte{}, errMalformed
+	}
+	return peerID, id, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -253,25 +254,120 @@ func TestDecodeMessageRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, err := decodeMessage(good); err != nil || m.Text != "hé" || m.Seq != 7 {
+	if m, err := decodeMessage(good); err != nil || m.Text != "hé" || m.Seq != 7 || m.State != "" {
 		t.Fatalf("round trip: %+v, %v", m, err)
 	}
 	mutate := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
 	tests := map[string][]byte{
 		"empty":      nil,
-		"version":    mutate(func(b []byte) []byte { b[0] = 2; return b }),
+		"version 1":  mutate(func(b []byte) []byte { b[0] = 1; return b }),
+		"version 3":  mutate(func(b []byte) []byte { b[0] = 3; return b }),
 		"truncated":  good[:len(good)-1],
 		"trailing":   append(bytes.Clone(good), 0),
 		"flags":      mutate(func(b []byte) []byte { b[1+2+1+MessageIDLen] = 2; return b }),
-		"state":      mutate(func(b []byte) []byte { b[1+2+1+MessageIDLen+1] = 9; return b }),
-		"empty peer": mutate(func(b []byte) []byte { return append([]byte{1, 0, 0}, b[4:]...) }),
+		"text len":   mutate(func(b []byte) []byte { b[len(b)-len("hé")-1]++; return b }),
+		"nanos":      mutate(func(b []byte) []byte { copy(b[len(b)-len("hé")-8:], []byte{0x3b, 0x9a, 0xca, 0x00}); return b }),
+		"empty peer": mutate(func(b []byte) []byte { return append([]byte{2, 0, 0}, b[4:]...) }),
 	}
 	for name, b := range tests {
 		if _, err := decodeMessage(b); err == nil {
 			t.Errorf("%s: decoded", name)
 		}
 	}
-	if _, err := encodeMessage(Message{PeerID: "p", State: "lost"}); !errors.Is(err, ErrInvalidMessage) {
-		t.Errorf("unknown state: %v", err)
+	for name, m := range map[string]Message{
+		"no peer":  {},
+		"too long": {PeerID: "p", Text: strings.Repeat("x", maxText+1)},
+	} {
+		if _, err := encodeMessage(m); !errors.Is(err, ErrInvalidMessage) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
+}
+
+func TestDecodeIDEntry(t *testing.T) {
+	for _, e := range []idEntry{
+		{fromMe: true, state: StateQueued, seq: 1},
+		{fromMe: true, state: StateSent, seq: 1 << 40},
+		{fromMe: true, state: StateDelivered, seq: 3},
+		{state: StateDelivered, seq: 4},
+	} {
+		if got, err := decodeIDEntry(encodeIDEntry(e)); err != nil || got != e {
+			t.Errorf("round trip %+v: %+v, %v", e, got, err)
+		}
+	}
+	good := encodeIDEntry(idEntry{fromMe: true, state: StateSent, seq: 9})
+	mutate := func(i int, v byte) []byte { b := bytes.Clone(good); b[i] = v; return b }
+	tests := map[string][]byte{
+		"empty":              nil,
+		"v1 layout":          {1, 1, 0, 0, 0, 0, 0, 0, 0, 9},
+		"version":            mutate(0, 1),
+		"flags":              mutate(1, 3),
+		"state 0":            mutate(2, 0),
+		"state 4":            mutate(2, 4),
+		"incoming, not done": append([]byte{idEntryEncodingV2, 0, 2}, good[3:]...),
+		"truncated":          good[:len(good)-1],
+		"trailing":           append(bytes.Clone(good), 0),
+	}
+	for name, b := range tests {
+		if _, err := decodeIDEntry(b); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}
+
+func TestDecodeOutboxPointer(t *testing.T) {
+	good := encodeOutboxPointer("peer", msgID(3))
+	if p, id, err := decodeOutboxPointer(good); err != nil || p != "peer" || id != msgID(3) {
+		t.Fatalf("round trip: %q %x %v", p, id, err)
+	}
+	tests := map[string][]byte{
+		"empty":      nil,
+		"version 1":  append([]byte{1}, good[1:]...),
+		"empty peer": append([]byte{2, 0, 0}, good[1+2+len("peer"):]...),
+		"truncated":  good[:len(good)-1],
+		"trailing":   append(bytes.Clone(good), 0),
+		"long peer":  append([]byte{2, 0, 9}, good[3:]...),
+	}
+	for name, b := range tests {
+		if _, _, err := decodeOutboxPointer(b); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}
+
+// FuzzDecodeMessageRecords feeds the same bytes to the three message record
+// decoders (history message, ids entry, outbox pointer): none panics, and
+// whatever one accepts, its encoder reproduces byte for byte.
+func FuzzDecodeMessageRecords(f *testing.F) {
+	for _, m := range []Message{
+		{PeerID: "p", ID: msgID(1)},
+		{PeerID: "12D3KooWFuzz", ID: msgID(2), FromMe: true, Text: "hé\x00", Seq: 1 << 50, SentAt: time.Unix(-1, 5)},
+	} {
+		b, err := encodeMessage(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add(encodeIDEntry(idEntry{fromMe: true, state: StateSent, seq: 7}))
+	f.Add(encodeIDEntry(idEntry{state: StateDelivered, seq: 1}))
+	f.Add(encodeOutboxPointer("peer", msgID(4)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if m, err := decodeMessage(b); err == nil {
+			again, err := encodeMessage(m)
+			if err != nil || !bytes.Equal(again, b) {
+				t.Fatalf("message not canonical (%v):\n in  %x\n out %x", err, b, again)
+			}
+		}
+		if e, err := decodeIDEntry(b); err == nil {
+			if again := encodeIDEntry(e); !bytes.Equal(again, b) {
+				t.Fatalf("ids entry not canonical:\n in  %x\n out %x", b, again)
+			}
+		}
+		if p, id, err := decodeOutboxPointer(b); err == nil {
+			if again := encodeOutboxPointer(p, id); !bytes.Equal(again, b) {
+				t.Fatalf("outbox pointer not canonical:\n in  %x\n out %x", b, again)
+			}
+		}
+	})
 }

@@ -12,13 +12,18 @@ import (
 // so one conversation is one range of keys, and the file shows neither the
 // peer nor the texts:
 //
-//	history  HMAC(history, peer ID) || u64 seq
-//	outbox   HMAC(outbox, peer ID)  || u64 seq
-//	ids      HMAC(ids, peer ID || 0x00 || message ID)
+//	history  HMAC(history, peer ID) || u64 seq    the message, text and all
+//	outbox   HMAC(outbox, peer ID)  || u64 seq    pointer: peer ID, message ID
+//	ids      HMAC(ids, peer ID || 0x00 || message ID)   seq, from me, state
 //	meta     "seq": the last seq handed out
 //
-// Writes that belong together (a message into outbox, history and ids; a
-// receipt out of the outbox and into the history) happen in one bbolt
+// A message is written once, into history; the outbox record is a pointer
+// to the history record at the same seq, and the delivery state sits in the
+// small ids entry, so the receipt path (MarkSent, Delivered) rewrites a few
+// bytes and never opens or re-seals a text.
+//
+// Writes that belong together (a message into history, outbox and ids; a
+// receipt out of the outbox and into the ids entry) happen in one
 // transaction, so a crash leaves all of them or none.
 var metaSeqKey = []byte("seq")
 
@@ -26,12 +31,24 @@ func (s *sealedStore) peerPrefix(bucket []byte, peerID string) []byte {
 	return s.s.recordKey(bucket, peerID)
 }
 
+// seqKey returns the record key of seq in the conversation whose prefix
+// (from peerPrefix) is given; prefix itself is not modified.
 func seqKey(prefix []byte, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(bytes.Clone(prefix), seq)
+	b := make([]byte, 0, len(prefix)+8)
+	return binary.BigEndian.AppendUint64(append(b, prefix...), seq)
+}
+
+// messageKey returns the record key of seq in peerID's conversation in
+// bucket, with one allocation.
+func (s *sealedStore) messageKey(bucket []byte, peerID string, seq uint64) []byte {
+	k := s.s.appendRecordKey(make([]byte, 0, recordKeyLen+8), bucket, peerID, nil)
+	return binary.BigEndian.AppendUint64(k, seq)
 }
 
 func (s *sealedStore) idKey(peerID string, id [MessageIDLen]byte) []byte {
-	return s.s.recordKey(bucketIDs, peerID+"\x00"+string(id[:]))
+	var extra [1 + MessageIDLen]byte // 0x00 || message ID
+	copy(extra[1:], id[:])
+	return s.s.appendRecordKey(make([]byte, 0, recordKeyLen), bucketIDs, peerID, extra[:])
 }
 
 // nextSeq returns the next message sequence number and stores it.
@@ -51,32 +68,70 @@ func nextSeq(tx sealedTx) (uint64, error) {
 	return last, tx.putSealed(bucketMeta, metaSeqKey, binary.BigEndian.AppendUint64(nil, last))
 }
 
-// putMessage seals m under bucket at its seq.
-func (s *sealedStore) putMessage(tx sealedTx, bucket []byte, m Message) error {
-	pt, err := encodeMessage(m)
-	if err != nil {
-		return err
-	}
-	return tx.putSealed(bucket, seqKey(s.peerPrefix(bucket, m.PeerID), m.Seq), pt)
+// putHistory seals m into the history at its seq. The message is encoded
+// straight into the buffer that is sealed in place and handed to the kv,
+// so a text is copied once on its way to the store.
+func (s *sealedStore) putHistory(tx sealedTx, m Message) error {
+	key := s.messageKey(bucketHistory, m.PeerID, m.Seq)
+	buf := appendMessage(s.s.newBuffer(encodedMessageLen(m)), m)
+	return tx.put(bucketHistory, key, s.s.sealBuffer(bucketHistory, key, buf))
 }
 
-// getMessage opens the message at key and checks it belongs there.
-func (s *sealedStore) openMessage(bucket, key, raw []byte) (Message, error) {
-	pt, err := s.s.open(bucket, key, raw)
+// openHistory opens the history record at key and checks it belongs there.
+func (s *sealedStore) openHistory(key, raw []byte) (Message, error) {
+	pt, err := s.s.open(bucketHistory, key, raw)
 	if err != nil {
 		return Message{}, err
 	}
 	m, err := decodeMessage(pt)
-	if err != nil || !bytes.Equal(key, seqKey(s.peerPrefix(bucket, m.PeerID), m.Seq)) {
+	if err != nil || !bytes.Equal(key, s.messageKey(bucketHistory, m.PeerID, m.Seq)) {
 		return Message{}, ErrCorrupt
 	}
 	return m, nil
 }
 
+// getIDEntry returns the ids entry of message id of peerID's conversation;
+// ok is false if there is none.
+func (s *sealedStore) getIDEntry(tx sealedTx, peerID string, id [MessageIDLen]byte) (idEntry, bool, error) {
+	pt, ok, err := tx.getSealed(bucketIDs, s.idKey(peerID, id))
+	if err != nil || !ok {
+		return idEntry{}, false, err
+	}
+	e, err := decodeIDEntry(pt)
+	if err != nil {
+		return idEntry{}, false, ErrCorrupt
+	}
+	return e, true, nil
+}
+
+func (s *sealedStore) putIDEntry(tx sealedTx, peerID string, id [MessageIDLen]byte, e idEntry) error {
+	return tx.putSealed(bucketIDs, s.idKey(peerID, id), encodeIDEntry(e))
+}
+
+// setState fills in m.State from its ids entry, which must agree with the
+// history record on seq and direction. An incoming message is always
+// delivered (the ids decoder accepts nothing else), so only outgoing
+// messages cost a lookup.
+func (s *sealedStore) setState(tx sealedTx, m *Message) error {
+	if !m.FromMe {
+		m.State = StateDelivered
+		return nil
+	}
+	e, ok, err := s.getIDEntry(tx, m.PeerID, m.ID)
+	if err != nil {
+		return err
+	}
+	if !ok || !e.fromMe || e.seq != m.Seq {
+		return ErrCorrupt
+	}
+	m.State = e.state
+	return nil
+}
+
 // Queue implements [Store].
 func (s *sealedStore) Queue(m Message) (Message, error) {
 	m.FromMe, m.State = true, StateQueued
-	if _, err := encodeMessage(m); err != nil {
+	if err := checkMessage(m); err != nil {
 		return Message{}, err
 	}
 	err := s.update(func(tx sealedTx) error {
@@ -92,18 +147,38 @@ func (s *sealedStore) Queue(m Message) (Message, error) {
 			return err
 		}
 		m.Seq = seq
-		if err := s.putMessage(tx, bucketOutbox, m); err != nil {
+		if err := s.putHistory(tx, m); err != nil {
 			return err
 		}
-		if err := s.putMessage(tx, bucketHistory, m); err != nil {
+		okey := s.messageKey(bucketOutbox, m.PeerID, seq)
+		if err := tx.putSealed(bucketOutbox, okey, encodeOutboxPointer(m.PeerID, m.ID)); err != nil {
 			return err
 		}
-		return tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{fromMe: true, seq: seq}))
+		return tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{fromMe: true, state: StateQueued, seq: seq}))
 	})
 	if err != nil {
 		return Message{}, fmt.Errorf("queue message: %w", err)
 	}
 	return m, nil
+}
+
+// openOutbox opens the outbox pointer at key and checks it belongs there;
+// it returns the pointer's conversation, message ID and seq.
+func (s *sealedStore) openOutbox(key, raw []byte) (string, [MessageIDLen]byte, uint64, error) {
+	var none [MessageIDLen]byte
+	pt, err := s.s.open(bucketOutbox, key, raw)
+	if err != nil {
+		return "", none, 0, err
+	}
+	peerID, id, err := decodeOutboxPointer(pt)
+	if err != nil || len(key) != recordKeyLen+8 {
+		return "", none, 0, ErrCorrupt
+	}
+	seq := binary.BigEndian.Uint64(key[recordKeyLen:])
+	if !bytes.Equal(key, s.messageKey(bucketOutbox, peerID, seq)) {
+		return "", none, 0, ErrCorrupt
+	}
+	return peerID, id, seq, nil
 }
 
 // Outbox implements [Store].
@@ -112,8 +187,26 @@ func (s *sealedStore) Outbox(peerID string, from uint64) ([]Message, error) {
 	prefix := s.peerPrefix(bucketOutbox, peerID)
 	err := s.view(func(tx sealedTx) error {
 		return tx.scan(bucketOutbox, prefix, seqKey(prefix, from), func(k, v []byte) error {
-			m, err := s.openMessage(bucketOutbox, k, v)
+			ptrPeer, id, seq, err := s.openOutbox(k, v)
 			if err != nil {
+				return err
+			}
+			hkey := s.messageKey(bucketHistory, peerID, seq)
+			raw, err := tx.get(bucketHistory, hkey)
+			if err != nil {
+				return err
+			}
+			if raw == nil || ptrPeer != peerID {
+				return ErrCorrupt
+			}
+			m, err := s.openHistory(hkey, raw)
+			if err != nil {
+				return err
+			}
+			if m.ID != id || !m.FromMe {
+				return ErrCorrupt
+			}
+			if err := s.setState(tx, &m); err != nil {
 				return err
 			}
 			out = append(out, m)
@@ -126,19 +219,19 @@ func (s *sealedStore) Outbox(peerID string, from uint64) ([]Message, error) {
 	return out, nil
 }
 
-// OutboxPeers implements [Store].
+// OutboxPeers implements [Store]. It opens only the small outbox pointers.
 func (s *sealedStore) OutboxPeers() ([]string, error) {
 	seen := map[string]bool{}
 	var peers []string
 	err := s.view(func(tx sealedTx) error {
 		return tx.forEach(bucketOutbox, func(k, v []byte) error {
-			m, err := s.openMessage(bucketOutbox, k, v)
+			peerID, _, _, err := s.openOutbox(k, v)
 			if err != nil {
 				return err
 			}
-			if !seen[m.PeerID] {
-				seen[m.PeerID] = true
-				peers = append(peers, m.PeerID)
+			if !seen[peerID] {
+				seen[peerID] = true
+				peers = append(peers, peerID)
 			}
 			return nil
 		})
@@ -150,46 +243,19 @@ func (s *sealedStore) OutboxPeers() ([]string, error) {
 	return peers, nil
 }
 
-// historyOf returns the history record of message id of the conversation,
-// found through the ids index; ok is false if the ID is unknown or not
-// from the side fromMe says.
-func (s *sealedStore) historyOf(tx sealedTx, peerID string, id [MessageIDLen]byte, fromMe bool) (Message, bool, error) {
-	pt, ok, err := tx.getSealed(bucketIDs, s.idKey(peerID, id))
-	if err != nil || !ok {
-		return Message{}, false, err
-	}
-	e, err := decodeIDEntry(pt)
-	if err != nil {
-		return Message{}, false, ErrCorrupt
-	}
-	if e.fromMe != fromMe {
-		return Message{}, false, nil
-	}
-	key := seqKey(s.peerPrefix(bucketHistory, peerID), e.seq)
-	raw, err := tx.get(bucketHistory, key)
-	if err != nil || raw == nil {
-		return Message{}, false, err
-	}
-	m, err := s.openMessage(bucketHistory, key, raw)
-	if err != nil || m.ID != id {
-		return Message{}, false, ErrCorrupt
-	}
-	return m, true, nil
-}
-
-// MarkSent implements [Store].
+// MarkSent implements [Store]. It rewrites only the ids entries.
 func (s *sealedStore) MarkSent(peerID string, ids [][MessageIDLen]byte) error {
 	err := s.update(func(tx sealedTx) error {
 		for _, id := range ids {
-			m, ok, err := s.historyOf(tx, peerID, id, true)
+			e, ok, err := s.getIDEntry(tx, peerID, id)
 			if err != nil {
 				return err
 			}
-			if !ok || m.State != StateQueued {
+			if !ok || !e.fromMe || e.state != StateQueued {
 				continue
 			}
-			m.State = StateSent
-			if err := s.putMessage(tx, bucketHistory, m); err != nil {
+			e.state = StateSent
+			if err := s.putIDEntry(tx, peerID, id, e); err != nil {
 				return err
 			}
 		}
@@ -201,30 +267,41 @@ func (s *sealedStore) MarkSent(peerID string, ids [][MessageIDLen]byte) error {
 	return nil
 }
 
-// Delivered implements [Store].
+// Delivered implements [Store]. It rewrites the ids entry and deletes the
+// outbox pointer, whose key is the entry's seq; the history record is not
+// touched.
 func (s *sealedStore) Delivered(peerID string, id [MessageIDLen]byte) (bool, error) {
 	removed := false
 	err := s.update(func(tx sealedTx) error {
-		m, ok, err := s.historyOf(tx, peerID, id, true)
-		if err != nil || !ok {
+		e, ok, err := s.getIDEntry(tx, peerID, id)
+		if err != nil || !ok || !e.fromMe {
 			return err
 		}
-		okey := seqKey(s.peerPrefix(bucketOutbox, peerID), m.Seq)
+		okey := s.messageKey(bucketOutbox, peerID, e.seq)
 		raw, err := tx.get(bucketOutbox, okey)
 		if err != nil {
 			return err
 		}
-		removed = raw != nil
-		if removed {
+		if raw != nil {
+			// The pointer is opened before it goes: the ids entry and
+			// the outbox must name the same message.
+			_, ptrID, _, err := s.openOutbox(okey, raw)
+			if err != nil {
+				return err
+			}
+			if ptrID != id {
+				return ErrCorrupt
+			}
 			if err := tx.delete(bucketOutbox, okey); err != nil {
 				return err
 			}
+			removed = true
 		}
-		if m.State == StateDelivered {
+		if e.state == StateDelivered {
 			return nil
 		}
-		m.State = StateDelivered
-		return s.putMessage(tx, bucketHistory, m)
+		e.state = StateDelivered
+		return s.putIDEntry(tx, peerID, id, e)
 	})
 	if err != nil {
 		return false, fmt.Errorf("mark delivered: %w", err)
@@ -235,7 +312,7 @@ func (s *sealedStore) Delivered(peerID string, id [MessageIDLen]byte) (bool, err
 // Receive implements [Store].
 func (s *sealedStore) Receive(m Message) (Message, bool, error) {
 	m.FromMe, m.State = false, StateDelivered
-	if _, err := encodeMessage(m); err != nil {
+	if err := checkMessage(m); err != nil {
 		return Message{}, false, err
 	}
 	fresh := false
@@ -250,11 +327,11 @@ func (s *sealedStore) Receive(m Message) (Message, bool, error) {
 			return err
 		}
 		m.Seq = seq
-		if err := s.putMessage(tx, bucketHistory, m); err != nil {
+		if err := s.putHistory(tx, m); err != nil {
 			return err
 		}
 		fresh = true
-		return tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{seq: seq}))
+		return tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{state: StateDelivered, seq: seq}))
 	})
 	if err != nil {
 		return Message{}, false, fmt.Errorf("store message: %w", err)
@@ -267,28 +344,34 @@ func (s *sealedStore) History(peerID string, limit int) ([]Message, error) {
 	var all []Message
 	prefix := s.peerPrefix(bucketHistory, peerID)
 	err := s.view(func(tx sealedTx) error {
-		return tx.scan(bucketHistory, prefix, prefix, func(k, v []byte) error {
-			m, err := s.openMessage(bucketHistory, k, v)
+		// Collect the raw records first (valid until the view ends), so
+		// that only the last limit of them are opened.
+		var keys, raws [][]byte
+		err := tx.scan(bucketHistory, prefix, prefix, func(k, v []byte) error {
+			keys, raws = append(keys, k), append(raws, v)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		first := 0
+		if limit > 0 && len(keys) > limit {
+			first = len(keys) - limit
+		}
+		for i := first; i < len(keys); i++ {
+			m, err := s.openHistory(keys[i], raws[i])
 			if err != nil {
 				return err
 			}
+			if err := s.setState(tx, &m); err != nil {
+				return err
+			}
 			all = append(all, m)
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
-	if limit > 0 && len(all) > limit {
-		all = all[len(all)-limit:]
-	}
 	return all, nil
-}
-
-// migrateV1 upgrades a version 1 store (contacts only) to version 2. The
-// new buckets (outbox, history, ids) were created empty before it runs and
-// a v1 store holds no messages, so all it does is start the message
-// sequence counter at zero.
-func migrateV1(tx sealedTx) error {
-	return tx.putSealed(bucketMeta, metaSeqKey, binary.BigEndian.AppendUint64(nil, 0))
 }

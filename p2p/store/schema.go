@@ -27,8 +27,24 @@ var metaSchemaKey = []byte("schema")
 //
 // Version 2 adds the message buckets "outbox", "history" and "ids" (see
 // messages.go for their keys) and the meta record "seq"; values are sealed
-// [encodeMessage] v1 and [encodeIDEntry]. Migration from 1: [migrateV1].
-const schemaVersion = 2
+// message encoding v1 (history and outbox: a full copy of the message with
+// its delivery state) and ids entry v1 (from me, seq). Migration from 1:
+// [migrateV1].
+//
+// Version 3 writes each message once and keeps its delivery state apart
+// from its text, so that a receipt rewrites 11 bytes instead of the whole
+// message:
+//
+//	history  message encoding v2 ([appendMessage]): peer ID, message ID,
+//	         from me, seq, sent at, text; no state
+//	ids      ids entry v2 ([encodeIDEntry]): from me, state, seq; the one
+//	         place the delivery state is kept (incoming: always delivered)
+//	outbox   pointer ([encodeOutboxPointer]): peer ID and message ID of the
+//	         history record at the same seq
+//
+// Record keys, the sealing and the meta records are unchanged. Migration
+// from 2: [migrateV2].
+const schemaVersion = 3
 
 // A migration upgrades the store's records from one schema version to the
 // next. It runs inside Open's single update transaction, together with every
@@ -50,7 +66,7 @@ type schema struct {
 var currentSchema = schema{
 	version:    schemaVersion,
 	buckets:    [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs},
-	migrations: map[uint32]migration{1: migrateV1},
+	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2},
 }
 
 // errNoMeta means a store has record buckets but no schema record: it was

@@ -7,6 +7,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"hash"
+	"sync"
 )
 
 // sealLabel starts the associated data of every sealed record. It names the
@@ -29,10 +31,33 @@ const (
 const nonceSize = 12
 
 // A sealer seals and opens record values and computes record keys. It holds
-// no mutable state, so it is safe for concurrent use.
+// no mutable state besides a pool of scratch memory (keyed HMACs and
+// buffers), so it is safe for concurrent use.
 type sealer struct {
-	aead  cipher.AEAD
-	index []byte
+	aead cipher.AEAD
+	// scratches holds *scratch values. hmac.New runs the key schedule
+	// (two SHA-256 blocks) and allocates every time; a pooled HMAC is
+	// only Reset, which restores the keyed state. Each value is used by
+	// one goroutine at a time, so concurrent views stay safe.
+	scratches sync.Pool
+}
+
+// scratch is per-call working memory: an HMAC-SHA256 keyed with the index
+// key, and a buffer for its input or for associated data.
+type scratch struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func (s *sealer) scratch() *scratch { return s.scratches.Get().(*scratch) }
+
+// release returns sc to the pool. Record keys and associated data are
+// short; a buffer grown by something unusually long is not kept.
+func (s *sealer) release(sc *scratch) {
+	if cap(sc.buf) > 512 {
+		sc.buf = nil
+	}
+	s.scratches.Put(sc)
 }
 
 func newSealer(key [32]byte) *sealer {
@@ -53,26 +78,48 @@ func newSealer(key [32]byte) *sealer {
 		panic("store: " + err.Error())
 	}
 	clear(sealKey)
-	return &sealer{aead: aead, index: indexKey}
+	s := &sealer{aead: aead}
+	// The pool's New keeps the index key alive for the store's lifetime,
+	// as the sealer field did before.
+	s.scratches.New = func() any { return &scratch{h: hmac.New(sha256.New, indexKey)} }
+	return s
 }
+
+// recordKeyLen is the length of a record key (an HMAC-SHA256 output).
+const recordKeyLen = sha256.Size
 
 // recordKey maps an identifier (a peer ID) to the key its record is stored
 // under: HMAC-SHA256 keyed by the index key, so the file does not reveal the
 // identifier, yet lookups stay direct. The bucket name is hashed in too, so
 // the same peer ID gives unrelated keys in different buckets.
 func (s *sealer) recordKey(bucket []byte, id string) []byte {
-	m := hmac.New(sha256.New, s.index)
-	m.Write([]byte{byte(len(bucket))})
-	m.Write(bucket)
-	m.Write([]byte(id))
-	return m.Sum(nil)
+	return s.appendRecordKey(nil, bucket, id, nil)
+}
+
+// appendRecordKey appends to dst the HMAC of len(bucket) || bucket || id ||
+// extra: [sealer.recordKey] of id || extra, without building that string.
+// Callers pass a dst with room for what they append next (a seq).
+func (s *sealer) appendRecordKey(dst, bucket []byte, id string, extra []byte) []byte {
+	sc := s.scratch()
+	defer s.release(sc)
+	sc.h.Reset()
+	sc.buf = append(sc.buf[:0], byte(len(bucket)))
+	sc.buf = append(sc.buf, bucket...)
+	sc.buf = append(sc.buf, id...)
+	sc.buf = append(sc.buf, extra...)
+	sc.h.Write(sc.buf)
+	return sc.h.Sum(dst)
 }
 
 // ad binds a sealed value to where it is stored: a value copied to another
 // key or bucket fails to open. Bucket and key are length-prefixed so that no
 // two (bucket, key) pairs give the same bytes.
 func ad(bucket, key []byte) []byte {
-	b := make([]byte, 0, len(sealLabel)+3+len(bucket)+len(key))
+	return appendAD(make([]byte, 0, len(sealLabel)+3+len(bucket)+len(key)), bucket, key)
+}
+
+// appendAD appends [ad] of (bucket, key) to b.
+func appendAD(b, bucket, key []byte) []byte {
 	b = append(b, sealLabel...)
 	b = append(b, byte(len(bucket)))
 	b = append(b, bucket...)
@@ -83,8 +130,28 @@ func ad(bucket, key []byte) []byte {
 // seal returns nonce || AES-256-GCM(plaintext) with a fresh random nonce.
 func (s *sealer) seal(bucket, key, plaintext []byte) []byte {
 	out := make([]byte, nonceSize, nonceSize+len(plaintext)+s.aead.Overhead())
-	rand.Read(out) // never fails: crypto/rand crashes the program instead
-	return s.aead.Seal(out, out, plaintext, ad(bucket, key))
+	return s.sealBuffer(bucket, key, append(out, plaintext...))
+}
+
+// sealBuffer seals in place a buffer that holds nonceSize bytes of room for
+// the nonce followed by the plaintext, and returns nonce || ciphertext in
+// the same memory (reallocated only if cap(buf) lacks the room for the tag;
+// see [sealer.newBuffer]). It saves encoders a copy of large values.
+func (s *sealer) sealBuffer(bucket, key, buf []byte) []byte {
+	nonce, pt := buf[:nonceSize], buf[nonceSize:]
+	rand.Read(nonce) // never fails: crypto/rand crashes the program instead
+	sc := s.scratch()
+	defer s.release(sc)
+	sc.buf = appendAD(sc.buf[:0], bucket, key)
+	// dst = nonce: the ciphertext is appended right after it, over the
+	// plaintext, which is the exact overlap cipher.AEAD allows.
+	return s.aead.Seal(nonce, nonce, pt, sc.buf)
+}
+
+// newBuffer returns an empty buffer for [sealer.sealBuffer]: room for the
+// nonce, and capacity for n bytes of plaintext and the tag.
+func (s *sealer) newBuffer(n int) []byte {
+	return make([]byte, nonceSize, nonceSize+n+s.aead.Overhead())
 }
 
 // open reverses seal. Every failure, a short value included, is ErrCorrupt.
@@ -92,7 +159,10 @@ func (s *sealer) open(bucket, key, sealed []byte) ([]byte, error) {
 	if len(sealed) < nonceSize+s.aead.Overhead() {
 		return nil, ErrCorrupt
 	}
-	pt, err := s.aead.Open(nil, sealed[:nonceSize], sealed[nonceSize:], ad(bucket, key))
+	sc := s.scratch()
+	defer s.release(sc)
+	sc.buf = appendAD(sc.buf[:0], bucket, key)
+	pt, err := s.aead.Open(nil, sealed[:nonceSize], sealed[nonceSize:], sc.buf)
 	if err != nil {
 		return nil, ErrCorrupt
 	}

@@ -1,0 +1,154 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+)
+
+// migrateV1 upgrades a version 1 store (contacts only) to version 2. The
+// new buckets (outbox, history, ids) were created empty before it runs and
+// a v1 store holds no messages, so all it does is start the message
+// sequence counter at zero.
+func migrateV1(tx sealedTx) error {
+	return tx.putSealed(bucketMeta, metaSeqKey, binary.BigEndian.AppendUint64(nil, 0))
+}
+
+// migrateV2 upgrades a version 2 store to version 3, where the delivery
+// state moves from the history record into the ids entry and the outbox
+// keeps a pointer instead of a second copy of each message:
+//
+//   - every history record is rewritten from message encoding v1 to v2
+//     (no state), and its ids entry from v1 to v2 with the state the
+//     history record held;
+//   - every outbox record is rewritten from a message copy (encoding v1) to
+//     a pointer (encoding 2) at the same key.
+//
+// Record keys do not change. Like every migration it runs in Open's single
+// update transaction, so a crash midway leaves the version 2 store whole.
+//
+// A record that fails to open or decode, or an ids entry that disagrees with
+// its history record, is left as it is: the version 3 decoders refuse the
+// old layouts, so it reads as [ErrCorrupt], just as it did in version 2,
+// rather than making the whole store unopenable.
+func migrateV2(tx sealedTx) error {
+	s := &sealedStore{s: tx.s} // for its key helpers; no kv is needed
+	// Collect keys first (forEach forbids writes), and open each record
+	// afterwards, so the migration holds one text at a time.
+	history, err := collectKeys(tx, bucketHistory)
+	if err != nil {
+		return err
+	}
+	for _, k := range history {
+		if err := migrateHistoryV2(tx, s, k); err != nil {
+			return err
+		}
+	}
+	outbox, err := collectKeys(tx, bucketOutbox)
+	if err != nil {
+		return err
+	}
+	for _, k := range outbox {
+		pt, ok, err := tx.getSealed(bucketOutbox, k)
+		if err != nil || !ok {
+			continue // damaged: see above
+		}
+		m, err := decodeMessageV1(pt)
+		if err != nil || !bytes.Equal(k, s.messageKey(bucketOutbox, m.PeerID, m.Seq)) {
+			continue
+		}
+		if err := tx.putSealed(bucketOutbox, k, encodeOutboxPointer(m.PeerID, m.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateHistoryV2 rewrites one history record and its ids entry.
+func migrateHistoryV2(tx sealedTx, s *sealedStore, k []byte) error {
+	pt, ok, err := tx.getSealed(bucketHistory, k)
+	if err != nil || !ok {
+		return nil // damaged: left for readers to report
+	}
+	m, err := decodeMessageV1(pt)
+	if err != nil || !bytes.Equal(k, s.messageKey(bucketHistory, m.PeerID, m.Seq)) {
+		return nil
+	}
+	if err := checkMessage(m); err != nil {
+		return nil
+	}
+	idk := s.idKey(m.PeerID, m.ID)
+	idPT, ok, err := tx.getSealed(bucketIDs, idk)
+	if err != nil || !ok {
+		// The history record is still rewritten: it is whole, and the
+		// missing entry is reported when its state is read.
+		return s.putHistory(tx, m)
+	}
+	fromMe, seq, err := decodeIDEntryV1(idPT)
+	if err == nil && fromMe == m.FromMe && seq == m.Seq && (fromMe || m.State == StateDelivered) {
+		if err := tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{fromMe: fromMe, state: m.State, seq: seq})); err != nil {
+			return err
+		}
+	}
+	return s.putHistory(tx, m)
+}
+
+// collectKeys returns copies of every key in bucket.
+func collectKeys(tx sealedTx, bucket []byte) ([][]byte, error) {
+	var keys [][]byte
+	err := tx.forEach(bucket, func(k, _ []byte) error {
+		keys = append(keys, bytes.Clone(k))
+		return nil
+	})
+	return keys, err
+}
+
+// Encodings of schema version 2, kept to read old records in migrateV2.
+const (
+	messageEncodingV1 = 1
+	idEntryEncodingV1 = 1
+)
+
+// decodeMessageV1 parses a schema 2 message record (history and outbox):
+//
+//	u8     version (1)
+//	vec16  peer ID
+//	[16]   message ID
+//	u8     flags (bit 0: from me)
+//	u8     state (1 queued, 2 sent, 3 delivered)
+//	u64    seq
+//	i64 u32  sent at: Unix seconds, nanoseconds
+//	u32    text length, then the text
+func decodeMessageV1(b []byte) (Message, error) {
+	r := decoder{b: b}
+	if r.u8() != messageEncodingV1 {
+		return Message{}, errMalformed
+	}
+	var m Message
+	m.PeerID = r.vec16()
+	copy(m.ID[:], r.bytes(MessageIDLen))
+	flags := r.u8()
+	m.FromMe = flags&flagFromMe != 0
+	state, ok := stateFromCode(r.u8())
+	m.State = state
+	m.Seq = r.u64()
+	m.SentAt = r.time()
+	n := r.u32()
+	if n > math.MaxInt32 || int(n) != len(r.b) {
+		r.fail()
+	}
+	m.Text = string(r.bytes(int(n)))
+	if r.err || len(r.b) != 0 || !ok || flags&^flagFromMe != 0 || m.PeerID == "" {
+		return Message{}, errMalformed
+	}
+	return m, nil
+}
+
+// decodeIDEntryV1 parses a schema 2 ids entry: u8 version (1), u8 flags
+// (bit 0: from me), u64 seq.
+func decodeIDEntryV1(b []byte) (fromMe bool, seq uint64, err error) {
+	if len(b) != 10 || b[0] != idEntryEncodingV1 || b[1]&^flagFromMe != 0 {
+		return false, 0, errMalformed
+	}
+	return b[1] != 0, binary.BigEndian.Uint64(b[2:]), nil
+}
