@@ -140,17 +140,10 @@ func nodeRoundTrip(a, b *benchNode, text string) error {
 // until b raised the last one.
 func nodeBulk(a, b *benchNode, text string, count int) (time.Duration, error) {
 	start := time.Now()
-	// Receipts flow back while we send; drain them so the channel never
-	// fills.
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		for range count {
-			if _, err := waitOn(a.delivered); err != nil {
-				return
-			}
-		}
-	}()
+	// Receipts and messages are drained while we send, as a UI would
+	// read them: a full event channel would stall the receiver, its
+	// receipts, and so the sender's outbox.
+	delivered, received := drain(a.delivered, count), drain(b.received, count)
 	for range count {
 		// The outbox holds maxQueuedPerPeer messages awaiting receipts;
 		// a sender that outruns them waits, as a script would.
@@ -163,14 +156,27 @@ func nodeBulk(a, b *benchNode, text string, count int) (time.Duration, error) {
 			return 0, err
 		}
 	}
-	for range count {
-		if _, err := waitOn(b.received); err != nil {
-			return 0, err
-		}
+	if err := <-received; err != nil {
+		return 0, err
 	}
 	d := time.Since(start)
-	<-drained
-	return d, nil
+	return d, <-delivered
+}
+
+// drain reads count values from ch in a goroutine and then reports nil,
+// or the first wait that timed out.
+func drain[T any](ch <-chan T, count int) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		for range count {
+			if _, err := waitOn(ch); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	return done
 }
 
 // nodeSetup measures a session setup between two fresh nodes: Connect

@@ -99,13 +99,6 @@ func (ss *session) sendPayload(p []byte) error {
 	return ss.write(func() ([]byte, error) { return ss.e2e.Seal(p) })
 }
 
-// sendControl sends a payload that carries no user content (a receipt)
-// without a ratchet step (e2e.Session.SealControl): answering each message
-// then costs no X25519 work; the heartbeat still steps (PROTOCOL.md).
-func (ss *session) sendControl(p []byte) error {
-	return ss.write(func() ([]byte, error) { return ss.e2e.SealControl(p) })
-}
-
 // closeLocal sends our authenticated CLOSE and closes our writing side; the
 // reader then waits for the peer to close its side.
 func (ss *session) closeLocal(deadline time.Time) {
@@ -165,45 +158,72 @@ func (ss *session) flush(nextSeq *uint64) error {
 	if closing {
 		return nil
 	}
-	sent := false
-	for _, id := range receipts {
-		if err := ss.sendControl(encodeReceipt(id)); err != nil {
-			return err
-		}
-		sent = true
+	b := recordBatch{ss: ss}
+	written, err := ss.fill(&b, receipts, heartbeat, nextSeq)
+	if werr := b.write(); err == nil {
+		err = werr
 	}
-	if ss.n.isCurrent(ss) {
-		wrote, err := ss.flushOutbox(nextSeq)
-		if err != nil {
-			return err
-		}
-		sent = sent || wrote
+	if err != nil || len(written) == 0 {
+		return err
 	}
-	// A chat message carries a fresh ratchet key, a receipt does not: the
-	// heartbeat is needed when nothing went out (it then also keeps the
-	// session alive) or when only receipts did and a step is still owed.
-	if heartbeat && (!sent || ss.e2e.StepOwed()) {
-		return ss.write(ss.e2e.SealHeartbeat)
+	// The messages are on the stream: their texts leave the outbox mirror
+	// (a later session reads them from the store) and their history state
+	// becomes "sent" (a failure there loses nothing).
+	pid := ss.pid
+	ss.n.outq.written(pid, *nextSeq-1)
+	if err := ss.n.outbox.MarkSent(pid, written); err != nil {
+		ss.n.log.Error("mark sent", "err", err)
 	}
 	return nil
 }
 
-// flushOutbox writes the unacknowledged messages this session has not
-// written yet (seq >= *nextSeq), in order, and advances *nextSeq. It reads
-// the outbox's in-memory mirror (outqueue.go), so a flush costs O(new
-// messages); only the messages an earlier session already wrote (whose
-// texts the mirror dropped) are read from the store, once, at this
-// session's first flush.
-func (ss *session) flushOutbox(nextSeq *uint64) (bool, error) {
+// fill seals into b the receipts, then the unacknowledged messages this
+// session has not written yet, then a heartbeat if one is due, and returns
+// the IDs of the messages.
+func (ss *session) fill(b *recordBatch, receipts [][messageIDLen]byte, heartbeat bool, nextSeq *uint64) ([][messageIDLen]byte, error) {
+	// A receipt carries no user content: it is sealed without a ratchet
+	// step (e2e.Session.SealControl), so answering each message costs no
+	// X25519 work; the heartbeat still steps (PROTOCOL.md).
+	for _, id := range receipts {
+		if err := b.add(func() ([]byte, error) { return ss.e2e.SealControl(encodeReceipt(id)) }); err != nil {
+			return nil, err
+		}
+	}
+	var written [][messageIDLen]byte
+	if ss.n.isCurrent(ss) {
+		var err error
+		if written, err = ss.fillOutbox(b, nextSeq); err != nil {
+			return nil, err
+		}
+	}
+	// A chat message carries a fresh ratchet key, a receipt does not: the
+	// heartbeat is needed when nothing went out (it then also keeps the
+	// session alive) or when only receipts did and a step is still owed.
+	sent := len(receipts) > 0 || len(written) > 0
+	if heartbeat && (!sent || ss.e2e.StepOwed()) {
+		if err := b.add(ss.e2e.SealHeartbeat); err != nil {
+			return nil, err
+		}
+	}
+	return written, nil
+}
+
+// fillOutbox seals into b the unacknowledged messages this session has not
+// written yet (seq >= *nextSeq), in order, advances *nextSeq and returns
+// their IDs. It reads the outbox's in-memory mirror (outqueue.go), so a
+// flush costs O(new messages); only the messages an earlier session already
+// wrote (whose texts the mirror dropped) are read from the store, once, at
+// this session's first flush.
+func (ss *session) fillOutbox(b *recordBatch, nextSeq *uint64) ([][messageIDLen]byte, error) {
 	pid := ss.pid
 	msgs, missing, hasMissing, err := ss.n.outq.next(pid, *nextSeq)
 	if err != nil || len(msgs) == 0 {
-		return false, err
+		return nil, err
 	}
 	if hasMissing {
 		stored, err := ss.n.outbox.Pending(pid, missing)
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		texts := make(map[uint64]string, len(stored))
 		for _, m := range stored {
@@ -222,23 +242,15 @@ func (ss *session) flushOutbox(nextSeq *uint64) (bool, error) {
 		}
 		msgs = kept
 	}
-	var written [][messageIDLen]byte
+	written := make([][messageIDLen]byte, 0, len(msgs))
 	for _, m := range msgs {
-		if err := ss.sendPayload(encodeChat(m.id, m.sentAt, m.text)); err != nil {
-			return len(written) > 0, err
+		if err := b.add(func() ([]byte, error) { return ss.e2e.Seal(encodeChat(m.id, m.sentAt, m.text)) }); err != nil {
+			return nil, err
 		}
 		*nextSeq = m.seq + 1
 		written = append(written, m.id)
 	}
-	if len(written) == 0 {
-		return false, nil
-	}
-	ss.n.outq.written(pid, *nextSeq-1)
-	// History state only: a failure here loses nothing.
-	if err := ss.n.outbox.MarkSent(pid, written); err != nil {
-		ss.n.log.Error("mark sent", "err", err)
-	}
-	return true, nil
+	return written, nil
 }
 
 // readLoop reads and opens records until the stream ends, and returns the
