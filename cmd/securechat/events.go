@@ -1,10 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
-	"sync"
 	"time"
 
 	"github.com/securechat/securechat/p2p"
@@ -164,36 +160,4 @@ func readyJSON(peerID, fp, name string, addrs []string) readyEvent {
 		addrs = []string{}
 	}
 	return readyEvent{"ready", peerID, fp, name, addrs}
-}
-
-// jsonWriter writes one JSON object per line, each in a single Write, so
-// events from several goroutines never interleave and each line is flushed
-// as it is written (stdout is not buffered in between).
-type jsonWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	err error // first write error; later writes are dropped
-}
-
-func (j *jsonWriter) emit(v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return // cannot happen for our event structs
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.err != nil {
-		return
-	}
-	_, j.err = j.w.Write(buf.Bytes())
-}
-
-// failed returns the first write error, if any: the reader of stdout went
-// away.
-func (j *jsonWriter) failed() error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.err
 }

@@ -1,13 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/securechat/securechat/e2e"
@@ -25,13 +27,20 @@ const sendTimeout = 10 * time.Second
 // per line, answered in order; node events to stdout, one per line.
 type headless struct {
 	node  chatNode
-	out   *jsonWriter
+	out   *eventWriter // stdout; closed at the end
 	log   *slog.Logger
 	dials *dialer
+	order eventOrder // sent before the delivered of its message
 }
 
+// eventWriterClose bounds the last flush of the events to stdout, for a
+// reader of stdout that has stopped reading; with closeTimeout and the
+// waits of shutdown it keeps the exit within 5 s.
+const eventWriterClose = 500 * time.Millisecond
+
 func newHeadless(ctx context.Context, n chatNode, stdout io.Writer, log *slog.Logger) *headless {
-	h := &headless{node: n, out: &jsonWriter{w: stdout}, log: log}
+	w := newEventWriter(stdout)
+	h := &headless{node: n, out: w, log: log}
 	h.dials = newDialer(ctx, n, func(e errorEvent) { h.out.emit(e) })
 	return h
 }
@@ -64,16 +73,17 @@ func runHeadless(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 		h.dials.start(a, "")
 	}
 
-	lines := make(chan lineResult)
-	go readLines(ctx, stdin, lines)
+	lines := make(chan []lineResult)
+	go readLineBatches(ctx, stdin, lines)
 
 	err := h.loop(ctx, lines, pumpDone)
 	shutdown(cancel, n, pumpDone, h.dials)
+	h.out.close(eventWriterClose)
 	return err
 }
 
 // loop answers commands until one of the ways out.
-func (h *headless) loop(ctx context.Context, lines <-chan lineResult, pumpDone <-chan error) error {
+func (h *headless) loop(ctx context.Context, lines <-chan []lineResult, pumpDone <-chan error) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -83,22 +93,24 @@ func (h *headless) loop(ctx context.Context, lines <-chan lineResult, pumpDone <
 				err = errors.New("the node stopped")
 			}
 			return err
-		case lr, ok := <-lines:
+		case batch, ok := <-lines:
 			if !ok {
 				return nil // end of stdin
 			}
-			if lr.err != nil {
-				if !errors.Is(lr.err, errLineTooLong) {
-					return nil // stdin failed: same as its end
+			for _, lr := range batch {
+				if ctx.Err() != nil {
+					return nil
 				}
-				h.out.emit(errorEvent{Event: "error", Code: codeTooLarge, Message: fmt.Sprintf("input line over %d bytes", maxInputLine)})
-				continue
-			}
-			if h.handleLine(ctx, lr.line) {
-				return nil
-			}
-			if err := h.out.failed(); err != nil {
-				return fmt.Errorf("write events: %w", err)
+				if lr.err != nil {
+					h.out.emit(errorEvent{Event: "error", Code: codeTooLarge, Message: fmt.Sprintf("input line over %d bytes", maxInputLine)})
+					continue
+				}
+				if h.handleLine(ctx, lr.line) {
+					return nil
+				}
+				if err := h.out.failed(); err != nil {
+					return fmt.Errorf("write events: %w", err)
+				}
 			}
 		}
 	}
@@ -126,6 +138,63 @@ func readLines(ctx context.Context, r io.Reader, out chan<- lineResult) {
 			return
 		}
 	}
+}
+
+// Bounds of a batch of lines handed from the stdin reader to the loop.
+const (
+	batchLines = 64
+	batchBytes = 64 << 10
+)
+
+// readLineBatches feeds stdin's lines to the headless loop and closes out
+// at the end. The lines that stdin has already delivered go over together,
+// in batches of at most batchLines lines and (but for one long line)
+// batchBytes bytes, so that a script pushing commands does not pay a
+// goroutine switch per line; a line is never held back waiting for the
+// next. Besides lines, a batch carries only errLineTooLong results. A read
+// blocked on stdin cannot be cancelled; the process exit ends it.
+func readLineBatches(ctx context.Context, r io.Reader, out chan<- []lineResult) {
+	defer close(out)
+	lr := newLineReader(r, maxInputLine)
+	send := func(batch []lineResult) bool {
+		select {
+		case out <- batch:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	var batch []lineResult
+	size := 0
+	for {
+		line, err := lr.next()
+		if err != nil && !errors.Is(err, errLineTooLong) {
+			if len(batch) > 0 {
+				send(batch)
+			}
+			return
+		}
+		batch = append(batch, lineResult{line, err})
+		size += len(line)
+		if len(batch) < batchLines && size < batchBytes && lineBuffered(lr.r) {
+			continue // the next line is here already: reading it will not block
+		}
+		if !send(batch) {
+			return
+		}
+		batch, size = nil, 0
+	}
+}
+
+// lineBuffered reports whether r holds a whole line that can be read
+// without waiting for input.
+func lineBuffered(r *bufio.Reader) bool {
+	n := r.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := r.Peek(n)
+	return bytes.IndexByte(b, '\n') >= 0
 }
 
 // pump copies node events to stdout, ready first, until the node closes
@@ -177,98 +246,44 @@ func (h *headless) event(ev p2p.Event) {
 		return
 	}
 	if j := eventJSON(ev); j != nil {
+		h.order.mu.Lock()
+		defer h.order.mu.Unlock()
+		if h.order.sending {
+			h.order.held = append(h.order.held, j)
+			return
+		}
 		h.out.emit(j)
 	}
 }
 
-// command is one decoded command line. Fields absent from the line are
-// empty; the decoder has checked that the command's required ones are there.
-type command struct {
-	Cmd         string
-	Ref         string
-	Addr        string
-	To          string
-	Text        string
-	PeerID      string
-	Fingerprint string
-	Limit       int // history; 0 when absent
+// eventOrder keeps the answer to a send ahead of what the node raises
+// while its Send runs: the message can be delivered, and its delivered
+// event reach the pump, before Send has returned the id that sent
+// announces. Node events are held while a Send runs (for as long as the
+// Send, not waiting for anything else) and written right after its answer.
+type eventOrder struct {
+	mu      sync.Mutex
+	sending bool
+	held    []any
 }
 
-// commandFields lists each command's required fields.
-var commandFields = map[string][]string{
-	"connect":       {"addr"},
-	"send":          {"to", "text"},
-	"peers":         nil,
-	"verify":        {"peer_id", "fingerprint"},
-	"trust_new_key": {"peer_id", "fingerprint"},
-	"history":       {"peer_id"},
-	"block":         {"peer_id"},
-	"quit":          nil,
+// begin starts holding node events.
+func (o *eventOrder) begin() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sending = true
 }
 
-// cmdError is a command that cannot be done, as an error event.
-type cmdError struct {
-	code string
-	msg  string
-}
-
-// parseCommand decodes one line. Field names are matched exactly (unlike
-// encoding/json's case-insensitive struct matching); unknown fields are
-// ignored, so scripts can add their own. On error the ref is still returned
-// when it could be read, so the error can carry it.
-func parseCommand(line []byte) (command, *cmdError) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(line, &raw); err != nil || raw == nil {
-		return command{}, &cmdError{codeBadJSON, "not a JSON object"}
+// end writes out the events held since begin, in order, and stops holding.
+func (o *eventOrder) end(out *eventWriter) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sending = false
+	for _, j := range o.held {
+		out.emit(j)
 	}
-	var c command
-	var bad *cmdError
-	str := func(field string, dst *string, required bool) {
-		v, ok := raw[field]
-		if !ok {
-			if required && bad == nil {
-				bad = &cmdError{codeBadRequest, fmt.Sprintf("missing field %q", field)}
-			}
-			return
-		}
-		if err := json.Unmarshal(v, dst); err != nil || string(v) == "null" {
-			*dst = ""
-			if bad == nil {
-				bad = &cmdError{codeBadRequest, fmt.Sprintf("field %q must be a string", field)}
-			}
-		}
-	}
-	str("ref", &c.Ref, false)
-	str("cmd", &c.Cmd, true)
-	if bad != nil {
-		return c, bad
-	}
-	required, known := commandFields[c.Cmd]
-	if !known {
-		return c, &cmdError{codeUnknownCommand, fmt.Sprintf("unknown command %q", clip(c.Cmd))}
-	}
-	need := func(f string) bool {
-		for _, r := range required {
-			if r == f {
-				return true
-			}
-		}
-		return false
-	}
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"addr", &c.Addr}, {"to", &c.To}, {"text", &c.Text}, {"peer_id", &c.PeerID}, {"fingerprint", &c.Fingerprint}} {
-		if need(f.name) {
-			str(f.name, f.dst, true)
-		}
-	}
-	if v, ok := raw["limit"]; ok && c.Cmd == "history" && bad == nil {
-		if err := json.Unmarshal(v, &c.Limit); err != nil || c.Limit < 0 {
-			bad = &cmdError{codeBadRequest, `field "limit" must be a non-negative integer`}
-		}
-	}
-	return c, bad
+	clear(o.held)
+	o.held = o.held[:0]
 }
 
 // handleLine decodes and executes one command line. It reports whether
@@ -283,7 +298,7 @@ func (h *headless) handleLine(ctx context.Context, line []byte) (quit bool) {
 			quit = false
 		}
 	}()
-	if len(strings.TrimSpace(string(line))) == 0 {
+	if len(bytes.TrimSpace(line)) == 0 {
 		return false // a blank line is no command; scripts often end with one
 	}
 	c, bad := parseCommand(line)
@@ -331,6 +346,8 @@ func (h *headless) send(ctx context.Context, c command) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
+	h.order.begin()
+	defer h.order.end(h.out) // after the answer below
 	var to, id string
 	var err error
 	if s, ok := h.node.(sendResolver); ok {

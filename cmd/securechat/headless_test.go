@@ -243,6 +243,7 @@ func FuzzHeadlessLine(f *testing.F) {
 		h.handleLine(ctx, line)
 		cancel()
 		h.dials.wait(time.Second)
+		h.out.close(time.Second)
 		for _, l := range bytes.Split(bytes.TrimSuffix(out.Bytes(), []byte("\n")), []byte("\n")) {
 			if len(l) == 0 {
 				continue
@@ -295,5 +296,39 @@ func TestHeadlessBlock(t *testing.T) {
 	}
 	if len(n.blocked) != 1 || n.blocked[0] != fakePeerA {
 		t.Errorf("blocked %v", n.blocked)
+	}
+}
+
+// TestHeadlessSentBeforeDelivered: a message can be delivered before the
+// node's Send has returned (echoNode delivers at once), yet a script must
+// see its sent, with the id, before the delivered of that id.
+func TestHeadlessSentBeforeDelivered(t *testing.T) {
+	n := &echoNode{fakeNode: newFakeNode()}
+	const sends = 2000
+	line := `{"cmd":"send","to":"` + fakePeerA + `","text":"m"}` + "\n"
+	var out syncBuffer
+	err := runHeadless(context.Background(), n, &config{name: "me"}, strings.NewReader(strings.Repeat(line, sends)), &out, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]bool{}
+	delivered := 0
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var ev struct{ Event, ID string }
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		switch ev.Event {
+		case "sent":
+			sent[ev.ID] = true
+		case "delivered":
+			if !sent[ev.ID] {
+				t.Fatalf("delivered %s before its sent", ev.ID)
+			}
+			delivered++
+		}
+	}
+	if len(sent) != sends || delivered != sends {
+		t.Errorf("%d sent, %d delivered; want %d of each", len(sent), delivered, sends)
 	}
 }

@@ -55,9 +55,10 @@ func TestHeadlessHistory(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			h := &headless{node: tt.node, out: &jsonWriter{w: &buf}, log: slog.New(slog.DiscardHandler)}
+			h := &headless{node: tt.node, out: newEventWriter(&buf), log: slog.New(slog.DiscardHandler)}
 			hn.asked = nil
 			h.handleLine(context.Background(), []byte(tt.line))
+			h.out.close(time.Second)
 			got := strings.TrimSpace(buf.String())
 			if !json.Valid([]byte(got)) || !strings.Contains(got, tt.want) {
 				t.Errorf("got %s\nwant %s", got, tt.want)
