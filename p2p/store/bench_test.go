@@ -34,9 +34,9 @@ func benchID(i int) [MessageIDLen]byte {
 	return id
 }
 
-// BenchmarkQueueDeliver is one outgoing message's whole life in the store:
-// Queue, MarkSent when a session wrote it, Delivered when the receipt came.
-func BenchmarkQueueDeliver(b *testing.B) {
+// benchEach runs op once per iteration for every backend and size, with a
+// fresh store per sub-benchmark; i counts the iterations.
+func benchEach(b *testing.B, op func(b *testing.B, s Store, i int, text string, sentAt time.Time)) {
 	for _, be := range benchBackends {
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("%s/%d", be.name, size), func(b *testing.B) {
@@ -47,39 +47,37 @@ func BenchmarkQueueDeliver(b *testing.B) {
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
 				for i := 0; b.Loop(); i++ {
-					id := benchID(i)
-					if _, err := s.Queue(Message{PeerID: "12D3KooWBenchPeer", ID: id, Text: text, SentAt: sentAt}); err != nil {
-						b.Fatal(err)
-					}
-					if err := s.MarkSent("12D3KooWBenchPeer", [][MessageIDLen]byte{id}); err != nil {
-						b.Fatal(err)
-					}
-					if ok, err := s.Delivered("12D3KooWBenchPeer", id); !ok || err != nil {
-						b.Fatal(ok, err)
-					}
+					op(b, s, i, text, sentAt)
 				}
 			})
 		}
 	}
 }
 
+const benchPeer = "12D3KooWBenchPeer"
+
+// BenchmarkQueueDeliver is one outgoing message's whole life in the store:
+// Queue, MarkSent when a session wrote it, Delivered when the receipt came.
+func BenchmarkQueueDeliver(b *testing.B) {
+	benchEach(b, func(b *testing.B, s Store, i int, text string, sentAt time.Time) {
+		id := benchID(i)
+		if _, err := s.Queue(Message{PeerID: benchPeer, ID: id, Text: text, SentAt: sentAt}); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.MarkSent(benchPeer, [][MessageIDLen]byte{id}); err != nil {
+			b.Fatal(err)
+		}
+		if ok, err := s.Delivered(benchPeer, id); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	})
+}
+
 // BenchmarkReceive stores one incoming message (dedupe check included).
 func BenchmarkReceive(b *testing.B) {
-	for _, be := range benchBackends {
-		for _, size := range benchSizes {
-			b.Run(fmt.Sprintf("%s/%d", be.name, size), func(b *testing.B) {
-				s := be.open(b)
-				defer s.Close()
-				text := strings.Repeat("x", size)
-				sentAt := time.Now()
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
-				for i := 0; b.Loop(); i++ {
-					if _, fresh, err := s.Receive(Message{PeerID: "12D3KooWBenchPeer", ID: benchID(i), Text: text, SentAt: sentAt}); !fresh || err != nil {
-						b.Fatal(fresh, err)
-					}
-				}
-			})
+	benchEach(b, func(b *testing.B, s Store, i int, text string, sentAt time.Time) {
+		if _, fresh, err := s.Receive(Message{PeerID: benchPeer, ID: benchID(i), Text: text, SentAt: sentAt}); !fresh || err != nil {
+			b.Fatal(fresh, err)
 		}
-	}
+	})
 }
