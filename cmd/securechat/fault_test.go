@@ -48,25 +48,6 @@ func (fp *faultPeer) kill() {
 	}
 }
 
-// events drains the events of the current process into fn until fn
-// returns true or timeout passes; it reports whether fn was satisfied.
-func (fp *faultPeer) events(timeout time.Duration, fn func(ev map[string]any) bool) bool {
-	deadline := time.After(timeout)
-	for {
-		select {
-		case ev, ok := <-fp.p.events:
-			if !ok {
-				return false
-			}
-			if fn(ev) {
-				return true
-			}
-		case <-deadline:
-			return false
-		}
-	}
-}
-
 // sendMany writes k send commands to fp's stdin in one go, from a
 // goroutine (the pipe may fill up while the node works).
 func (fp *faultPeer) sendMany(to string, k int, tag string) {
@@ -137,7 +118,7 @@ func TestFaultKillReceiverMidBurst(t *testing.T) {
 
 	a.sendMany(bID, total, "m")
 	var shown []string
-	if !b.events(60*time.Second, func(ev map[string]any) bool {
+	if !b.p.collect(60*time.Second, func(ev map[string]any) bool {
 		if ev["event"] == "message" {
 			shown = append(shown, ev["id"].(string))
 		}
@@ -148,7 +129,7 @@ func TestFaultKillReceiverMidBurst(t *testing.T) {
 	b.kill()
 	killed := time.Now()
 	// Drain what bob printed before he died.
-	for ev := range b.p.events {
+	for _, ev := range b.p.drain() {
 		if ev["event"] == "message" {
 			shown = append(shown, ev["id"].(string))
 		}
@@ -158,7 +139,7 @@ func TestFaultKillReceiverMidBurst(t *testing.T) {
 
 	var sent []string
 	delivered := map[string]bool{}
-	if !a.events(90*time.Second, func(ev map[string]any) bool {
+	if !a.p.collect(90*time.Second, func(ev map[string]any) bool {
 		switch ev["event"] {
 		case "sent":
 			sent = append(sent, ev["id"].(string))
@@ -171,7 +152,7 @@ func TestFaultKillReceiverMidBurst(t *testing.T) {
 	}
 	redeliver := time.Since(killed)
 	// Every receipt is in: bob raised every message he will raise.
-	b.events(5*time.Second, func(ev map[string]any) bool {
+	b.p.collect(5*time.Second, func(ev map[string]any) bool {
 		if ev["event"] == "message" {
 			shown = append(shown, ev["id"].(string))
 		}
@@ -207,7 +188,7 @@ func TestFaultBothRestartQueued(t *testing.T) {
 
 	a.sendMany(bID, total, "q")
 	var sent []string
-	if !a.events(30*time.Second, func(ev map[string]any) bool {
+	if !a.p.collect(30*time.Second, func(ev map[string]any) bool {
 		if ev["event"] == "sent" {
 			sent = append(sent, ev["id"].(string))
 		}
@@ -221,7 +202,12 @@ func TestFaultBothRestartQueued(t *testing.T) {
 	a.start()
 	b.start()
 	var shown []string
-	if !b.p.waitForMessages(60*time.Second, aID, total, &shown) {
+	if !b.p.collect(60*time.Second, func(ev map[string]any) bool {
+		if ev["event"] == "message" && ev["peer_id"] == aID {
+			shown = append(shown, ev["id"].(string))
+		}
+		return len(shown) >= total
+	}) {
 		t.Fatalf("bob showed %d of %d after both restarted", len(shown), total)
 	}
 	took := time.Since(t0)
@@ -233,24 +219,4 @@ func TestFaultBothRestartQueued(t *testing.T) {
 		t.Errorf("alice's history holds %d outgoing messages, want %d", len(out), total)
 	}
 	t.Logf("both killed with %d queued: delivered %d, duplicates %d, %v after both restarted", total, len(shown), dups, took.Round(time.Millisecond))
-}
-
-// waitForMessages collects the IDs of message events from peer until k
-// arrived or timeout passes.
-func (p *proc) waitForMessages(timeout time.Duration, peer string, k int, ids *[]string) bool {
-	deadline := time.After(timeout)
-	for len(*ids) < k {
-		select {
-		case ev, ok := <-p.events:
-			if !ok {
-				return false
-			}
-			if ev["event"] == "message" && ev["peer_id"] == peer {
-				*ids = append(*ids, ev["id"].(string))
-			}
-		case <-deadline:
-			return false
-		}
-	}
-	return true
 }

@@ -1,16 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,33 +18,12 @@ import (
 // lanWait bounds every wait of the LAN tests.
 const lanWait = 30 * time.Second
 
-// lanNode is a headless securechat process inside a namespace, with every
-// event it printed kept in order.
-type lanNode struct {
-	t      testing.TB
-	name   string
-	host   *netns.Host
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stderr *lockedBuffer
-	exited chan struct{}
-	err    error // Wait's result, valid after exited is closed
-	ready  map[string]any
-	start  time.Time
-
-	mu      sync.Mutex
-	evs     []map[string]any
-	times   []time.Time
-	changed chan struct{}
-	eof     chan struct{} // stdout closed
-}
-
 // startLAN starts a headless node in h with mDNS on, listening on h's LAN
 // address over TCP and QUIC, and waits for its ready event. Two pseudo
 // flags change the listen addresses: --listen-any (TCP and QUIC on
 // 0.0.0.0) and --default-listen (no --listen: the binary's defaults, every
 // IPv4 and IPv6 interface).
-func startLAN(t testing.TB, h *netns.Host, name string, env []string, args ...string) *lanNode {
+func startLAN(t testing.TB, h *netns.Host, name string, env []string, args ...string) *proc {
 	t.Helper()
 	ip, listen := h.IP, true
 	var rest []string
@@ -70,149 +41,23 @@ func startLAN(t testing.TB, h *netns.Host, name string, env []string, args ...st
 	if listen {
 		full = append(full, "--listen", "/ip4/"+ip+"/tcp/0", "--listen", "/ip4/"+ip+"/udp/0/quic-v1")
 	}
-	full = append(full, rest...)
-	cmd := h.Command(context.Background(), binPath, full...)
-	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.WaitDelay = 2 * time.Second
-	n := &lanNode{t: t, name: name, host: h, cmd: cmd, stderr: &lockedBuffer{},
-		exited: make(chan struct{}), changed: make(chan struct{}), eof: make(chan struct{})}
-	var err error
-	if n.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = n.stderr
-	n.start = time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go n.read(stdout)
-	go func() {
-		n.err = cmd.Wait()
-		close(n.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-n.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-n.exited
-		}
-		<-n.eof
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s", name, n.stderr.String())
-		}
-	})
-	n.ready = n.wait("ready", func(ev map[string]any) bool { return ev["event"] == "ready" })
-	return n
+	return startProc(t, name, h.Command, env, append(full, rest...)...)
 }
 
-func (n *lanNode) read(stdout io.Reader) {
-	defer close(n.eof)
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(nil, 4<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			n.t.Errorf("%s: stdout line is not JSON: %q", n.name, sc.Text())
-			continue
-		}
-		n.mu.Lock()
-		n.evs = append(n.evs, m)
-		n.times = append(n.times, time.Now())
-		close(n.changed)
-		n.changed = make(chan struct{})
-		n.mu.Unlock()
-	}
-}
-
-func (n *lanNode) peerID() string      { return n.ready["peer_id"].(string) }
-func (n *lanNode) fingerprint() string { return n.ready["fingerprint"].(string) }
-
-// send writes one command.
-func (n *lanNode) send(cmd map[string]any) {
-	n.t.Helper()
-	b, err := json.Marshal(cmd)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	if _, err := n.stdin.Write(append(b, '\n')); err != nil {
-		n.t.Fatalf("%s: write stdin: %v", n.name, err)
-	}
-}
-
-// wait returns the first event (from the start) that pred accepts.
-func (n *lanNode) wait(what string, pred func(map[string]any) bool) map[string]any {
-	n.t.Helper()
-	ev, _ := n.waitAt(what, pred)
+// wait returns the first event since the start that pred accepts.
+func (p *proc) wait(what string, pred func(map[string]any) bool) map[string]any {
+	p.t.Helper()
+	ev, _ := p.waitAt(lanWait, what, pred)
 	return ev
-}
-
-// waitAt is wait that also returns when the event was read.
-func (n *lanNode) waitAt(what string, pred func(map[string]any) bool) (map[string]any, time.Time) {
-	n.t.Helper()
-	deadline := time.After(lanWait)
-	eof := false
-	for {
-		n.mu.Lock()
-		for i, ev := range n.evs {
-			if pred(ev) {
-				at := n.times[i]
-				n.mu.Unlock()
-				return ev, at
-			}
-		}
-		changed := n.changed
-		n.mu.Unlock()
-		if eof {
-			n.t.Fatalf("%s: stdout closed waiting for %s; events: %v\nstderr: %s", n.name, what, n.events(), n.stderr.String())
-		}
-		select {
-		case <-changed:
-		case <-n.eof:
-			eof = true // every event is in; look once more
-		case <-deadline:
-			n.t.Fatalf("%s: no %s within %v; events: %v", n.name, what, lanWait, n.events())
-		}
-	}
-}
-
-// events returns a copy of the events so far.
-func (n *lanNode) events() []map[string]any {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]map[string]any(nil), n.evs...)
-}
-
-// count counts the events pred accepts.
-func (n *lanNode) count(pred func(map[string]any) bool) int {
-	k := 0
-	for _, ev := range n.events() {
-		if pred(ev) {
-			k++
-		}
-	}
-	return k
 }
 
 // quit asks the node to leave and waits until it exited and its output is
 // read to the end.
-func (n *lanNode) quit() {
-	n.t.Helper()
-	n.send(map[string]any{"cmd": "quit"})
-	select {
-	case <-n.exited:
-	case <-time.After(lanWait):
-		n.t.Fatalf("%s did not exit within %v", n.name, lanWait)
-	}
-	<-n.eof
-	var ee *exec.ExitError
-	if errors.As(n.err, &ee) {
-		n.t.Errorf("%s exited with %d: %s", n.name, ee.ExitCode(), n.stderr.String())
+func (p *proc) quit() {
+	p.t.Helper()
+	p.send(map[string]any{"cmd": "quit"})
+	if code := p.waitExit(lanWait); code != 0 {
+		p.t.Errorf("%s exited with %d: %s", p.name, code, p.stderr.String())
 	}
 }
 
@@ -235,7 +80,7 @@ func event(kind string, fields ...string) func(map[string]any) bool {
 }
 
 // sessionUp waits until a and b have a session, on both sides.
-func sessionUp(a, b *lanNode) (aUp, bUp map[string]any) {
+func sessionUp(a, b *proc) (aUp, bUp map[string]any) {
 	a.t.Helper()
 	return a.wait("session_up with "+b.name, event("session_up", "peer_id", b.peerID())),
 		b.wait("session_up with "+a.name, event("session_up", "peer_id", a.peerID()))
@@ -243,7 +88,7 @@ func sessionUp(a, b *lanNode) (aUp, bUp map[string]any) {
 
 // chat sends text from a to b and waits until b shows it and a has the
 // receipt.
-func chat(a, b *lanNode, text string) {
+func chat(a, b *proc, text string) {
 	a.t.Helper()
 	ref := "r-" + strings.ReplaceAll(text, " ", "-")
 	a.send(map[string]any{"cmd": "send", "to": b.peerID(), "text": text, "ref": ref})
@@ -253,7 +98,7 @@ func chat(a, b *lanNode, text string) {
 }
 
 // peerEntry returns b's entry in a's answer to peers.
-func peerEntry(a, b *lanNode, ref string) map[string]any {
+func peerEntry(a, b *proc, ref string) map[string]any {
 	a.t.Helper()
 	a.send(map[string]any{"cmd": "peers", "ref": ref})
 	ev := a.wait("peers "+ref, event("peers", "ref", ref))
@@ -265,27 +110,4 @@ func peerEntry(a, b *lanNode, ref string) map[string]any {
 	}
 	a.t.Fatalf("%s: %s not in peers %v", a.name, b.name, list)
 	return nil
-}
-
-// waitCount waits until k events match pred.
-func waitCount(n *lanNode, what string, k int, pred func(map[string]any) bool) {
-	n.t.Helper()
-	deadline := time.After(lanWait)
-	for {
-		n.mu.Lock()
-		changed := n.changed
-		n.mu.Unlock()
-		if n.count(pred) >= k {
-			return
-		}
-		select {
-		case <-changed:
-		case <-n.eof:
-			if n.count(pred) < k {
-				n.t.Fatalf("%s: stdout closed waiting for %s", n.name, what)
-			}
-		case <-deadline:
-			n.t.Fatalf("%s: no %s within %v; events: %v", n.name, what, lanWait, n.events())
-		}
-	}
 }

@@ -39,7 +39,7 @@ func TestLANTwoPeers(t *testing.T) {
 	aUp, bUp := sessionUp(a, b)
 	for _, c := range []struct {
 		up   map[string]any
-		peer *lanNode
+		peer *proc
 	}{{aUp, b}, {bUp, a}} {
 		if c.up["trust"] != "new" || c.up["fingerprint"] != c.peer.fingerprint() || c.up["name"] != c.peer.name {
 			t.Errorf("session_up = %v, want trust new, %s's fingerprint and name", c.up, c.peer.name)
@@ -47,14 +47,14 @@ func TestLANTwoPeers(t *testing.T) {
 	}
 	chat(a, b, "hello bob")
 	chat(b, a, "hello alice")
-	for _, n := range []*lanNode{quiet, a, b} {
+	for _, n := range []*proc{quiet, a, b} {
 		n.quit()
 	}
 	if a.count(event("peer_found", "peer_id", b.peerID(), "via", "mdns"))+
 		b.count(event("peer_found", "peer_id", a.peerID(), "via", "mdns")) == 0 {
 		t.Error("no peer_found via mdns on either side")
 	}
-	for _, c := range [][2]*lanNode{{a, b}, {b, a}} {
+	for _, c := range [][2]*proc{{a, b}, {b, a}} {
 		if k := c[0].count(event("session_up", "peer_id", c[1].peerID())); k != 1 {
 			t.Errorf("%s: %d session_up with %s, want 1", c[0].name, k, c[1].name)
 		}
@@ -74,7 +74,7 @@ func TestLANTwoPeers(t *testing.T) {
 // session, and each message reaches the peer it names and no other.
 func TestLANThreePeers(t *testing.T) {
 	l := newLAN(t)
-	nodes := []*lanNode{
+	nodes := []*proc{
 		startLAN(t, l.AddHost(t), "alice", binEnv(t), "--ephemeral"),
 		startLAN(t, l.AddHost(t), "bob", binEnv(t), "--ephemeral"),
 		// carol listens where a user's node does by default.
@@ -157,7 +157,7 @@ func TestLANRestartAndKeyChange(t *testing.T) {
 	chat(b, a2, "welcome back")
 	a2.quit()
 	downs := func(ev map[string]any) bool { return ev["event"] == "session_down" && ev["peer_id"] == a.peerID() }
-	waitCount(b, "second session_down", 2, downs)
+	b.waitCount("second session_down", lanWait, 2, downs)
 
 	select {
 	case err := <-evilErr:
@@ -216,7 +216,7 @@ func TestLANNameCollision(t *testing.T) {
 	if p := peerEntry(b, fake, "fake"); p["fingerprint"] != fake.fingerprint() || p["trust"] != "new" {
 		t.Errorf("the second alice: %v; want its own fingerprint, trust new", p)
 	}
-	for _, n := range []*lanNode{a, b, fake} {
+	for _, n := range []*proc{a, b, fake} {
 		n.quit()
 	}
 }
@@ -272,9 +272,9 @@ func BenchmarkLANDiscoveryToSession(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		x := startLAN(b, ha, fmt.Sprintf("x%d", i), env, "--ephemeral")
 		y := startLAN(b, hb, fmt.Sprintf("y%d", i), env, "--ephemeral")
-		_, readyAt := y.waitAt("ready", event("ready"))
-		_, xUp := x.waitAt("session_up", event("session_up", "peer_id", y.peerID()))
-		_, yUp := y.waitAt("session_up", event("session_up", "peer_id", x.peerID()))
+		_, readyAt := y.waitAt(lanWait, "ready", event("ready"))
+		_, xUp := x.waitAt(lanWait, "session_up", event("session_up", "peer_id", y.peerID()))
+		_, yUp := y.waitAt(lanWait, "session_up", event("session_up", "peer_id", x.peerID()))
 		up := readyAt
 		for _, at := range []time.Time{xUp, yUp} {
 			if at.After(up) {

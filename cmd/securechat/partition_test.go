@@ -64,22 +64,22 @@ func partition(t *testing.T, transport string) {
 	fromA := event("message", "peer_id", aID)
 	isSent, isDelivered := event("sent", "peer_id", bID), event("delivered", "peer_id", bID)
 	sendBurst(t, a, bID, 0, partTotal/2)
-	waitEvents(b, "messages before the partition", lanWait, partDownAt, fromA)
+	b.waitCount("messages before the partition", lanWait, partDownAt, fromA)
 	shownAtDown, deliveredAtDown := b.count(fromA), a.count(isDelivered)
 	downAt := time.Now()
 	if err := hb.SetLink(false); err != nil {
 		t.Fatal(err)
 	}
 	sendBurst(t, a, bID, partTotal/2, partTotal)
-	waitEvents(a, "sent for the whole burst", lanWait, partTotal, isSent)
+	a.waitCount("sent for the whole burst", lanWait, partTotal, isSent)
 	time.Sleep(time.Until(downAt.Add(partDownFor)))
 	deliveredAtUp := a.count(isDelivered)
 	if err := hb.SetLink(true); err != nil {
 		t.Fatal(err)
 	}
 	upAt := time.Now()
-	waitEvents(a, "every receipt", partRedeliver, partTotal, isDelivered)
-	waitEvents(b, "every message shown", lanWait, partTotal, fromA)
+	a.waitCount("every receipt", partRedeliver, partTotal, isDelivered)
+	b.waitCount("every message shown", lanWait, partTotal, fromA)
 	total := time.Since(t0)
 
 	var sent, shown []string
@@ -145,7 +145,7 @@ func partition(t *testing.T, transport string) {
 
 // addrOf is n's listen address of a transport ("/tcp/", "/quic-v1"),
 // with its peer ID.
-func addrOf(t *testing.T, n *lanNode, transport string) string {
+func addrOf(t *testing.T, n *proc, transport string) string {
 	t.Helper()
 	addrs, _ := n.ready["addrs"].([]any)
 	for _, a := range addrs {
@@ -199,7 +199,7 @@ func lossCounters(t *testing.T, h *netns.Host) (dropped, seen int) {
 
 // sendBurst writes the send commands for messages from..to-1 to n's stdin,
 // in order, in one write (a few KiB: the pipe holds them all).
-func sendBurst(t *testing.T, n *lanNode, to string, from, until int) {
+func sendBurst(t *testing.T, n *proc, to string, from, until int) {
 	t.Helper()
 	var sb strings.Builder
 	for i := from; i < until; i++ {
@@ -210,38 +210,6 @@ func sendBurst(t *testing.T, n *lanNode, to string, from, until int) {
 	}
 }
 
-// waitEvents waits, at most timeout, until k of n's events match pred.
-func waitEvents(n *lanNode, what string, timeout time.Duration, k int, pred func(map[string]any) bool) {
-	n.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		n.mu.Lock()
-		changed := n.changed
-		n.mu.Unlock()
-		got := n.count(pred)
-		if got >= k {
-			return
-		}
-		select {
-		case <-changed:
-		case <-n.eof:
-			if got = n.count(pred); got < k {
-				n.t.Fatalf("%s: stdout closed with %d of %d %s\nstderr: %s", n.name, got, k, what, n.stderr.String())
-			}
-			return
-		case <-deadline:
-			n.t.Fatalf("%s: %d of %d %s within %v", n.name, got, k, what, timeout)
-		}
-	}
-}
-
-// eventsAt returns copies of n's events and of the times they were read.
-func (n *lanNode) eventsAt() ([]map[string]any, []time.Time) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]map[string]any(nil), n.evs...), append([]time.Time(nil), n.times...)
-}
-
 // lanHistory is the part of a history answer the partition test checks.
 type lanHistory struct {
 	ids    []string       // messages in one direction, in order
@@ -250,7 +218,7 @@ type lanHistory struct {
 
 // historyOf asks n for its conversation with peer and keeps the outgoing
 // (fromMe) or incoming messages.
-func historyOf(n *lanNode, peer string, fromMe bool, ref string) lanHistory {
+func historyOf(n *proc, peer string, fromMe bool, ref string) lanHistory {
 	n.t.Helper()
 	n.send(map[string]any{"cmd": "history", "peer_id": peer, "limit": 10000, "ref": ref})
 	ev := n.wait("history "+ref, event("history", "ref", ref))
