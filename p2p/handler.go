@@ -72,6 +72,13 @@ func (n *Node) runSession(st network.Stream, initiator bool) {
 		_ = st.Reset()
 		return
 	}
+	// Our HELLO goes out here, before the writer starts (sendHello).
+	if err := ss.sendHello(); err != nil {
+		close(ss.done)
+		n.unregister(ss, "cut")
+		_ = st.Reset()
+		return
+	}
 	wdone := make(chan struct{})
 	if !n.goTracked(func() { defer close(wdone); ss.writeLoop() }) {
 		close(ss.done)

@@ -73,30 +73,19 @@ func (ss *session) kick() {
 	}
 }
 
-// write seals one record with seal and writes it as one frame.
-func (ss *session) write(seal func() ([]byte, error)) error {
-	ss.wmu.Lock()
-	defer ss.wmu.Unlock()
-	rec, err := seal()
-	if err != nil {
-		return err
+// sendHello writes our HELLO, the first record of the session. runSession
+// calls it as soon as the session is registered, before the writer and the
+// reader start: SessionUp on the peer waits for this record (it carries our
+// name), and leaving it to the writer goroutine added a wake-up to every
+// session setup. It still goes out only after the handshake, the trust
+// check and any tie-break passed, and under wmu like every record.
+func (ss *session) sendHello() error {
+	b := recordBatch{ss: ss}
+	err := b.add(func() ([]byte, error) { return ss.e2e.Seal(encodeHello(ss.n.name)) })
+	if werr := b.write(); err == nil {
+		err = werr
 	}
-	_ = ss.st.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if err := e2e.WriteFrame(ss.st, rec); err != nil {
-		return err
-	}
-	// A receipt takes no ratchet step: the heartbeat timer keeps running
-	// until a record of ours carried a fresh key.
-	if !ss.e2e.StepOwed() {
-		ss.mu.Lock()
-		ss.recvUnanswered = time.Time{}
-		ss.mu.Unlock()
-	}
-	return nil
-}
-
-func (ss *session) sendPayload(p []byte) error {
-	return ss.write(func() ([]byte, error) { return ss.e2e.Seal(p) })
+	return err
 }
 
 // closeLocal sends our authenticated CLOSE and closes our writing side; the
@@ -117,15 +106,11 @@ func (ss *session) closeLocal(deadline time.Time) {
 	}
 }
 
-// writeLoop sends our HELLO, then receipts, unacknowledged messages in order
-// and heartbeats, until the reader ends. An error resets the stream, which
-// ends the reader.
+// writeLoop sends, after the HELLO that runSession already sent
+// (sendHello), receipts, unacknowledged messages in order and heartbeats,
+// until the reader ends. An error resets the stream, which ends the reader.
 func (ss *session) writeLoop() {
 	n := ss.n
-	if err := ss.sendPayload(encodeHello(n.name)); err != nil {
-		_ = ss.st.Reset()
-		return
-	}
 	tick := time.NewTicker(ss.heartbeatInterval / 4)
 	defer tick.Stop()
 	var nextSeq uint64 // every unacknowledged message goes out on each new session
