@@ -70,7 +70,7 @@ var (
 	ErrBadAddress          = errors.New("p2p: bad address")
 	ErrDialFailed          = errors.New("p2p: dial failed")
 	ErrClosed              = errors.New("p2p: node closed")
-	ErrNoSession           = errors.New("p2p: no live session with that peer")
+	ErrNoSession           = errors.New("p2p: no live session with that peer") // or, from SafetyNumber: its keys were never seen
 )
 
 // MaxMessageText is the largest message text a user may send (64 KiB).

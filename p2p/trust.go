@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -70,10 +71,11 @@ func (n *Node) admitLocked(p peer.ID, fp e2e.Fingerprint, addrs []string) (_ Tru
 	return c.Trust, "", nil
 }
 
-// noteName stores the peer's (sanitized) name and, if that name is new for
-// the peer and is the name of another contact with a different
-// fingerprint, raises a name_collision alert: names are chosen by their
-// owners and prove nothing.
+// noteName runs when a session comes up (the peer's HELLO, before
+// SessionUp): it stores the peer's (sanitized) name and public identity,
+// and, if that name is new for the peer and is the name of another contact
+// with a different fingerprint, raises a name_collision alert: names are
+// chosen by their owners and prove nothing.
 func (n *Node) noteName(ss *session, name string) {
 	if alert := n.noteNameLocked(ss, name); alert != "" {
 		n.alert(AlertNameCollision, ss.peer, alert)
@@ -97,21 +99,44 @@ func (n *Node) noteNameLocked(ss *session, name string) (alert string) {
 			twin = &contacts[i]
 		}
 	}
-	if !found || self.Name == name {
+	if !found {
 		return ""
 	}
+	renamed := self.Name != name
 	self.Name = name
+	learnt := keepIdentity(&self, ss.e2e.PeerBundle().Identity())
+	if !renamed && !learnt {
+		return ""
+	}
 	if err := n.store.PutContact(self); err != nil {
 		n.log.Error("store contact", "err", err)
 	}
 	// Any peer taking another contact's name is reported, a new one or a
 	// known one that renamed itself: the name proves nothing, the
 	// fingerprint tells them apart.
-	if twin != nil {
+	if renamed && twin != nil {
 		return fmt.Sprintf("peer %s (%s) uses the name %q of contact %s (%s)",
 			ss.peer, ss.fp.Short(), name, twin.PeerID, twin.Fingerprint.Short())
 	}
 	return ""
+}
+
+// keepIdentity stores pub, the identity a live session authenticated, in c
+// for [Node.SafetyNumber] while the peer is offline, and reports whether c
+// changed. Only the pinned key's identity is kept: a session admitted under
+// an older pin (the user accepted a new key since) leaves c as it is, and a
+// key change never reaches here (admit refuses its session), so the stored
+// identity changes only after [Node.TrustNewKey].
+func keepIdentity(c *store.Contact, pub *e2e.PublicIdentity) bool {
+	if pub == nil || !pub.Fingerprint().Equal(c.Fingerprint) {
+		return false
+	}
+	b := store.EncodePublicIdentity(pub)
+	if bytes.Equal(b, c.Identity) {
+		return false
+	}
+	c.Identity = b
+	return true
 }
 
 // Verify marks the peer's identity as verified out of band. fp must be the
@@ -123,7 +148,10 @@ func (n *Node) Verify(peerID string, fp e2e.Fingerprint) error {
 
 // TrustNewKey accepts the new key a peer presented (see
 // [AlertKeyChanged]): fp must be the pending fingerprint. The new key is
-// pinned, and sending works again.
+// pinned, and sending works again. The old key's stored identity is dropped
+// with its pin; the new key's is stored at the first session under it (the
+// refused session's keys are not kept), so until then [Node.SafetyNumber]
+// answers [ErrNoSession].
 func (n *Node) TrustNewKey(peerID string, fp e2e.Fingerprint) error {
 	return n.updateTrust(peerID, fp, TrustPinned)
 }
@@ -142,6 +170,7 @@ func (n *Node) updateTrust(peerID string, fp e2e.Fingerprint, to Trust) error {
 	case !c.PendingFingerprint.IsZero() && c.PendingFingerprint.Equal(fp):
 		c.Fingerprint = fp
 		c.PendingFingerprint = e2e.Fingerprint{}
+		c.Identity = nil // the old key's: never kept under the new pin
 		c.Trust = to
 	case to == TrustVerified && c.Fingerprint.Equal(fp):
 		c.Trust = TrustVerified
@@ -183,13 +212,26 @@ func (n *Node) Block(peerID string) error {
 }
 
 // SafetyNumber returns the 60-digit safety number of this node and the peer
-// ([e2e.SafetyNumber]), the same on both sides. It needs the peer's public
-// keys, which the node holds while a session is live; otherwise it returns
-// [ErrNoSession].
+// ([e2e.SafetyNumber]), the same on both sides. It is always the number of
+// the pinned key: it takes the peer's public identity from the live session
+// if there is one under that key, otherwise from the contact, where it is
+// kept from the first session with the key, so that a contact can be
+// verified while it is offline. A peer not seen since its key was pinned
+// gives [ErrNoSession]; a contact with a changed key awaiting
+// [Node.TrustNewKey] gives [ErrKeyChanged]: the number of the old key would
+// be stale and that of the new one unconfirmed, so the user compares
+// fingerprints and resolves the change first.
 func (n *Node) SafetyNumber(peerID string) (string, error) {
 	p, err := peer.Decode(peerID)
 	if err != nil {
 		return "", ErrUnknownPeer
+	}
+	c, known, err := n.store.Contact(p.String())
+	if err != nil {
+		return "", fmt.Errorf("read contact: %w", err)
+	}
+	if known && !c.PendingFingerprint.IsZero() {
+		return "", ErrKeyChanged
 	}
 	n.mu.Lock()
 	ps := n.peers[p]
@@ -198,8 +240,21 @@ func (n *Node) SafetyNumber(peerID string) (string, error) {
 		remote = ps.current.e2e.PeerBundle().Identity()
 	}
 	n.mu.Unlock()
-	if remote == nil {
-		return "", ErrNoSession
+	switch {
+	case remote != nil && (!known || remote.Fingerprint().Equal(c.Fingerprint)):
+	case known && len(c.Identity) > 0:
+		remote, err = store.ParsePublicIdentity(c.Identity)
+		// The store holds what the node put there, but the number is
+		// only worth showing for the pinned key: checked again here.
+		if err != nil || !remote.Fingerprint().Equal(c.Fingerprint) {
+			return "", errStoredIdentity
+		}
+	default:
+		return "", fmt.Errorf("%w: the peer's keys are learnt at its first session; it must be seen online once", ErrNoSession)
 	}
 	return e2e.SafetyNumber(n.id.Public(), []byte(n.host.ID()), remote, []byte(p)), nil
 }
+
+// errStoredIdentity means a contact's stored identity does not parse or is
+// not the pinned key: damage or a bug, never shown as a safety number.
+var errStoredIdentity = fmt.Errorf("p2p: stored identity does not match the pinned fingerprint: %w", store.ErrCorrupt)

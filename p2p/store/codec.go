@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,9 +9,14 @@ import (
 	"time"
 )
 
-// contactEncodingV1 is the first byte of every encoded contact. A later
-// layout gets a new number, and a schema migration rewrites old records.
-const contactEncodingV1 = 1
+// Contact encoding versions: the first byte of every encoded contact. A
+// later layout gets a new number, and a schema migration rewrites old
+// records. encodeContact writes only the newest; version 1 is read only by
+// the schema 3 to 4 migration ([decodeContactV1]).
+const (
+	contactEncodingV1 = 1
+	contactEncodingV2 = 2
+)
 
 // maxField is the longest string, and the most addresses, one contact can
 // hold: lengths and counts are uint16 on the wire.
@@ -29,13 +35,13 @@ func trustFromCode(b byte) (Trust, bool) {
 	return "", false
 }
 
-// flagBlocked is the only flag defined in v1; other bits must be zero, so
-// that each contact has exactly one encoding.
+// flagBlocked is the only flag defined in v1 and v2; other bits must be
+// zero, so that each contact has exactly one encoding.
 const flagBlocked = 1 << 0
 
-// encodeContact returns the version 1 encoding of c:
+// encodeContact returns the version 2 encoding of c:
 //
-//	u8     version (1)
+//	u8     version (2)
 //	vec16  peer ID
 //	[32]   fingerprint
 //	vec16  name
@@ -45,9 +51,11 @@ const flagBlocked = 1 << 0
 //	u16    address count, then vec16 per address
 //	i64 u32  first seen: Unix seconds, nanoseconds
 //	i64 u32  last seen
+//	vec16  identity ([EncodePublicIdentity]; empty: not known yet)
 //
-// Integers are big-endian; vec16 is a u16 length then the bytes. The format
-// is strict: decodeContact accepts only what encodeContact produces.
+// Version 1 is the same without the identity. Integers are big-endian;
+// vec16 is a u16 length then the bytes. The format is strict:
+// decodeContact accepts only what encodeContact produces.
 func encodeContact(c Contact) ([]byte, error) {
 	if c.PeerID == "" {
 		return nil, fmt.Errorf("%w: empty peer ID", ErrInvalidContact)
@@ -56,7 +64,7 @@ func encodeContact(c Contact) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown trust level %q", ErrInvalidContact, c.Trust)
 	}
-	if len(c.PeerID) > maxField || len(c.Name) > maxField || len(c.Addrs) > maxField {
+	if len(c.PeerID) > maxField || len(c.Name) > maxField || len(c.Addrs) > maxField || len(c.Identity) > maxField {
 		return nil, fmt.Errorf("%w: field too long", ErrInvalidContact)
 	}
 	for _, a := range c.Addrs {
@@ -68,8 +76,8 @@ func encodeContact(c Contact) ([]byte, error) {
 	if c.Blocked {
 		flags |= flagBlocked
 	}
-	b := make([]byte, 0, 128+len(c.PeerID)+len(c.Name))
-	b = append(b, contactEncodingV1)
+	b := make([]byte, 0, 128+len(c.PeerID)+len(c.Name)+len(c.Identity))
+	b = append(b, contactEncodingV2)
 	b = appendVec16(b, c.PeerID)
 	b = append(b, c.Fingerprint[:]...)
 	b = appendVec16(b, c.Name)
@@ -82,6 +90,7 @@ func encodeContact(c Contact) ([]byte, error) {
 	}
 	b = appendTime(b, c.FirstSeen)
 	b = appendTime(b, c.LastSeen)
+	b = appendVec16(b, string(c.Identity))
 	return b, nil
 }
 
@@ -92,8 +101,14 @@ var errMalformed = errors.New("store: malformed record")
 // decodeContact parses what encodeContact produced. It never panics and
 // allocates at most a small multiple of len(b).
 func decodeContact(b []byte) (Contact, error) {
+	return decodeContactVersion(b, contactEncodingV2)
+}
+
+// decodeContactVersion parses a contact of encoding version v (1 or 2) and
+// nothing else.
+func decodeContactVersion(b []byte, v byte) (Contact, error) {
 	r := decoder{b: b}
-	if r.u8() != contactEncodingV1 {
+	if r.u8() != v {
 		return Contact{}, errMalformed
 	}
 	var c Contact
@@ -119,6 +134,12 @@ func decodeContact(b []byte) (Contact, error) {
 	}
 	c.FirstSeen = r.time()
 	c.LastSeen = r.time()
+	if v >= contactEncodingV2 {
+		// Empty is nil, as for Addrs, so a round trip is exact.
+		if id := r.bytes(int(r.u16())); len(id) > 0 {
+			c.Identity = bytes.Clone(id)
+		}
+	}
 	if r.err || len(r.b) != 0 || !ok || flags&^flagBlocked != 0 || c.PeerID == "" {
 		return Contact{}, errMalformed
 	}

@@ -15,6 +15,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -39,6 +40,12 @@ type Contact struct {
 	PeerID string
 	// Fingerprint is the pinned fingerprint of the peer's signing key.
 	Fingerprint e2e.Fingerprint
+	// Identity is the peer's public identity ([EncodePublicIdentity]),
+	// kept so that the safety number can be computed while the peer is
+	// offline. It is empty (nil) until a session with the pinned key came
+	// up. The node stores it only when its fingerprint is Fingerprint, and
+	// checks that again before using it: the store does not.
+	Identity []byte
 	// Name is the nickname the peer gave, or the user chose.
 	Name string
 	// Trust is one of [TrustNew], [TrustPinned] or [TrustVerified].
@@ -130,3 +137,29 @@ var (
 	// empty PeerID, unknown state, over-long text, or a reused ID.
 	ErrInvalidMessage = errors.New("store: invalid message")
 )
+
+// EncodePublicIdentity returns pub in the form [Contact.Identity] keeps it:
+// the signing key, then the wrap key, each as PKIX DER after a big-endian
+// u16 length.
+func EncodePublicIdentity(pub *e2e.PublicIdentity) []byte {
+	sig, enc := pub.SigningKeyDER(), pub.WrapKeyDER()
+	b := make([]byte, 0, 4+len(sig)+len(enc))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(sig)))
+	b = append(b, sig...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(enc)))
+	return append(b, enc...)
+}
+
+// ParsePublicIdentity decodes what [EncodePublicIdentity] produced, strictly,
+// and applies e2e's peer key policy ([e2e.ParsePublicIdentity]). It does not
+// compare the identity's fingerprint with anything: a caller that reads
+// [Contact.Identity] must check it against the contact's Fingerprint.
+func ParsePublicIdentity(b []byte) (*e2e.PublicIdentity, error) {
+	r := decoder{b: b}
+	sig := r.bytes(int(r.u16()))
+	enc := r.bytes(int(r.u16()))
+	if r.err || len(r.b) != 0 {
+		return nil, errMalformed
+	}
+	return e2e.ParsePublicIdentity(sig, enc)
+}

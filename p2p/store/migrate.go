@@ -93,6 +93,45 @@ func migrateHistoryV2(tx sealedTx, s *sealedStore, k []byte) error {
 	return s.putHistory(tx, m)
 }
 
+// migrateV3 upgrades a version 3 store to version 4, whose contact records
+// carry the peer's public identity: every contact is rewritten from contact
+// encoding v1 to v2 with the identity empty (the node fills it at the
+// peer's next session). Record keys do not change. Like migrateV2 it runs
+// in Open's single update transaction, and a record that fails to open or
+// decode, or sits under another peer's key, is left as it is, to read as
+// [ErrCorrupt] as it did before.
+func migrateV3(tx sealedTx) error {
+	keys, err := collectKeys(tx, bucketContacts)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		pt, ok, err := tx.getSealed(bucketContacts, k)
+		if err != nil || !ok {
+			continue // damaged: see above
+		}
+		c, err := decodeContactV1(pt)
+		if err != nil || !bytes.Equal(k, tx.s.recordKey(bucketContacts, c.PeerID)) {
+			continue
+		}
+		b, err := encodeContact(c)
+		if err != nil {
+			return err // cannot happen: a decoded v1 contact always encodes
+		}
+		if err := tx.putSealed(bucketContacts, k, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeContactV1 parses a schema 1 to 3 contact record (contact encoding
+// v1: the v2 layout of [encodeContact] without the identity). It is kept
+// for migrateV3 only.
+func decodeContactV1(b []byte) (Contact, error) {
+	return decodeContactVersion(b, contactEncodingV1)
+}
+
 // collectKeys returns copies of every key in bucket.
 func collectKeys(tx sealedTx, bucket []byte) ([][]byte, error) {
 	var keys [][]byte

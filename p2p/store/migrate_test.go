@@ -6,11 +6,123 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
+
+// putContactV1 writes c as the schema 1 to 3 code's PutContact did.
+func putContactV1(t *testing.T, s *sealedStore, c Contact) {
+	t.Helper()
+	b := encodeContactV1(t, c)
+	err := s.update(func(tx sealedTx) error {
+		return tx.putSealed(bucketContacts, s.s.recordKey(bucketContacts, c.PeerID), b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// schemaV3 is the schema of the version 3 code.
+var schemaV3 = schema{version: 3, buckets: currentSchema.buckets, migrations: map[uint32]migration{1: migrateV1, 2: migrateV2}}
+
+// TestMigrateV3 reopens a version 3 store, whose contacts are in contact
+// encoding v1: every contact comes back whole with no identity, every
+// contact record is now v2, a damaged one stays damaged without stopping
+// the others, messages are untouched, and a second open writes nothing.
+func TestMigrateV3(t *testing.T) {
+	path := tempPath(t)
+	s, err := openBolt(path, testKey, time.Second, schemaV3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := sampleContact("q")
+	full.Trust, full.Blocked, full.PendingFingerprint = TrustVerified, true, fp(0x77)
+	want := []Contact{sampleContact("p"), full, {PeerID: "r", Trust: TrustNew}, sampleContact("z")}
+	for _, c := range want {
+		putContactV1(t, s, c)
+	}
+	if _, err := s.Queue(outMessage("p", 1)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	zKey := newSealer(testKey).recordKey(bucketContacts, "z")
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketContacts)
+		v := bytes.Clone(b.Get(zKey))
+		v[len(v)-1] ^= 1
+		return b.Put(zKey, v)
+	})
+	before := dump(t, path)
+
+	s = mustOpen(t, path).(*sealedStore)
+	got, err := s.Contacts()
+	if !errors.Is(err, ErrCorrupt) || len(got) != 3 {
+		t.Fatalf("Contacts = %d, %v; want 3 and ErrCorrupt for z", len(got), err)
+	}
+	for i, c := range got {
+		if !reflect.DeepEqual(c, stored(want[i])) || c.Identity != nil {
+			t.Errorf("contact %d = %+v\nwant %+v", i, c, stored(want[i]))
+		}
+	}
+	if h, err := s.History("p", 0); err != nil || len(h) != 1 || h[0].Text != outMessage("p", 1).Text {
+		t.Errorf("History(p) = %+v, %v", h, err)
+	}
+	s.view(func(tx sealedTx) error {
+		tx.forEach(bucketContacts, func(k, v []byte) error {
+			if bytes.Equal(k, zKey) {
+				if string(v) != before[string(bucketContacts)+"/"+string(k)] {
+					t.Error("the damaged contact was rewritten")
+				}
+				return nil
+			}
+			pt, err := s.s.open(bucketContacts, k, v)
+			if err != nil || pt[0] != contactEncodingV2 {
+				t.Errorf("contact record %x: %v, not v2", k, err)
+			}
+			return nil
+		})
+		if v, err := getVersion(tx); v != 4 || err != nil {
+			t.Errorf("version %d, %v", v, err)
+		}
+		for _, b := range [][]byte{bucketHistory, bucketIDs, bucketOutbox} {
+			tx.forEach(b, func(k, v []byte) error {
+				if before[string(b)+"/"+string(k)] != string(v) {
+					t.Errorf("%s record %x rewritten", b, k)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	s.Close()
+
+	// A second open migrates nothing.
+	before = dump(t, path)
+	s = mustOpen(t, path).(*sealedStore)
+	s.Close()
+	after := dump(t, path)
+	if len(before) != len(after) {
+		t.Errorf("reopen: %d records, was %d", len(after), len(before))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("reopen rewrote %q", k)
+		}
+	}
+
+	// The migrated contacts take an identity like any other.
+	s = mustOpen(t, path).(*sealedStore)
+	defer s.Close()
+	c := mustGet(t, s, "p")
+	c.Identity = []byte("identity")
+	mustPut(t, s, c)
+	if got := mustGet(t, s, "p"); !bytes.Equal(got.Identity, c.Identity) {
+		t.Errorf("identity after migration = %q", got.Identity)
+	}
+}
 
 // schemaV2 is the schema of the version 2 code: same buckets, no migration
 // to 3.
@@ -118,7 +230,7 @@ func writeV2Store(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	mustPut(t, s, sampleContact("p"))
+	putContactV1(t, s, sampleContact("p"))
 	w := &v2Writer{t: t, s: s, ms: map[string]Message{}}
 	w.queue("p", 1)
 	w.queue("p", 2)
@@ -210,7 +322,7 @@ func TestMigrateV2(t *testing.T) {
 				t.Errorf("%s: no records", c.bucket)
 			}
 		}
-		if v, err := getVersion(tx); v != 3 || err != nil {
+		if v, err := getVersion(tx); v != schemaVersion || err != nil {
 			t.Errorf("version %d, %v", v, err)
 		}
 		return nil

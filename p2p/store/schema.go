@@ -23,7 +23,7 @@ var metaSchemaKey = []byte("schema")
 // schemaVersion is the record layout this code reads and writes.
 //
 // Version 1: bucket "contacts", record key HMAC(index key, peer ID), value
-// sealed [encodeContact] v1.
+// sealed contact encoding v1 ([decodeContactV1]).
 //
 // Version 2 adds the message buckets "outbox", "history" and "ids" (see
 // messages.go for their keys) and the meta record "seq"; values are sealed
@@ -44,7 +44,17 @@ var metaSchemaKey = []byte("schema")
 //
 // Record keys, the sealing and the meta records are unchanged. Migration
 // from 2: [migrateV2].
-const schemaVersion = 3
+//
+// Version 4 keeps the peer's public identity in its contact, so that the
+// safety number can be shown while the peer is offline:
+//
+//	contacts  contact encoding v2 ([encodeContact]): v1 plus a final vec16
+//	          identity ([EncodePublicIdentity]), empty until the peer's
+//	          first session with the pinned key
+//
+// Everything else is unchanged. Migration from 3: [migrateV3] (every
+// contact rewritten as v2 with the identity empty).
+const schemaVersion = 4
 
 // A migration upgrades the store's records from one schema version to the
 // next. It runs inside Open's single update transaction, together with every
@@ -66,7 +76,7 @@ type schema struct {
 var currentSchema = schema{
 	version:    schemaVersion,
 	buckets:    [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs},
-	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2},
+	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2, 3: migrateV3},
 }
 
 // errNoMeta means a store has record buckets but no schema record: it was

@@ -62,8 +62,9 @@ func (m *model) safetyLines(peerID string) ([]string, bool) {
 	sn, err := m.opts.SafetyNumber(peerID)
 	switch {
 	case errors.Is(err, p2p.ErrNoSession):
-		// The node derives it from the keys of a live session.
-		return []string{"(shown while " + m.senderName(peerID) + " is online;", " compare the fingerprint meanwhile)"}, false
+		// The node learns the peer's keys at its first session under
+		// the pinned key and keeps them for later.
+		return []string{"(shown once " + m.senderName(peerID) + " has been online;", " compare the fingerprint meanwhile)"}, false
 	case err != nil:
 		return []string{"(not available: " + errText(err) + ")"}, false
 	}
