@@ -27,7 +27,9 @@ func TestBinaryChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startHeadless(t, "alice", binEnv(t, "SECURECHAT_PASSPHRASE="+testPassphrase), "--home", homeA)
-	b := startHeadless(t, "bob", binEnv(t), "--home", homeB, "--passphrase-file", passFile)
+	// Bob's node is sized for two sessions, the smallest useful size: the
+	// chat below must work the same.
+	b := startHeadless(t, "bob", binEnv(t), "--home", homeB, "--passphrase-file", passFile, "--max-sessions", "2")
 
 	for _, p := range []*proc{a, b} {
 		if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(p.fingerprint()) || p.ready["name"] != p.name {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -47,7 +48,13 @@ type config struct {
 	passphraseFile string
 	debug          bool
 	bell           bool // terminal UI: ring on a message while unfocused
+	maxSessions    int  // p2p.Config.MaxSessions; 0 = the node's default
 }
+
+// maxSessionsLimit bounds --max-sessions: the node's limits grow with it
+// (2.5 connections and 16 streams per session, descriptors to match), and a
+// node meant for more peers than this is not a chat client.
+const maxSessionsLimit = 10000
 
 // errHelp asks for the usage text on stdout and exit status 0.
 var errHelp = errors.New("help requested")
@@ -74,6 +81,8 @@ Flags (usable in any order, before or after the subcommand):
   --passphrase-file FILE    read the passphrase from the first line of FILE
                             (default $SECURECHAT_PASSPHRASE, else ask on the terminal)
   --bell                    terminal UI: ring the bell on a message while unfocused
+  --max-sessions N          concurrent peer sessions the node is sized for, 1-10000
+                            (default 64; connection, stream and memory limits grow with it)
 
 Environment:
   SECURECHAT_HOME           default for --home
@@ -101,6 +110,24 @@ func (l multiaddrList) Set(s string) error {
 		return err
 	}
 	*l.addrs = append(*l.addrs, a)
+	return nil
+}
+
+// sessionsFlag is --max-sessions: a count in [1, maxSessionsLimit].
+type sessionsFlag struct {
+	n      *int
+	failed *error
+}
+
+func (f sessionsFlag) String() string { return "" }
+
+func (f sessionsFlag) Set(s string) error {
+	v, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || v < 1 || v > maxSessionsLimit {
+		*f.failed = usageErrorf("", "--max-sessions %q: want a whole number from 1 to %d", clip(s), maxSessionsLimit)
+		return errors.New("out of range")
+	}
+	*f.n = v
 	return nil
 }
 
@@ -143,6 +170,7 @@ func parseArgs(args []string, env environment) (*config, error) {
 	fs.BoolVar(&cfg.ephemeral, "ephemeral", false, "")
 	fs.StringVar(&cfg.passphraseFile, "passphrase-file", "", "")
 	fs.BoolVar(&cfg.bell, "bell", false, "")
+	fs.Var(sessionsFlag{n: &cfg.maxSessions, failed: &flagErr}, "max-sessions", "")
 
 	var positional []string
 	rest := args

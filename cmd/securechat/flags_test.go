@@ -55,6 +55,10 @@ func TestUsageErrors(t *testing.T) {
 		{"bad bool", []string{"--headless=maybe"}, "headless"},
 		{"empty home", []string{"--home="}, "--home"},
 		{"flag after subcommand", []string{"id", "--nope"}, "unknown flag --nope"},
+		{"zero sessions", []string{"--max-sessions", "0"}, "--max-sessions \"0\": want a whole number from 1 to 10000"},
+		{"too many sessions", []string{"--max-sessions=10001"}, "--max-sessions"},
+		{"sessions not a number", []string{"--max-sessions", "lots"}, "--max-sessions \"lots\""},
+		{"sessions without value", []string{"--max-sessions"}, "--max-sessions needs a value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,12 +105,14 @@ func TestParseArgs(t *testing.T) {
 	cfg, err := parseArgs([]string{
 		"--no-mdns", "id", "--listen", "/ip4/127.0.0.1/tcp/0", "--listen=/ip4/127.0.0.1/udp/0/quic-v1",
 		"-connect", peer, "--name", " bob ", "--headless", "--ephemeral", "--passphrase-file", "pf", "--home", "h",
+		"--max-sessions", "550",
 	}, mapEnv{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.command != cmdID || cfg.mdns || !cfg.headless || !cfg.ephemeral || cfg.home != "h" ||
-		cfg.passphraseFile != "pf" || cfg.name != "bob" || len(cfg.listen) != 2 || len(cfg.connect) != 1 {
+		cfg.passphraseFile != "pf" || cfg.name != "bob" || len(cfg.listen) != 2 || len(cfg.connect) != 1 ||
+		cfg.maxSessions != 550 {
 		t.Errorf("parsed %+v", cfg)
 	}
 	if cfg.connect[0].String() != peer {
@@ -117,7 +123,7 @@ func TestParseArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.command != cmdChat || !cfg.mdns || cfg.home != "/tmp/sc" || !cfg.debug || cfg.name == "" {
+	if cfg.command != cmdChat || !cfg.mdns || cfg.home != "/tmp/sc" || !cfg.debug || cfg.name == "" || cfg.maxSessions != 0 {
 		t.Errorf("defaults %+v", cfg)
 	}
 

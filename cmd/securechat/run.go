@@ -119,6 +119,7 @@ func startNode(ctx context.Context, cfg *config, env environment, logger *slog.L
 		Name:        cfg.name,
 		MDNS:        cfg.mdns,
 		Logger:      logger,
+		MaxSessions: cfg.maxSessions,
 	}
 	if cfg.ephemeral {
 		// Not needed, but read once and dropped all the same, so the secret
