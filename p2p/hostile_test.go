@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"runtime"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -136,19 +136,18 @@ func withHugeKey(t *testing.T, m []byte) []byte {
 // chatter keeps two honest nodes talking and measures the round trip from
 // Send to Delivered.
 type chatter struct {
-	mu     sync.Mutex
-	sent   map[string]time.Time
-	rtts   []time.Duration
-	errs   int
-	stop   chan struct{}
-	done   sync.WaitGroup
-	from   *testNode
-	to     *testNode
-	expect atomic.Int64
+	mu        sync.Mutex
+	sent      map[string]time.Time // message ID -> when Send was called
+	delivered map[string]time.Time // message ID -> when its Delivered was seen
+	errs      int
+	stop      chan struct{}
+	done      sync.WaitGroup
+	from      *testNode
+	to        *testNode
 }
 
 func startChatter(a, b *testNode) *chatter {
-	c := &chatter{sent: map[string]time.Time{}, stop: make(chan struct{}), from: a, to: b}
+	c := &chatter{sent: map[string]time.Time{}, delivered: map[string]time.Time{}, stop: make(chan struct{}), from: a, to: b}
 	c.done.Add(2)
 	go func() { // sender
 		defer c.done.Done()
@@ -160,42 +159,51 @@ func startChatter(a, b *testNode) *chatter {
 				return
 			case <-tick.C:
 			}
+			t0 := time.Now()
 			id, err := a.Send(context.Background(), b.PeerID(), fmt.Sprintf("honest %d", i))
 			c.mu.Lock()
 			if err != nil {
 				c.errs++
 			} else {
-				c.sent[id] = time.Now()
-				c.expect.Add(1)
+				c.sent[id] = t0
 			}
 			c.mu.Unlock()
 		}
 	}()
 	go func() { // watcher of Delivered events
 		defer c.done.Done()
+		// A Delivered can be seen before Send returned its ID, so every
+		// one is kept and matched at the end (rtts). After stop, the
+		// watcher waits a bounded time for the last receipts; a missing
+		// one then fails the test instead of hanging it.
+		var deadline <-chan time.Time
 		seen := 0
 		for {
 			evs := a.ev.snapshot()
 			now := time.Now()
+			c.mu.Lock()
 			for _, e := range evs[seen:] {
 				if d, ok := e.(Delivered); ok && d.PeerID == b.PeerID() {
-					c.mu.Lock()
-					if t0, ok := c.sent[d.ID]; ok {
-						c.rtts = append(c.rtts, now.Sub(t0))
-					}
-					c.mu.Unlock()
+					c.delivered[d.ID] = now
 				}
 			}
+			complete := len(c.delivered) >= len(c.sent)
+			c.mu.Unlock()
 			seen = len(evs)
 			select {
 			case <-c.stop:
-				if c.expect.Load() <= int64(c.delivered()) {
+				if complete {
 					return
+				}
+				if deadline == nil {
+					deadline = time.After(waitTimeout)
 				}
 			default:
 			}
 			select {
 			case <-time.After(5 * time.Millisecond):
+			case <-deadline:
+				return
 			case <-a.ev.done:
 				return
 			}
@@ -204,10 +212,18 @@ func startChatter(a, b *testNode) *chatter {
 	return c
 }
 
-func (c *chatter) delivered() int {
+// rtts returns the round trips of the delivered messages. Call it after
+// done.
+func (c *chatter) rtts() []time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.rtts)
+	var out []time.Duration
+	for id, t0 := range c.sent {
+		if t1, ok := c.delivered[id]; ok {
+			out = append(out, t1.Sub(t0))
+		}
+	}
+	return out
 }
 
 // heapSampler records the peak HeapInuse of the test process.
@@ -459,22 +475,23 @@ func TestHostilePeers(t *testing.T) {
 	if k := v.ev.count(func(e Event) bool { d, ok := e.(SessionDown); return ok && d.PeerID == bob.PeerID() }); k != 0 {
 		t.Fatalf("the honest session went down %d times", k)
 	}
+	rtts := chat.rtts()
 	chat.mu.Lock()
 	defer chat.mu.Unlock()
-	if chat.errs != 0 || len(chat.rtts) != len(chat.sent) {
-		t.Fatalf("honest chat: %d sent, %d delivered, %d send errors", len(chat.sent), len(chat.rtts), chat.errs)
+	if chat.errs != 0 || len(rtts) != len(chat.sent) {
+		t.Fatalf("honest chat: %d sent, %d delivered, %d send errors", len(chat.sent), len(rtts), chat.errs)
 	}
 	got := v.ev.count(func(e Event) bool { m, ok := e.(MessageReceived); return ok && m.PeerID == bob.PeerID() })
 	if got != len(chat.sent) {
 		t.Fatalf("victim shows %d honest messages of %d", got, len(chat.sent))
 	}
-	sort.Slice(chat.rtts, func(i, j int) bool { return chat.rtts[i] < chat.rtts[j] })
+	slices.Sort(rtts)
 	p := func(q float64) time.Duration {
-		return chat.rtts[int(q*float64(len(chat.rtts)-1))].Round(time.Millisecond)
+		return rtts[int(q*float64(len(rtts)-1))].Round(time.Millisecond)
 	}
 	heap := peak()
 	t.Logf("under attack for %v: %d/%d honest messages delivered; round trip send->delivered p50 %v, p95 %v, max %v; process peak HeapInuse %.1f MiB",
-		attackTime.Round(time.Second), len(chat.rtts), len(chat.sent), p(0.5), p(0.95), p(1), float64(heap)/(1<<20))
+		attackTime.Round(time.Second), len(rtts), len(chat.sent), p(0.5), p(0.95), p(1), float64(heap)/(1<<20))
 	// A generous bound: the process holds the victim, bob, carol, four
 	// mallories and seven attacker hosts.
 	if heap > 256<<20 {
