@@ -193,44 +193,9 @@ func TestHeartbeatHealsAckOnlyListener(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			talker, listener := newTestSessionPair(t)
-			runScript(t, talker, listener, "IrRiIIrr")
-			victim := listener
-			if c.leakTalker {
-				victim = talker
-			}
-			a := newAttacker(victim)
-			heartbeats, lastReadable, lastAckReadable := 0, -1, -1
+			lk := runOneSidedLeak(t, c.leakTalker, c.heartbeats, true)
+			lastReadable, lastAckReadable, heartbeats := lk.lastReadable, lk.lastAckReadable, lk.heartbeats
 			const total = 3 * HeartbeatAfterMessages
-			for i := range total {
-				rec := mustSeal(t, talker, []byte("one-sided"))
-				if !c.leakTalker {
-					a.observe(rec)
-				}
-				if a.canRead(rec) {
-					lastReadable = i
-				}
-				mustOpen(t, listener, rec)
-				ack, err := listener.SealControl([]byte("ack"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if c.leakTalker {
-					a.observe(ack)
-				}
-				if a.canRead(ack) {
-					lastAckReadable = i
-				}
-				mustOpen(t, talker, ack)
-				if c.heartbeats && listener.HeartbeatDue() {
-					hb := mustSealHeartbeat(t, listener)
-					if c.leakTalker {
-						a.observe(hb)
-					}
-					mustOpen(t, talker, hb)
-					heartbeats++
-				}
-			}
 			if !c.heartbeats {
 				if lastReadable != total-1 || lastAckReadable != total-1 {
 					t.Fatalf("acks alone healed the leak: last readable %d, ack %d", lastReadable, lastAckReadable)

@@ -193,36 +193,9 @@ func TestHeartbeatHealsOneSidedTalk(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			talker, listener := newTestSessionPair(t)
-			runScript(t, talker, listener, "IrRiIIrr")
-			victim := listener
-			if c.leakTalker {
-				victim = talker
-			}
-			a := newAttacker(victim)
-			heartbeats, lastReadable := 0, -1
+			lk := runOneSidedLeak(t, c.leakTalker, c.heartbeats, false)
+			lastReadable, heartbeats := lk.lastReadable, lk.heartbeats
 			const total = 3 * HeartbeatAfterMessages
-			for i := range total {
-				rec := mustSeal(t, talker, []byte("one-sided"))
-				if !c.leakTalker {
-					a.observe(rec)
-				}
-				if a.canRead(rec) {
-					lastReadable = i
-				}
-				mustOpen(t, listener, rec)
-				if c.heartbeats && listener.HeartbeatDue() {
-					hb, err := listener.SealHeartbeat()
-					if err != nil {
-						t.Fatal(err)
-					}
-					if c.leakTalker {
-						a.observe(hb)
-					}
-					mustOpen(t, talker, hb)
-					heartbeats++
-				}
-			}
 			if c.healed {
 				// Healed right after the first heartbeat: the first record
 				// the talker seals after it is already unreadable.
@@ -234,4 +207,62 @@ func TestHeartbeatHealsOneSidedTalk(t *testing.T) {
 			}
 		})
 	}
+}
+
+// leakRun is what an attacker holding a leaked state read of a one-sided
+// conversation (runOneSidedLeak).
+type leakRun struct {
+	lastReadable    int // index of the last talker record it could read, -1 none
+	lastAckReadable int // the same for the listener's acks, -1 none
+	heartbeats      int // heartbeats the listener sent
+}
+
+// runOneSidedLeak runs 3*HeartbeatAfterMessages records from the talker
+// (the initiator) to the listener after a short exchange, with the state of
+// the talker (leakTalker) or of the listener in an attacker's hands from
+// the start. The attacker observes every record the victim did not seal.
+// With acks the listener answers each record with a control record; with
+// heartbeats it sends one whenever HeartbeatDue.
+func runOneSidedLeak(t *testing.T, leakTalker, heartbeats, acks bool) leakRun {
+	t.Helper()
+	talker, listener := newTestSessionPair(t)
+	runScript(t, talker, listener, "IrRiIIrr")
+	victim := listener
+	if leakTalker {
+		victim = talker
+	}
+	a := newAttacker(victim)
+	r := leakRun{lastReadable: -1, lastAckReadable: -1}
+	for i := range 3 * HeartbeatAfterMessages {
+		rec := mustSeal(t, talker, []byte("one-sided"))
+		if !leakTalker {
+			a.observe(rec)
+		}
+		if a.canRead(rec) {
+			r.lastReadable = i
+		}
+		mustOpen(t, listener, rec)
+		if acks {
+			ack, err := listener.SealControl([]byte("ack"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if leakTalker {
+				a.observe(ack)
+			}
+			if a.canRead(ack) {
+				r.lastAckReadable = i
+			}
+			mustOpen(t, talker, ack)
+		}
+		if heartbeats && listener.HeartbeatDue() {
+			hb := mustSealHeartbeat(t, listener)
+			if leakTalker {
+				a.observe(hb)
+			}
+			mustOpen(t, talker, hb)
+			r.heartbeats++
+		}
+	}
+	return r
 }
