@@ -268,7 +268,7 @@ func (n *Node) unregister(ss *session, reason string) {
 		return
 	}
 	ps.up = false
-	n.unlockAndEmit(SessionDown{PeerID: ss.peer.String(), Reason: reason})
+	n.unlockAndEmit(SessionDown{PeerID: ss.pid, Reason: reason})
 	n.redial.kick() // a cut session is redialled at once (redial.go)
 }
 
@@ -290,7 +290,7 @@ func (n *Node) onHello(ss *session, name string) {
 	}
 	ps.up = true
 	ps.notify()
-	n.unlockAndEmit(SessionUp{PeerID: ss.peer.String(), Fingerprint: ss.fp, Name: name, Trust: ss.trust})
+	n.unlockAndEmit(SessionUp{PeerID: ss.pid, Fingerprint: ss.fp, Name: name, Trust: ss.trust})
 	n.goTracked(func() { n.recordAddrs(ss) }) // redial.go
 }
 

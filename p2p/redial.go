@@ -234,7 +234,7 @@ func (n *Node) recordAddrs(ss *session) {
 	}
 	n.trustMu.Lock()
 	defer n.trustMu.Unlock()
-	c, ok, err := n.store.Contact(ss.peer.String())
+	c, ok, err := n.store.Contact(ss.pid)
 	if err != nil || !ok || !c.Fingerprint.Equal(ss.fp) {
 		return
 	}

@@ -116,7 +116,7 @@ func (ss *session) writeLoop() {
 	var nextSeq uint64 // every unacknowledged message goes out on each new session
 	for {
 		if err := ss.flush(&nextSeq); err != nil {
-			n.log.Debug("session write failed", "peer_id", ss.peer.String(), "err", err)
+			n.log.Debug("session write failed", "peer_id", ss.pid, "err", err)
 			_ = ss.st.Reset()
 			return
 		}
@@ -246,11 +246,11 @@ func (ss *session) readLoop() string {
 		frame, err := ss.readFrame() // under the idle and frame deadlines (limits.go)
 		if err != nil {
 			if isTimeout(err) && ss.n.ctx.Err() == nil {
-				n.logRemote(slog.LevelDebug, "session stream timed out", "peer_id", ss.peer.String())
+				n.logRemote(slog.LevelDebug, "session stream timed out", "peer_id", ss.pid)
 				return ss.endReason("timeout")
 			}
 			if errors.Is(err, e2e.ErrFrameTooLarge) || errors.Is(err, e2e.ErrBadFrame) {
-				n.logRemote(slog.LevelDebug, "bad frame", "peer_id", ss.peer.String(), "err", err)
+				n.logRemote(slog.LevelDebug, "bad frame", "peer_id", ss.pid, "err", err)
 				n.alert(AlertBadFrame, ss.peer, "malformed or oversized frame; session ended")
 				return "error"
 			}
@@ -265,7 +265,7 @@ func (ss *session) readLoop() string {
 			if ss.seenRecord(h) {
 				kind, msg = AlertReplay, "a record was replayed; session ended"
 			}
-			n.logRemote(slog.LevelDebug, "record refused", "peer_id", ss.peer.String(), "err", err)
+			n.logRemote(slog.LevelDebug, "record refused", "peer_id", ss.pid, "err", err)
 			n.alert(kind, ss.peer, msg)
 			return "error"
 		}
@@ -343,7 +343,7 @@ func (ss *session) handlePayload(pt []byte) bool {
 	ss.mu.Unlock()
 	// The first DATA record of each side is its HELLO, and only the first.
 	if err != nil || first != (p.typ == payloadHello) {
-		n.logRemote(slog.LevelDebug, "bad chat payload", "peer_id", ss.peer.String())
+		n.logRemote(slog.LevelDebug, "bad chat payload", "peer_id", ss.pid)
 		n.alert(AlertBadFrame, ss.peer, "malformed chat payload; session ended")
 		return false
 	}
@@ -362,7 +362,7 @@ func (ss *session) handlePayload(pt []byte) bool {
 		ss.mu.Lock()
 		if len(ss.receipts) >= maxQueuedReceipts {
 			ss.mu.Unlock()
-			n.logRemote(slog.LevelDebug, "peer does not read its receipts", "peer_id", ss.peer.String())
+			n.logRemote(slog.LevelDebug, "peer does not read its receipts", "peer_id", ss.pid)
 			return false
 		}
 		ss.receipts = append(ss.receipts, p.id)

@@ -93,7 +93,7 @@ func (n *Node) noteNameLocked(ss *session, name string) (alert string) {
 	found := false
 	var twin *store.Contact
 	for i, c := range contacts {
-		if c.PeerID == ss.peer.String() {
+		if c.PeerID == ss.pid {
 			self, found = c, true
 		} else if name != "" && strings.EqualFold(c.Name, name) && !c.Fingerprint.Equal(ss.fp) {
 			twin = &contacts[i]
