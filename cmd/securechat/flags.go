@@ -86,7 +86,7 @@ Flags (usable in any order, before or after the subcommand):
 
 Environment:
   SECURECHAT_HOME           default for --home
-  SECURECHAT_PASSPHRASE     the passphrase (removed from the environment once read)
+  SECURECHAT_PASSPHRASE     the passphrase (on Linux dropped from /proc/<pid>/environ at start)
   SECURECHAT_DEBUG=1        debug logging
 
 Exit status: 0 on a clean quit, 2 on a usage error, 1 on any other failure.

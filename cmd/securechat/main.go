@@ -19,6 +19,13 @@ const (
 )
 
 func main() {
+	// Before anything else: a passphrase in the environment must not stay
+	// readable in /proc/<pid>/environ (scrubenv_linux.go). On success this
+	// does not return; the new image finds the passphrase on a pipe.
+	if err := scrubPassphraseEnv(); err != nil {
+		fmt.Fprintf(os.Stderr, "securechat: warning: %s stays readable in /proc/%d/environ: %s\n",
+			envPassphrase, os.Getpid(), oneLine(err.Error()))
+	}
 	os.Exit(mainExit(os.Args[1:], osEnv{}, os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -113,6 +120,15 @@ type osEnv struct{}
 func (osEnv) Getenv(key string) string { return os.Getenv(key) }
 
 func (osEnv) LookupEnvOnce(key string) (string, bool) {
+	if key == envPassphrase {
+		// A passphrase handed over by scrubPassphraseEnv's re-execution.
+		if v, ok, err := readPipedPassphrase(); ok {
+			if err != nil {
+				return "", true // an empty passphrase is refused with a clear error
+			}
+			return v, true
+		}
+	}
 	v, ok := os.LookupEnv(key)
 	os.Unsetenv(key)
 	return v, ok
