@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // A HostSigner is the libp2p host key as the e2e layer sees it: e2e never
@@ -104,15 +106,13 @@ func hostSignedBytes(tbs []byte) []byte {
 // signature; then the host signature through verifyHost. Every failure is
 // [ErrBundle] or [ErrKeyPolicy].
 func ParseBundle(b []byte, verifyHost HostVerifier) (*Bundle, error) {
-	r := reader{b: b}
-	version := r.u8()
-	peerID := r.vec16()
-	sigDER := r.vec16()
-	encDER := r.vec16()
-	hostKey := r.vec16()
-	sigSig := r.vec16()
-	hostSig := r.vec16()
-	if !r.done() || version != bundleVersion ||
+	s := cryptobyte.String(b)
+	var version uint8
+	var peerID, sigDER, encDER, hostKey, sigSig, hostSig []byte
+	if !s.ReadUint8(&version) || !readVec16(&s, &peerID) ||
+		!readVec16(&s, &sigDER) || !readVec16(&s, &encDER) || !readVec16(&s, &hostKey) ||
+		!readVec16(&s, &sigSig) || !readVec16(&s, &hostSig) || !s.Empty() ||
+		version != bundleVersion ||
 		len(peerID) == 0 || len(peerID) > maxPeerIDLen ||
 		len(hostKey) == 0 || len(hostKey) > maxHostKeyLen {
 		return nil, ErrBundle

@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"testing"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // bundleFields is a decoded bundle, so tests can re-encode it with one field
@@ -18,9 +20,11 @@ type bundleFields struct {
 
 func splitBundle(t *testing.T, raw []byte) bundleFields {
 	t.Helper()
-	r := reader{b: raw}
-	f := bundleFields{r.u8(), r.vec16(), r.vec16(), r.vec16(), r.vec16(), r.vec16(), r.vec16()}
-	if !r.done() {
+	s := cryptobyte.String(raw)
+	var f bundleFields
+	if !s.ReadUint8(&f.version) || !readVec16(&s, &f.peerID) || !readVec16(&s, &f.sigDER) ||
+		!readVec16(&s, &f.encDER) || !readVec16(&s, &f.hostKey) || !readVec16(&s, &f.sigSig) ||
+		!readVec16(&s, &f.hostSig) || !s.Empty() {
 		t.Fatal("cannot split bundle")
 	}
 	return f

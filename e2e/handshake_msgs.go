@@ -1,5 +1,11 @@
 package e2e
 
+import (
+	"encoding/binary"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
 // This file holds the wire format of the four handshake messages, apart from
 // the handshake logic. Every parser is strict: the type byte must match, every
 // fixed field has its exact length, every variable field its uint16 length,
@@ -36,26 +42,25 @@ var supportedVersions = []uint16{1}
 func appendVersions(b []byte, vs []uint16) []byte {
 	b = append(b, byte(len(vs)))
 	for _, v := range vs {
-		b = appendU16(b, int(v))
+		b = binary.BigEndian.AppendUint16(b, v)
 	}
 	return b
 }
 
 // readVersions reads a version list and checks that it is canonical: 1 to
 // maxVersions entries, no zero, strictly ascending (hence no duplicates).
-func readVersions(r *reader) ([]uint16, bool) {
-	n := int(r.u8())
-	if n == 0 || n > maxVersions {
+func readVersions(s *cryptobyte.String) ([]uint16, bool) {
+	var n uint8
+	if !s.ReadUint8(&n) || n == 0 || n > maxVersions {
 		return nil, false
 	}
 	vs := make([]uint16, n)
 	for i := range vs {
-		vs[i] = uint16(r.u16())
-		if vs[i] == 0 || (i > 0 && vs[i] <= vs[i-1]) {
+		if !s.ReadUint16(&vs[i]) || vs[i] == 0 || (i > 0 && vs[i] <= vs[i-1]) {
 			return nil, false
 		}
 	}
-	return vs, !r.bad
+	return vs, true
 }
 
 // chooseVersion returns the highest version in both lists.
@@ -90,19 +95,18 @@ func (m *msg1) marshal() []byte {
 }
 
 func parseMsg1(b []byte) (*msg1, bool) {
-	r := reader{b: b}
-	if r.u8() != msgType1 {
+	s := cryptobyte.String(b)
+	var typ uint8
+	if !s.ReadUint8(&typ) || typ != msgType1 {
 		return nil, false
 	}
 	var m msg1
 	var ok bool
-	if m.versions, ok = readVersions(&r); !ok {
+	if m.versions, ok = readVersions(&s); !ok {
 		return nil, false
 	}
-	copy(m.eph[:], r.bytes(ephemeralSize))
-	copy(m.nonce[:], r.bytes(nonceSize))
-	m.bundle = r.vec16()
-	if !r.done() || len(m.bundle) == 0 {
+	if !s.CopyBytes(m.eph[:]) || !s.CopyBytes(m.nonce[:]) ||
+		!readVec16(&s, &m.bundle) || !s.Empty() || len(m.bundle) == 0 {
 		return nil, false
 	}
 	return &m, true
@@ -125,7 +129,7 @@ type msg2 struct {
 
 func (m *msg2) marshalBody() []byte {
 	b := []byte{msgType2}
-	b = appendU16(b, int(m.version))
+	b = binary.BigEndian.AppendUint16(b, m.version)
 	b = appendVersions(b, m.versions)
 	b = append(b, m.eph[:]...)
 	b = append(b, m.nonce[:]...)
@@ -137,21 +141,22 @@ func (m *msg2) marshal() []byte { return appendVec16(m.marshalBody(), m.sig) }
 
 // parseMsg2 also returns the body, the bytes the signature covers.
 func parseMsg2(b []byte) (m *msg2, body []byte, ok bool) {
-	r := reader{b: b}
-	if r.u8() != msgType2 {
+	s := cryptobyte.String(b)
+	var typ uint8
+	m = &msg2{}
+	if !s.ReadUint8(&typ) || typ != msgType2 || !s.ReadUint16(&m.version) {
 		return nil, nil, false
 	}
-	m = &msg2{version: uint16(r.u16())}
-	if m.versions, ok = readVersions(&r); !ok {
+	if m.versions, ok = readVersions(&s); !ok {
 		return nil, nil, false
 	}
-	copy(m.eph[:], r.bytes(ephemeralSize))
-	copy(m.nonce[:], r.bytes(nonceSize))
-	m.bundle = r.vec16()
-	m.wrapped = r.vec16()
-	bodyLen := len(b) - len(r.b)
-	m.sig = r.vec16()
-	if !r.done() || len(m.bundle) == 0 || len(m.wrapped) == 0 || len(m.sig) == 0 {
+	if !s.CopyBytes(m.eph[:]) || !s.CopyBytes(m.nonce[:]) ||
+		!readVec16(&s, &m.bundle) || !readVec16(&s, &m.wrapped) {
+		return nil, nil, false
+	}
+	bodyLen := len(b) - len(s)
+	if !readVec16(&s, &m.sig) || !s.Empty() ||
+		len(m.bundle) == 0 || len(m.wrapped) == 0 || len(m.sig) == 0 {
 		return nil, nil, false
 	}
 	return m, b[:bodyLen], true
@@ -179,15 +184,15 @@ func (m *msg3) marshal() []byte {
 
 // parseMsg3 also returns the body, the bytes the signature covers.
 func parseMsg3(b []byte) (m *msg3, body []byte, ok bool) {
-	r := reader{b: b}
-	if r.u8() != msgType3 {
+	s := cryptobyte.String(b)
+	var typ uint8
+	m = &msg3{}
+	if !s.ReadUint8(&typ) || typ != msgType3 || !readVec16(&s, &m.wrapped) {
 		return nil, nil, false
 	}
-	m = &msg3{wrapped: r.vec16()}
-	bodyLen := len(b) - len(r.b)
-	m.sig = r.vec16()
-	copy(m.finished[:], r.bytes(finishedSize))
-	if !r.done() || len(m.wrapped) == 0 || len(m.sig) == 0 {
+	bodyLen := len(b) - len(s)
+	if !readVec16(&s, &m.sig) || !s.CopyBytes(m.finished[:]) || !s.Empty() ||
+		len(m.wrapped) == 0 || len(m.sig) == 0 {
 		return nil, nil, false
 	}
 	return m, b[:bodyLen], true
@@ -203,13 +208,10 @@ type msg4 struct {
 func (m *msg4) marshal() []byte { return append([]byte{msgType4}, m.finished[:]...) }
 
 func parseMsg4(b []byte) (*msg4, bool) {
-	r := reader{b: b}
-	if r.u8() != msgType4 {
-		return nil, false
-	}
+	s := cryptobyte.String(b)
+	var typ uint8
 	var m msg4
-	copy(m.finished[:], r.bytes(finishedSize))
-	if !r.done() {
+	if !s.ReadUint8(&typ) || typ != msgType4 || !s.CopyBytes(m.finished[:]) || !s.Empty() {
 		return nil, false
 	}
 	return &m, true

@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // IdentityBits is the size of the RSA keys a new [Identity] gets.
@@ -107,10 +109,9 @@ func (id *Identity) Encode() []byte {
 // ParseIdentity decodes what [Identity.Encode] produced. Own keys follow the
 // same policy as peers' keys.
 func ParseIdentity(b []byte) (*Identity, error) {
-	r := reader{b: b}
-	sigDER := r.vec16()
-	encDER := r.vec16()
-	if !r.done() {
+	s := cryptobyte.String(b)
+	var sigDER, encDER []byte
+	if !readVec16(&s, &sigDER) || !readVec16(&s, &encDER) || !s.Empty() {
 		return nil, errors.New("e2e: malformed identity encoding")
 	}
 	sig, err := parseRSAPrivate(sigDER)

@@ -17,6 +17,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // craftRSAPublicDER returns the PKIX DER of an RSA "public key" with a random
@@ -258,8 +260,11 @@ func TestParseIdentityRefuses(t *testing.T) {
 	smallDER, _ := x509.MarshalPKCS8PrivateKey(small)
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecDER, _ := x509.MarshalPKCS8PrivateKey(ec)
-	r := reader{b: enc}
-	sigDER := r.vec16()
+	s := cryptobyte.String(enc)
+	var sigDER []byte
+	if !readVec16(&s, &sigDER) {
+		t.Fatal("cannot split identity encoding")
+	}
 	tests := map[string][]byte{
 		"empty":          nil,
 		"truncated":      enc[:len(enc)-1],

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // This file holds the encrypted key file: the node's libp2p host key, its RSA
@@ -170,8 +172,8 @@ func sealKeyFileSecrets(secrets, passphrase []byte, p kdfParams, rnd io.Reader) 
 	header := make([]byte, 0, keyFileHeaderLen)
 	header = append(header, keyFileMagic...)
 	header = append(header, keyFileVersion, kdfArgon2id)
-	header = appendU32(header, p.time)
-	header = appendU32(header, p.memory)
+	header = binary.BigEndian.AppendUint32(header, p.time)
+	header = binary.BigEndian.AppendUint32(header, p.memory)
 	header = append(header, p.threads)
 	header = header[:keyFileHeaderLen]
 	random := header[keyFileHeaderLen-keyFileSaltLen-keyFileNonceLen:]
@@ -199,14 +201,14 @@ func OpenKeyFile(data, passphrase []byte) (*KeyFile, error) {
 	if len(data) > maxKeyFileSize {
 		return nil, fmt.Errorf("%w: file too large", ErrPassphrase)
 	}
-	r := reader{b: data}
-	magic := r.bytes(len(keyFileMagic))
-	version := r.u8()
-	kdf := r.u8()
-	p := kdfParams{time: r.u32(), memory: r.u32(), threads: r.u8()}
-	salt := r.bytes(keyFileSaltLen)
-	nonce := r.bytes(keyFileNonceLen)
-	if r.bad || len(r.b) < chacha20poly1305.Overhead {
+	s := cryptobyte.String(data)
+	var magic, salt, nonce []byte
+	var version, kdf uint8
+	var p kdfParams
+	if !s.ReadBytes(&magic, len(keyFileMagic)) || !s.ReadUint8(&version) || !s.ReadUint8(&kdf) ||
+		!s.ReadUint32(&p.time) || !s.ReadUint32(&p.memory) || !s.ReadUint8(&p.threads) ||
+		!s.ReadBytes(&salt, keyFileSaltLen) || !s.ReadBytes(&nonce, keyFileNonceLen) ||
+		len(s) < chacha20poly1305.Overhead {
 		return nil, fmt.Errorf("%w: file truncated", ErrPassphrase)
 	}
 	if string(magic) != keyFileMagic {
@@ -232,7 +234,7 @@ func OpenKeyFile(data, passphrase []byte) (*KeyFile, error) {
 	if err != nil {
 		return nil, ErrPassphrase
 	}
-	secrets, err := aead.Open(nil, nonce, r.b, header)
+	secrets, err := aead.Open(nil, nonce, s, header)
 	if err != nil {
 		return nil, ErrPassphrase
 	}
@@ -244,11 +246,10 @@ func OpenKeyFile(data, passphrase []byte) (*KeyFile, error) {
 // means the file was written with the right passphrase by something other
 // than Seal, so it is still reported as a damaged file.
 func parseKeyFileSecrets(secrets []byte) (*KeyFile, error) {
-	r := reader{b: secrets}
-	hostKey := r.vec16()
-	idBytes := r.vec16()
-	storageKey := r.bytes(32)
-	if !r.done() || len(hostKey) == 0 || len(hostKey) > maxKeyFileHostKey {
+	s := cryptobyte.String(secrets)
+	var hostKey, idBytes, storageKey []byte
+	if !readVec16(&s, &hostKey) || !readVec16(&s, &idBytes) || !s.ReadBytes(&storageKey, 32) ||
+		!s.Empty() || len(hostKey) == 0 || len(hostKey) > maxKeyFileHostKey {
 		return nil, fmt.Errorf("%w: malformed secrets", ErrPassphrase)
 	}
 	id, err := ParseIdentity(idBytes)

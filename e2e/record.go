@@ -3,7 +3,10 @@ package e2e
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"encoding/binary"
 	"strconv"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // This file holds the wire format of session records, kept apart from the
@@ -82,8 +85,8 @@ type recordHeader struct {
 func (h *recordHeader) append(b []byte) []byte {
 	b = append(b, byte(h.typ))
 	b = append(b, h.key[:]...)
-	b = appendU32(b, h.pn)
-	return appendU32(b, h.n)
+	b = binary.BigEndian.AppendUint32(b, h.pn)
+	return binary.BigEndian.AppendUint32(b, h.n)
 }
 
 // parseRecord splits a record into header and ciphertext, checking only
@@ -93,19 +96,19 @@ func parseRecord(rec []byte) (h recordHeader, ct []byte, ok bool) {
 	if len(rec) < recordMinSize || len(rec) > MaxFrameSize {
 		return h, nil, false
 	}
-	r := reader{b: rec}
-	h.typ = RecordType(r.u8())
-	copy(h.key[:], r.bytes(32))
-	h.pn = r.u32()
-	h.n = r.u32()
-	ct = r.b
+	s := cryptobyte.String(rec)
+	var typ uint8
+	if !s.ReadUint8(&typ) || !s.CopyBytes(h.key[:]) || !s.ReadUint32(&h.pn) || !s.ReadUint32(&h.n) {
+		return h, nil, false // cannot happen after the size check
+	}
+	h.typ, ct = RecordType(typ), s
 	switch h.typ {
 	case RecordData:
 		ok = len(ct) > recordTagSize
 	case RecordHeartbeat, RecordClose:
 		ok = len(ct) == recordTagSize
 	}
-	return h, ct, ok && !r.bad
+	return h, ct, ok
 }
 
 // recordADSize is the size of a record's associated data.
@@ -136,13 +139,8 @@ func newRecordAEAD(key *[aeadKeySize]byte) cipher.AEAD {
 	return aead
 }
 
-// sealRecord appends header and ciphertext to a new slice sized exactly.
-func sealRecord(h *recordHeader, id *[32]byte, dir byte, key *[aeadKeySize]byte, nonce *[aeadNonceSize]byte, pt []byte) []byte {
-	var ad [recordADSize]byte
-	return sealRecordWith(&ad, h, id, dir, key, nonce, pt)
-}
-
-// sealRecordWith is sealRecord with the associated data built in adBuf.
+// sealRecordWith appends header and ciphertext to a new slice sized
+// exactly, building the associated data in adBuf.
 func sealRecordWith(adBuf *[recordADSize]byte, h *recordHeader, id *[32]byte, dir byte, key *[aeadKeySize]byte, nonce *[aeadNonceSize]byte, pt []byte) []byte {
 	rec := make([]byte, 0, recordHeaderSize+len(pt)+recordTagSize)
 	rec = h.append(rec)
@@ -150,14 +148,9 @@ func sealRecordWith(adBuf *[recordADSize]byte, h *recordHeader, id *[32]byte, di
 	return newRecordAEAD(key).Seal(rec, nonce[:], pt, ad)
 }
 
-// openRecord authenticates and decrypts a record already split by
-// parseRecord. The plaintext is a fresh slice, never an alias of rec.
-func openRecord(rec, ct []byte, id *[32]byte, dir byte, key *[aeadKeySize]byte, nonce *[aeadNonceSize]byte) ([]byte, bool) {
-	var ad [recordADSize]byte
-	return openRecordWith(&ad, rec, ct, id, dir, key, nonce)
-}
-
-// openRecordWith is openRecord with the associated data built in adBuf.
+// openRecordWith authenticates and decrypts a record already split by
+// parseRecord, building the associated data in adBuf. The plaintext is a
+// fresh slice, never an alias of rec.
 func openRecordWith(adBuf *[recordADSize]byte, rec, ct []byte, id *[32]byte, dir byte, key *[aeadKeySize]byte, nonce *[aeadNonceSize]byte) ([]byte, bool) {
 	ad := recordAD(adBuf, id, dir, rec[:recordHeaderSize])
 	pt, err := newRecordAEAD(key).Open(nil, nonce[:], ct, ad)

@@ -133,10 +133,10 @@ func (s *Session) stateSnapshot() []byte {
 	b = append(b, st.dhr[:]...)
 	b = append(b, st.cks[:]...)
 	b = append(b, st.ckr[:]...)
-	b = appendU32(b, st.ns)
-	b = appendU32(b, st.nr)
-	b = appendU32(b, st.pn)
-	b = appendU32(b, st.recvSinceStep)
+	b = binary.BigEndian.AppendUint32(b, st.ns)
+	b = binary.BigEndian.AppendUint32(b, st.nr)
+	b = binary.BigEndian.AppendUint32(b, st.pn)
+	b = binary.BigEndian.AppendUint32(b, st.recvSinceStep)
 	for _, f := range []bool{st.hasRecv, st.hasSend, st.stepOwed, st.sendClosed, st.recvClosed} {
 		if f {
 			b = append(b, 1)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	mathrand "math/rand/v2"
 	"strconv"
@@ -76,8 +77,8 @@ func withHeader(rec []byte, pn, n uint32, key *[32]byte) []byte {
 	if key != nil {
 		copy(b[1:33], key[:])
 	}
-	copy(b[33:37], appendU32(nil, pn))
-	copy(b[37:41], appendU32(nil, n))
+	copy(b[33:37], binary.BigEndian.AppendUint32(nil, pn))
+	copy(b[37:41], binary.BigEndian.AppendUint32(nil, n))
 	return b
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Contact encoding versions: the first byte of every encoded contact. A
@@ -64,13 +66,8 @@ func encodeContact(c Contact) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown trust level %q", ErrInvalidContact, c.Trust)
 	}
-	if len(c.PeerID) > maxField || len(c.Name) > maxField || len(c.Addrs) > maxField || len(c.Identity) > maxField {
-		return nil, fmt.Errorf("%w: field too long", ErrInvalidContact)
-	}
-	for _, a := range c.Addrs {
-		if len(a) > maxField {
-			return nil, fmt.Errorf("%w: address too long", ErrInvalidContact)
-		}
+	if len(c.Addrs) > maxField {
+		return nil, fmt.Errorf("%w: too many addresses", ErrInvalidContact)
 	}
 	var flags byte
 	if c.Blocked {
@@ -78,19 +75,28 @@ func encodeContact(c Contact) ([]byte, error) {
 	}
 	b := make([]byte, 0, 128+len(c.PeerID)+len(c.Name)+len(c.Identity))
 	b = append(b, contactEncodingV2)
-	b = appendVec16(b, c.PeerID)
+	b, err := appendVec16(b, c.PeerID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: peer ID: %w", ErrInvalidContact, err)
+	}
 	b = append(b, c.Fingerprint[:]...)
-	b = appendVec16(b, c.Name)
+	if b, err = appendVec16(b, c.Name); err != nil {
+		return nil, fmt.Errorf("%w: name: %w", ErrInvalidContact, err)
+	}
 	b = append(b, trust)
 	b = append(b, c.PendingFingerprint[:]...)
 	b = append(b, flags)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(c.Addrs)))
 	for _, a := range c.Addrs {
-		b = appendVec16(b, a)
+		if b, err = appendVec16(b, a); err != nil {
+			return nil, fmt.Errorf("%w: address: %w", ErrInvalidContact, err)
+		}
 	}
 	b = appendTime(b, c.FirstSeen)
 	b = appendTime(b, c.LastSeen)
-	b = appendVec16(b, string(c.Identity))
+	if b, err = appendVec16(b, c.Identity); err != nil {
+		return nil, fmt.Errorf("%w: identity: %w", ErrInvalidContact, err)
+	}
 	return b, nil
 }
 
@@ -107,48 +113,61 @@ func decodeContact(b []byte) (Contact, error) {
 // decodeContactVersion parses a contact of encoding version v (1 or 2) and
 // nothing else.
 func decodeContactVersion(b []byte, v byte) (Contact, error) {
-	r := decoder{b: b}
-	if r.u8() != v {
-		return Contact{}, errMalformed
-	}
+	s := cryptobyte.String(b)
 	var c Contact
-	c.PeerID = r.vec16()
-	copy(c.Fingerprint[:], r.bytes(len(c.Fingerprint)))
-	c.Name = r.vec16()
-	trust, ok := trustFromCode(r.u8())
-	c.Trust = trust
-	copy(c.PendingFingerprint[:], r.bytes(len(c.PendingFingerprint)))
-	flags := r.u8()
-	c.Blocked = flags&flagBlocked != 0
-	n := int(r.u16())
+	var version, trust, flags uint8
+	var n uint16
 	// Each address takes at least two bytes, so a count larger than what
 	// is left is refused before anything is allocated for it.
-	if n > len(r.b)/2 {
-		r.fail()
+	if !s.ReadUint8(&version) || version != v || !readVec16(&s, &c.PeerID) ||
+		!s.CopyBytes(c.Fingerprint[:]) || !readVec16(&s, &c.Name) || !s.ReadUint8(&trust) ||
+		!s.CopyBytes(c.PendingFingerprint[:]) || !s.ReadUint8(&flags) ||
+		!s.ReadUint16(&n) || int(n) > len(s)/2 {
+		return Contact{}, errMalformed
 	}
-	if n > 0 && !r.err {
-		c.Addrs = make([]string, 0, n)
-		for range n {
-			c.Addrs = append(c.Addrs, r.vec16())
+	if n > 0 {
+		c.Addrs = make([]string, n)
+		for i := range c.Addrs {
+			if !readVec16(&s, &c.Addrs[i]) {
+				return Contact{}, errMalformed
+			}
 		}
 	}
-	c.FirstSeen = r.time()
-	c.LastSeen = r.time()
+	if !readTime(&s, &c.FirstSeen) || !readTime(&s, &c.LastSeen) {
+		return Contact{}, errMalformed
+	}
 	if v >= contactEncodingV2 {
+		var id cryptobyte.String
+		if !s.ReadUint16LengthPrefixed(&id) {
+			return Contact{}, errMalformed
+		}
 		// Empty is nil, as for Addrs, so a round trip is exact.
-		if id := r.bytes(int(r.u16())); len(id) > 0 {
+		if len(id) > 0 {
 			c.Identity = bytes.Clone(id)
 		}
 	}
-	if r.err || len(r.b) != 0 || !ok || flags&^flagBlocked != 0 || c.PeerID == "" {
+	var ok bool
+	c.Trust, ok = trustFromCode(trust)
+	if !s.Empty() || !ok || flags&^flagBlocked != 0 || c.PeerID == "" {
 		return Contact{}, errMalformed
 	}
+	c.Blocked = flags&flagBlocked != 0
 	return c, nil
 }
 
-func appendVec16(b []byte, s string) []byte {
+// errFieldTooLong is what appendVec16 returns for a string its u16 length
+// cannot describe. Encoders wrap it in their own error.
+var errFieldTooLong = errors.New("longer than 65535 bytes")
+
+// appendVec16 appends s after its length as a big-endian u16. A longer s is
+// an error, never a truncated length: a record written that way would be
+// refused by every reader, the write lost without a word.
+func appendVec16[S ~string | ~[]byte](b []byte, s S) ([]byte, error) {
+	if len(s) > maxField {
+		return b, errFieldTooLong
+	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
-	return append(b, s...)
+	return append(b, s...), nil
 }
 
 // appendTime stores an instant as Unix seconds and nanoseconds. The zero
@@ -158,65 +177,25 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
 }
 
-// decoder is a strict cursor: the first short read sets err, and every later
-// read returns zero values, so callers check once at the end.
-type decoder struct {
-	b   []byte
-	err bool
-}
-
-func (d *decoder) fail() { d.err, d.b = true, nil }
-
-func (d *decoder) bytes(n int) []byte {
-	if d.err || n > len(d.b) {
-		d.fail()
-		return nil
+// readVec16 reads a u16 length and that many bytes into out, as a string
+// (a copy: out never aliases the record).
+func readVec16(s *cryptobyte.String, out *string) bool {
+	var v cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&v) {
+		return false
 	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
+	*out = string(v)
+	return true
 }
 
-func (d *decoder) u8() byte {
-	if v := d.bytes(1); v != nil {
-		return v[0]
+// readTime reads what appendTime wrote. Only canonical nanoseconds are
+// accepted, so one instant has one encoding.
+func readTime(s *cryptobyte.String, out *time.Time) bool {
+	var sec uint64
+	var nsec uint32
+	if !s.ReadUint64(&sec) || !s.ReadUint32(&nsec) || nsec >= 1e9 {
+		return false
 	}
-	return 0
-}
-
-func (d *decoder) u16() uint16 {
-	if v := d.bytes(2); v != nil {
-		return binary.BigEndian.Uint16(v)
-	}
-	return 0
-}
-
-func (d *decoder) u32() uint32 {
-	if v := d.bytes(4); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (d *decoder) u64() uint64 {
-	if v := d.bytes(8); v != nil {
-		return binary.BigEndian.Uint64(v)
-	}
-	return 0
-}
-
-func (d *decoder) vec16() string {
-	return string(d.bytes(int(d.u16())))
-}
-
-func (d *decoder) time() time.Time {
-	sec := int64(d.u64())
-	nsec := d.u32()
-	// Only canonical nanoseconds are accepted, so one instant has one
-	// encoding.
-	if nsec >= 1e9 {
-		d.fail()
-		return time.Time{}
-	}
-	return time.Unix(sec, int64(nsec)).UTC()
+	*out = time.Unix(int64(sec), int64(nsec)).UTC()
+	return true
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -253,4 +255,79 @@ func FuzzDecodeContact(f *testing.F) {
 			t.Fatalf("not canonical:\n in  %x\n out %x", b, again)
 		}
 	})
+}
+
+// TestOversizeFieldIsAnError: a string longer than its u16 length can say
+// is refused by every encoder, never written with its length cut to the low
+// 16 bits (which makes a record no reader accepts: a silent lost write).
+// The encoders' callers check first; this is the check behind theirs.
+func TestOversizeFieldIsAnError(t *testing.T) {
+	longest, over := string(make([]byte, maxField)), string(make([]byte, maxField+1))
+	b, err := appendVec16([]byte{9}, longest)
+	if err != nil || len(b) != 1+2+maxField || binary.BigEndian.Uint16(b[1:]) != maxField {
+		t.Fatalf("longest field: %d bytes, %v", len(b), err)
+	}
+	if b, err := appendVec16([]byte{9}, over); !errors.Is(err, errFieldTooLong) || len(b) != 1 {
+		t.Fatalf("field of %d bytes: wrote %d bytes, %v; want errFieldTooLong and nothing written", len(over), len(b), err)
+	}
+	if b, err := appendVec16([]byte{9}, []byte(over)); !errors.Is(err, errFieldTooLong) || len(b) != 1 {
+		t.Fatalf("byte field of %d bytes: wrote %d bytes, %v", len(over), len(b), err)
+	}
+	// appendMessage and encodeOutboxPointer skip checkMessage; they must
+	// still refuse.
+	if _, err := appendMessage(nil, Message{PeerID: over, Text: "x"}); !errors.Is(err, ErrInvalidMessage) {
+		t.Errorf("appendMessage with a %d-byte peer ID: %v, want ErrInvalidMessage", len(over), err)
+	}
+	if _, err := encodeOutboxPointer(over, msgID(1)); !errors.Is(err, ErrInvalidMessage) {
+		t.Errorf("encodeOutboxPointer with a %d-byte peer ID: %v, want ErrInvalidMessage", len(over), err)
+	}
+	for name, c := range map[string]Contact{
+		"peer ID": {PeerID: over, Trust: TrustNew},
+		"name":    {PeerID: "p", Name: over, Trust: TrustNew},
+		"address": {PeerID: "p", Addrs: []string{"a", over}, Trust: TrustNew},
+	} {
+		if _, err := encodeContact(c); !errors.Is(err, ErrInvalidContact) || !errors.Is(err, errFieldTooLong) {
+			t.Errorf("contact with a long %s: %v, want ErrInvalidContact and errFieldTooLong", name, err)
+		}
+	}
+}
+
+// TestEncodingsGolden pins the stored bytes of each record encoding, as the
+// code before the cryptobyte parsers wrote them: a change to an encoder
+// that moves one byte fails here, not in a user's store after an upgrade.
+func TestEncodingsGolden(t *testing.T) {
+	const peer = "12D3KooWpeer"
+	c := sampleContact(peer)
+	c.Blocked = true
+	c.PendingFingerprint = fp(0x20)
+	c.Identity = []byte("identity bytes")
+	m := outMessage(peer, 5)
+	m.FromMe, m.Seq = true, 77
+	adSum := sha256.Sum256(appendAD(nil, bucketHistory, []byte("k")))
+	tests := []struct {
+		name string
+		got  func() ([]byte, error)
+		want string
+	}{
+		{"contact", func() ([]byte, error) { return encodeContact(c) },
+			"02000c313244334b6f6f5770656572101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f" +
+				"0012616c69636520313244334b6f6f577065657202202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f" +
+				"01000200172f6970342f3132372e302e302e312f7463702f34303031001f2f6970342f3132372e302e302e312f7564702f343030312f717569632d7631" +
+				"00000000695735a500000006000000006b091c603b9ac9ff000e6964656e74697479206279746573"},
+		{"message", func() ([]byte, error) { return encodeMessage(m) },
+			"02000c313244334b6f6f577065657205040706010003020d0c0f0e09080b0a01000000000000004d0000000069a7bdbf007a120000000006746578742066"},
+		{"outbox pointer", func() ([]byte, error) { return encodeOutboxPointer(peer, msgID(6)) },
+			"02000c313244334b6f6f577065657206070405020300010e0f0c0d0a0b0809"},
+		{"ids entry", func() ([]byte, error) {
+			return encodeIDEntry(idEntry{fromMe: true, state: StateSent, seq: 77}), nil
+		}, "020102000000000000004d"},
+		{"associated data (SHA-256)", func() ([]byte, error) { return adSum[:], nil },
+			"e9b01618c4e3e1c006db2ee3887d20f1453363b54836f5fba2393ec7f72e1c09"},
+	}
+	for _, tt := range tests {
+		got, err := tt.got()
+		if err != nil || hex.EncodeToString(got) != tt.want {
+			t.Errorf("%s: %x, %v\nwant %s", tt.name, got, err, tt.want)
+		}
+	}
 }

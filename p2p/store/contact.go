@@ -15,11 +15,11 @@
 package store
 
 import (
-	"encoding/binary"
 	"errors"
 	"time"
 
 	"github.com/securechat/securechat/e2e"
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Trust is how far the user trusts a contact's RSA identity.
@@ -144,10 +144,14 @@ var (
 func EncodePublicIdentity(pub *e2e.PublicIdentity) []byte {
 	sig, enc := pub.SigningKeyDER(), pub.WrapKeyDER()
 	b := make([]byte, 0, 4+len(sig)+len(enc))
-	b = binary.BigEndian.AppendUint16(b, uint16(len(sig)))
-	b = append(b, sig...)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(enc)))
-	return append(b, enc...)
+	b, err1 := appendVec16(b, sig)
+	b, err2 := appendVec16(b, enc)
+	if err1 != nil || err2 != nil {
+		// e2e's key policy caps RSA at 4096 bits: a key's DER is under
+		// 600 bytes.
+		panic("store: public key DER over 64 KiB")
+	}
+	return b
 }
 
 // ParsePublicIdentity decodes what [EncodePublicIdentity] produced, strictly,
@@ -155,10 +159,9 @@ func EncodePublicIdentity(pub *e2e.PublicIdentity) []byte {
 // compare the identity's fingerprint with anything: a caller that reads
 // [Contact.Identity] must check it against the contact's Fingerprint.
 func ParsePublicIdentity(b []byte) (*e2e.PublicIdentity, error) {
-	r := decoder{b: b}
-	sig := r.bytes(int(r.u16()))
-	enc := r.bytes(int(r.u16()))
-	if r.err || len(r.b) != 0 {
+	s := cryptobyte.String(b)
+	var sig, enc cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&sig) || !s.ReadUint16LengthPrefixed(&enc) || !s.Empty() {
 		return nil, errMalformed
 	}
 	return e2e.ParsePublicIdentity(sig, enc)

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // MessageIDLen is the length of a message ID: the sender's 16 random bytes.
@@ -82,7 +84,8 @@ func encodedMessageLen(m Message) int {
 }
 
 // appendMessage appends the version 2 encoding of m, a history record, to
-// b. The caller has checked m with [checkMessage].
+// b. The caller has checked m with [checkMessage]; a peer ID too long for
+// its length is still an error here, never a truncated record.
 //
 //	u8     version (2)
 //	vec16  peer ID
@@ -95,51 +98,39 @@ func encodedMessageLen(m Message) int {
 // There is no delivery state: it changes after the message is stored, and
 // lives in the message's small ids entry ([idEntry]), so that marking a
 // message sent or delivered never rewrites its text.
-func appendMessage(b []byte, m Message) []byte {
+func appendMessage(b []byte, m Message) ([]byte, error) {
 	var flags byte
 	if m.FromMe {
 		flags |= flagFromMe
 	}
 	b = append(b, messageEncodingV2)
-	b = appendVec16(b, m.PeerID)
+	b, err := appendVec16(b, m.PeerID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: peer ID: %w", ErrInvalidMessage, err)
+	}
 	b = append(b, m.ID[:]...)
 	b = append(b, flags)
 	b = binary.BigEndian.AppendUint64(b, m.Seq)
 	b = appendTime(b, m.SentAt)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Text)))
-	return append(b, m.Text...)
-}
-
-// encodeMessage returns the version 2 encoding of m (see [appendMessage]).
-func encodeMessage(m Message) ([]byte, error) {
-	if err := checkMessage(m); err != nil {
-		return nil, err
-	}
-	return appendMessage(make([]byte, 0, encodedMessageLen(m)), m), nil
+	return append(b, m.Text...), nil
 }
 
 // decodeMessage parses what appendMessage produced, strictly. The State of
 // the result is empty: it comes from the ids entry.
 func decodeMessage(b []byte) (Message, error) {
-	r := decoder{b: b}
-	if r.u8() != messageEncodingV2 {
-		return Message{}, errMalformed
-	}
+	s := cryptobyte.String(b)
 	var m Message
-	m.PeerID = r.vec16()
-	copy(m.ID[:], r.bytes(MessageIDLen))
-	flags := r.u8()
-	m.FromMe = flags&flagFromMe != 0
-	m.Seq = r.u64()
-	m.SentAt = r.time()
-	n := r.u32()
-	if n > maxText || int(n) != len(r.b) {
-		r.fail()
-	}
-	m.Text = string(r.bytes(int(n)))
-	if r.err || len(r.b) != 0 || flags&^flagFromMe != 0 || m.PeerID == "" {
+	var version, flags uint8
+	var n uint32
+	if !s.ReadUint8(&version) || version != messageEncodingV2 || !readVec16(&s, &m.PeerID) ||
+		!s.CopyBytes(m.ID[:]) || !s.ReadUint8(&flags) || !s.ReadUint64(&m.Seq) ||
+		!readTime(&s, &m.SentAt) || !s.ReadUint32(&n) ||
+		n > maxText || int(n) != len(s) || flags&^flagFromMe != 0 || m.PeerID == "" {
 		return Message{}, errMalformed
 	}
+	m.FromMe = flags&flagFromMe != 0
+	m.Text = string(s)
 	return m, nil
 }
 
@@ -207,22 +198,22 @@ const outboxPointerEncodingV2 = 2
 //	u8     version (2)
 //	vec16  peer ID
 //	[16]   message ID
-func encodeOutboxPointer(peerID string, id [MessageIDLen]byte) []byte {
+func encodeOutboxPointer(peerID string, id [MessageIDLen]byte) ([]byte, error) {
 	b := make([]byte, 0, 1+2+len(peerID)+MessageIDLen)
 	b = append(b, outboxPointerEncodingV2)
-	b = appendVec16(b, peerID)
-	return append(b, id[:]...)
+	b, err := appendVec16(b, peerID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: peer ID: %w", ErrInvalidMessage, err)
+	}
+	return append(b, id[:]...), nil
 }
 
 // decodeOutboxPointer parses what encodeOutboxPointer produced, strictly.
 func decodeOutboxPointer(b []byte) (peerID string, id [MessageIDLen]byte, err error) {
-	r := decoder{b: b}
-	if r.u8() != outboxPointerEncodingV2 {
-		return "", id, errMalformed
-	}
-	peerID = r.vec16()
-	copy(id[:], r.bytes(MessageIDLen))
-	if r.err || len(r.b) != 0 || peerID == "" {
+	s := cryptobyte.String(b)
+	var version uint8
+	if !s.ReadUint8(&version) || version != outboxPointerEncodingV2 || !readVec16(&s, &peerID) ||
+		!s.CopyBytes(id[:]) || !s.Empty() || peerID == "" {
 		return "", [MessageIDLen]byte{}, errMalformed
 	}
 	return peerID, id, nil

