@@ -202,4 +202,3 @@ func TestStockRelayEcho(t *testing.T) {
 		p.stop()
 	}
 }
-
