@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -210,7 +211,7 @@ func startStock(t testing.TB, name string, command cmdFactory, env string, cfg a
 	}
 	var vars []string
 	for _, kv := range os.Environ() {
-		if len(kv) < len("SECURECHAT_") || kv[:len("SECURECHAT_")] != "SECURECHAT_" {
+		if !strings.HasPrefix(kv, "SECURECHAT_") {
 			vars = append(vars, kv)
 		}
 	}

@@ -134,7 +134,8 @@ func RequireNAT(t testing.TB) {
 // pub, and the homes with their NATs.
 type NATBed struct {
 	// Pub is the public segment's own namespace, holding the bridge with
-	// address PubIP: a relay or mailbox can run right there.
+	// address PubIP: a relay or mailbox can run right there. It has no
+	// cable of its own, so SetLink does not apply to it.
 	Pub *Host
 
 	prefix string // "sctest-<pid>-<seq>-"
