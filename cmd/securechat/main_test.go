@@ -18,6 +18,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// Re-executed as a stock go-libp2p program (stockp2p_test.go)?
+	if code, ok := runTestProgram(); ok {
+		os.Exit(code)
+	}
 	dir, err := os.MkdirTemp("", "securechat-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -8,6 +8,11 @@
 // the member), so nothing ever touches the root namespace's interfaces, and
 // traffic, multicast included, stays on the test's bridge.
 //
+// A [NATBed] is the other layout: homes behind home-router NATs (nftables
+// masquerade, port-preserving or symmetric) and a public segment, in
+// 10.232.0.0/16, for relay and hole-punching tests; it needs nft too
+// ([RequireNAT]).
+//
 // Namespace names start with "sctest-<pid>-", so a later run can sweep what
 // a killed run left behind ([Sweep]) without touching another live run's.
 // Everything is deleted in t.Cleanup, even when the test fails. The package
@@ -135,8 +140,8 @@ type Host struct {
 	NS string
 	// IP is the host's IPv4 address on the LAN (without the prefix length).
 	IP   string
-	lan  *LAN
-	port string // the hub's end of the host's veth pair, on the bridge
+	hub  string // the namespace holding the other end of the host's cable
+	port string // the hub's end of the host's veth pair
 }
 
 // New creates an empty LAN and deletes it, with every host, when t ends.
@@ -184,7 +189,7 @@ func (l *LAN) AddHostNoAddr(t testing.TB) *Host {
 		t.Fatalf("netns: more than %d hosts", maxHosts)
 	}
 	port := fmt.Sprintf("v%d", i)
-	h := &Host{NS: fmt.Sprintf("%sh%d", l.prefix, i), IP: fmt.Sprintf("10.231.0.%d", i+2), lan: l, port: port}
+	h := &Host{NS: fmt.Sprintf("%sh%d", l.prefix, i), IP: fmt.Sprintf("10.231.0.%d", i+2), hub: l.hub, port: port}
 	l.hosts = append(l.hosts, h)
 	l.mu.Unlock()
 	steps := [][]string{
@@ -217,7 +222,8 @@ func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.C
 }
 
 // SetLink plugs the host's cable out of the bridge (up false) or back in:
-// it sets the hub's end of the veth pair down or up. The host keeps its
+// it sets the hub's end of the veth pair down or up (for a [NATBed] home,
+// the router's lan0; for a NAT, its cable into pub's bridge). The host keeps its
 // address and routes (its eth0 only loses carrier), and its packets are
 // dropped until the link is up again: a partition, not an error its
 // sockets would see.
@@ -226,7 +232,7 @@ func (h *Host) SetLink(up bool) error {
 	if up {
 		state = "up"
 	}
-	return ip("-n", h.lan.hub, "link", "set", h.port, state)
+	return ip("-n", h.hub, "link", "set", h.port, state)
 }
 
 // Run runs name with args inside the host's namespace to completion,

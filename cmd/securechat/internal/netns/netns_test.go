@@ -40,8 +40,8 @@ const mcastGroup = "239.255.231.1:5999"
 // "dial" connects to addr, "unreachable" fails to connect to addr within
 // a second, "mrecv" waits for one datagram to mcastGroup on
 // eth0, "msend" sends datagrams to mcastGroup from addr (an IP) until its
-// time runs out. Each
-// prints "ready" when set up and "ok" when done.
+// time runs out; natHelper has the NAT testbed's modes. Each prints
+// "ready" when set up and "ok" when done.
 func helperMain(mode, addr string) error {
 	deadline := time.Now().Add(helperTimeout)
 	switch mode {
@@ -114,7 +114,9 @@ func helperMain(mode, addr string) error {
 			time.Sleep(100 * time.Millisecond)
 		}
 	default:
-		return fmt.Errorf("unknown helper mode %q", mode)
+		if err := natHelper(mode, addr, deadline); err != nil {
+			return err
+		}
 	}
 	fmt.Println("ok")
 	return nil
