@@ -382,7 +382,10 @@ func (s *sealedStore) Receive(m Message) (Message, bool, error) {
 			return err
 		}
 		fresh = true
-		return tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{state: StateDelivered, seq: seq}))
+		if err := tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{state: StateDelivered, seq: seq})); err != nil {
+			return err
+		}
+		return s.indexReceived(tx, m.PeerID, m.ID, seq)
 	})
 	if err != nil {
 		return Message{}, false, fmt.Errorf("store message: %w", err)
