@@ -176,9 +176,12 @@ func migrateV4(tx sealedTx) error {
 			}
 			rs = rs[1:]
 		}
+		// Slots 0 to len-1, oldest first, as len Receives would have
+		// left them: the next message goes to slot len mod the bound,
+		// where the oldest is once the ring is full.
 		prefix := s.peerPrefix(bucketRecv, peerID)
-		for _, r := range rs {
-			if err := tx.putSealed(bucketRecv, seqKey(prefix, r.seq), encodeRecvEntry(r.id)); err != nil {
+		for i, r := range rs {
+			if err := tx.putSealed(bucketRecv, seqKey(prefix, uint64(i)), encodeRecvEntry(r.id, r.seq)); err != nil {
 				return err
 			}
 		}

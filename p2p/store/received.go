@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -28,31 +27,42 @@ import (
 const maxReceivedPerPeer = 4096
 
 // Records of the received bucket, per peer, under the prefix
-// P = HMAC(received, peer ID) (see [sealer.recordKey]):
+// P = HMAC(received, peer ID) (see [sealer.recordKey]), a ring of
+// maxReceivedPerPeer slots:
 //
-//	P           u64 count: how many entries follow
-//	P || u64 seq  received entry v1 ([encodeRecvEntry])
+//	P              u64 count: messages received from the peer so far
+//	P || u64 slot  received entry v1 ([encodeRecvEntry]) of the message
+//	               received as number slot, slot+max, slot+2*max, ...
 //
-// The count record sorts before the entries, and the entries in seq order,
-// so the oldest received message is the first entry after P: one cursor
-// seek, however long the conversation.
+// The next message goes to slot count mod maxReceivedPerPeer, where the
+// oldest kept message sits once the ring is full: storing it and dropping
+// the oldest are a few point reads and writes, whatever the backend (no
+// scan, which the memory backend does in O(n)). Changing
+// maxReceivedPerPeer reshapes the ring and needs a migration.
 
 // recvEntryEncodingV1 is the first byte of a received entry.
 const recvEntryEncodingV1 = 1
 
-// encodeRecvEntry returns a received entry: u8 version (1), [16] message ID.
-func encodeRecvEntry(id [MessageIDLen]byte) []byte {
-	return append([]byte{recvEntryEncodingV1}, id[:]...)
+// recvEntryLen is the length of a received entry.
+const recvEntryLen = 1 + MessageIDLen + 8
+
+// encodeRecvEntry returns a received entry: u8 version (1), [16] message
+// ID, u64 seq of its history record.
+func encodeRecvEntry(id [MessageIDLen]byte, seq uint64) []byte {
+	b := make([]byte, 0, recvEntryLen)
+	b = append(b, recvEntryEncodingV1)
+	b = append(b, id[:]...)
+	return binary.BigEndian.AppendUint64(b, seq)
 }
 
 // decodeRecvEntry parses what encodeRecvEntry produced, strictly.
-func decodeRecvEntry(b []byte) ([MessageIDLen]byte, error) {
+func decodeRecvEntry(b []byte) ([MessageIDLen]byte, uint64, error) {
 	var id [MessageIDLen]byte
-	if len(b) != 1+MessageIDLen || b[0] != recvEntryEncodingV1 {
-		return id, errMalformed
+	if len(b) != recvEntryLen || b[0] != recvEntryEncodingV1 {
+		return id, 0, errMalformed
 	}
 	copy(id[:], b[1:])
-	return id, nil
+	return id, binary.BigEndian.Uint64(b[1+MessageIDLen:]), nil
 }
 
 func getRecvCount(tx sealedTx, prefix []byte) (uint64, error) {
@@ -66,64 +76,34 @@ func getRecvCount(tx sealedTx, prefix []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(pt), nil
 }
 
-// indexReceived adds the message seq, id just received from peerID to the
-// received index and, past maxReceivedPerPeer entries, drops the oldest
-// received message, in the caller's transaction.
+// indexReceived puts the message seq, id just received from peerID into
+// its slot of the ring, dropping the oldest received message that held the
+// slot, in the caller's transaction.
 func (s *sealedStore) indexReceived(tx sealedTx, peerID string, id [MessageIDLen]byte, seq uint64) error {
 	prefix := s.peerPrefix(bucketRecv, peerID)
 	n, err := getRecvCount(tx, prefix)
 	if err != nil {
 		return err
 	}
-	if err := tx.putSealed(bucketRecv, seqKey(prefix, seq), encodeRecvEntry(id)); err != nil {
+	slot := seqKey(prefix, n%maxReceivedPerPeer)
+	// A slot that fails to open is overwritten: a damaged entry must not
+	// stop incoming messages.
+	if pt, ok, err := tx.getSealed(bucketRecv, slot); err == nil && ok {
+		if oldID, oldSeq, err := decodeRecvEntry(pt); err == nil {
+			if err := s.dropReceived(tx, peerID, oldID, oldSeq); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.putSealed(bucketRecv, slot, encodeRecvEntry(id, seq)); err != nil {
 		return err
 	}
-	for n++; n > maxReceivedPerPeer; n-- {
-		pruned, err := s.pruneOldestReceived(tx, peerID, prefix, seq)
-		if err != nil {
-			return err
-		}
-		if !pruned {
-			break // the count was off (damage): never drop the new message
-		}
-	}
-	return tx.putSealed(bucketRecv, prefix, binary.BigEndian.AppendUint64(nil, n))
-}
-
-// pruneOldestReceived drops the oldest message received from peerID: its
-// entry in the index and, if its ids entry agrees, the ids entry and the
-// history record. It reports false if there is nothing older than keep.
-// A damaged entry is dropped alone: it must not stop incoming messages.
-func (s *sealedStore) pruneOldestReceived(tx sealedTx, peerID string, prefix []byte, keep uint64) (bool, error) {
-	var k, v []byte
-	err := tx.scan(bucketRecv, prefix, seqKey(prefix, 0), func(key, val []byte) error {
-		k, v = bytes.Clone(key), bytes.Clone(val)
-		return errStop
-	})
-	if err != nil || k == nil || len(k) != len(prefix)+8 {
-		return false, err
-	}
-	seq := binary.BigEndian.Uint64(k[len(prefix):])
-	if seq == keep {
-		return false, nil
-	}
-	if err := tx.delete(bucketRecv, k); err != nil {
-		return false, err
-	}
-	pt, err := s.s.open(bucketRecv, k, v)
-	if err != nil {
-		return true, nil
-	}
-	id, err := decodeRecvEntry(pt)
-	if err != nil {
-		return true, nil
-	}
-	return true, s.dropReceived(tx, peerID, id, seq)
+	return tx.putSealed(bucketRecv, prefix, binary.BigEndian.AppendUint64(nil, n+1))
 }
 
 // dropReceived deletes the ids entry and the history record of the message
-// id received from peerID at seq, if the ids entry says so: the index entry
-// alone never deletes a message.
+// id received from peerID at seq, if the ids entry says so (an incoming
+// message at that seq): the ring entry alone never deletes a message.
 func (s *sealedStore) dropReceived(tx sealedTx, peerID string, id [MessageIDLen]byte, seq uint64) error {
 	e, ok, err := s.getIDEntry(tx, peerID, id)
 	if err != nil || !ok || e.fromMe || e.seq != seq {

@@ -58,12 +58,12 @@ var metaSchemaKey = []byte("schema")
 //
 // Version 5 bounds the dedupe set and binds the trust records together:
 //
-//	received  per peer, the index of the messages received from it, oldest
-//	          first (see received.go): HMAC(received, peer ID) -> u64 count;
-//	          HMAC(received, peer ID) || u64 seq -> received entry v1
-//	          ([encodeRecvEntry]: the message ID). Past
-//	          [maxReceivedPerPeer] entries the oldest received message
-//	          leaves history, ids and this index.
+//	received  per peer, a ring of the last messages received from it (see
+//	          received.go): HMAC(received, peer ID) -> u64 count;
+//	          HMAC(received, peer ID) || u64 slot -> received entry v1
+//	          ([encodeRecvEntry]: message ID, seq). Past
+//	          [maxReceivedPerPeer] messages the oldest received message
+//	          leaves history, ids and the ring.
 //	meta      "trust": the trust digest over every contacts record
 //	          (trust.go), kept in step by every contact write and checked
 //	          by Open.
