@@ -81,3 +81,32 @@ func BenchmarkReceive(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDeliveredUnknown is a receipt for a message ID the store does not
+// know, which any peer can send at will: a read-only lookup, no commit (the
+// commits/op metric shows it for bolt).
+func BenchmarkDeliveredUnknown(b *testing.B) {
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			s := be.open(b)
+			defer s.Close()
+			if _, err := s.Queue(Message{PeerID: benchPeer, ID: benchID(-1), Text: "x"}); err != nil {
+				b.Fatal(err)
+			}
+			bk, isBolt := s.kv.(*boltKV)
+			var before uint64
+			if isBolt {
+				before = bk.commits.Load()
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if ok, err := s.Delivered(benchPeer, benchID(i)); ok || err != nil {
+					b.Fatal(ok, err)
+				}
+			}
+			if isBolt {
+				b.ReportMetric(float64(bk.commits.Load()-before)/float64(b.N), "commits/op")
+			}
+		})
+	}
+}

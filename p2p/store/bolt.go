@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -56,6 +57,9 @@ func openBolt(path string, key [32]byte, timeout time.Duration, sch schema) (*se
 // crash leaves either all of it or none.
 type boltKV struct {
 	db *bolt.DB
+	// commits counts the update transactions that committed (each an
+	// fsync), so tests and benchmarks can see which calls write.
+	commits atomic.Uint64
 }
 
 func (b *boltKV) view(fn func(kvTx) error) error {
@@ -63,7 +67,11 @@ func (b *boltKV) view(fn func(kvTx) error) error {
 }
 
 func (b *boltKV) update(fn func(kvTx) error) error {
-	return boltErr(b.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) }))
+	err := b.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+	if err == nil {
+		b.commits.Add(1)
+	}
+	return boltErr(err)
 }
 
 func (b *boltKV) close() error { return b.db.Close() }

@@ -8,10 +8,14 @@
 // What is protected: every record value is AES-256-GCM sealed with its bucket
 // and record key as associated data, so a flipped bit or a record moved to
 // another key or bucket fails with [ErrCorrupt]. Record keys are HMACs of the
-// peer ID, so the file does not show whom the user talks to. What is not
+// peer ID, so the file does not show whom the user talks to. The trust
+// records (contacts: pins, trust levels, blocks) are also bound to each
+// other by a sealed digest (trust.go), so a single one removed or rolled
+// back to an older copy stops Open with [ErrTrustChanged]. What is not
 // protected: the number of records, their sizes, the bucket names and when
-// the file last changed; and a rollback of the whole file to an older copy
-// goes unnoticed, since nothing outside the file remembers its state.
+// the file last changed; and a rollback of the whole file (or of the whole
+// trust set with its digest) to an older copy goes unnoticed, since nothing
+// outside the file remembers its state.
 package store
 
 import (
@@ -101,7 +105,9 @@ type Store interface {
 	// Receive stores an incoming message in the history, unless peerID
 	// sent a message with this ID before (the dedupe set is kept with the
 	// history, so it survives restarts). It returns the message as stored
-	// and whether it is new.
+	// and whether it is new. The last 4096 messages received from each
+	// peer are kept: storing one more drops the oldest from the history
+	// and the dedupe set (see maxReceivedPerPeer for why dedupe holds).
 	Receive(m Message) (Message, bool, error)
 	// History returns the last limit messages of the conversation with
 	// peerID (all of them if limit <= 0), oldest first.
@@ -133,6 +139,12 @@ var (
 	// ErrInvalidContact is returned by PutContact for a contact that cannot
 	// be stored: empty PeerID, unknown Trust, or a field too long to encode.
 	ErrInvalidContact = errors.New("store: invalid contact")
+	// ErrTrustChanged means the trust records (contacts: pins, trust
+	// levels, blocks) are not the ones the store last wrote: one was
+	// removed, rolled back to an older copy, added, moved or damaged
+	// outside securechat. Open refuses such a store, since using it could
+	// silently forget a block or a pin; see README.md for the recovery.
+	ErrTrustChanged = errors.New("store: trust records were removed or rolled back")
 	// ErrInvalidMessage is returned for a message that cannot be stored:
 	// empty PeerID, unknown state, over-long text, or a reused ID.
 	ErrInvalidMessage = errors.New("store: invalid message")

@@ -277,6 +277,15 @@ func (s *sealedStore) MarkSent(peerID string, ids [][MessageIDLen]byte) error {
 // outbox pointer, whose key is the entry's seq; the history record is not
 // touched.
 func (s *sealedStore) Delivered(peerID string, id [MessageIDLen]byte) (bool, error) {
+	// A receipt that changes nothing (an unknown ID, a repeated receipt)
+	// is answered from a read-only transaction: with bbolt a write costs
+	// an fsync, which a peer must not be able to trigger at will.
+	if change, err := s.receiptChanges(peerID, id); err != nil || !change {
+		if err != nil {
+			return false, fmt.Errorf("mark delivered: %w", err)
+		}
+		return false, nil
+	}
 	removed := false
 	err := s.update(func(tx sealedTx) error {
 		e, ok, err := s.getIDEntry(tx, peerID, id)
@@ -315,11 +324,53 @@ func (s *sealedStore) Delivered(peerID string, id [MessageIDLen]byte) (bool, err
 	return removed, nil
 }
 
+// receiptChanges reports, in a read-only transaction, whether a receipt
+// for id would change anything: an outgoing message not yet delivered, or
+// still in the outbox.
+func (s *sealedStore) receiptChanges(peerID string, id [MessageIDLen]byte) (bool, error) {
+	change := false
+	err := s.view(func(tx sealedTx) error {
+		e, ok, err := s.getIDEntry(tx, peerID, id)
+		if err != nil || !ok || !e.fromMe {
+			return err
+		}
+		if e.state != StateDelivered {
+			change = true
+			return nil
+		}
+		raw, err := tx.get(bucketOutbox, s.messageKey(bucketOutbox, peerID, e.seq))
+		change = raw != nil
+		return err
+	})
+	return change, err
+}
+
+// seen reports, in a read-only transaction, whether peerID's conversation
+// already has message id (from either side). Receive asks it first, so a
+// duplicate costs no write transaction (an fsync with bbolt).
+func (s *sealedStore) seen(peerID string, id [MessageIDLen]byte) (bool, error) {
+	var found bool
+	err := s.view(func(tx sealedTx) error {
+		raw, err := tx.get(bucketIDs, s.idKey(peerID, id))
+		found = raw != nil
+		return err
+	})
+	return found, err
+}
+
 // Receive implements [Store].
 func (s *sealedStore) Receive(m Message) (Message, bool, error) {
 	m.FromMe, m.State = false, StateDelivered
 	if err := checkMessage(m); err != nil {
 		return Message{}, false, err
+	}
+	// A duplicate is answered from a read-only transaction (see
+	// Delivered); the update checks again.
+	if dup, err := s.seen(m.PeerID, m.ID); err != nil || dup {
+		if err != nil {
+			return Message{}, false, fmt.Errorf("store message: %w", err)
+		}
+		return m, false, nil
 	}
 	fresh := false
 	err := s.update(func(tx sealedTx) error {
@@ -337,7 +388,10 @@ func (s *sealedStore) Receive(m Message) (Message, bool, error) {
 			return err
 		}
 		fresh = true
-		return tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{state: StateDelivered, seq: seq}))
+		if err := tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{state: StateDelivered, seq: seq})); err != nil {
+			return err
+		}
+		return s.indexReceived(tx, m.PeerID, m.ID, seq)
 	})
 	if err != nil {
 		return Message{}, false, fmt.Errorf("store message: %w", err)

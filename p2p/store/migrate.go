@@ -2,8 +2,10 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -125,6 +127,71 @@ func migrateV3(tx sealedTx) error {
 			return err // cannot happen: a decoded v1 contact always encodes
 		}
 		if err := tx.putSealed(bucketContacts, k, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateV4 upgrades a version 4 store to version 5: it builds the received
+// index (received.go) from the history, and applies its bound, so that a
+// conversation with more than maxReceivedPerPeer received messages loses
+// the oldest of them (history record and ids entry), as if they had been
+// received under version 5. The trust digest is computed by Open after the
+// migrations (initSchema). A history record that fails to open is left as
+// it is and not indexed, to read as [ErrCorrupt] as before.
+func migrateV4(tx sealedTx) error {
+	s := &sealedStore{s: tx.s}
+	// The index is rebuilt from scratch, whatever the bucket held.
+	old, err := collectKeys(tx, bucketRecv)
+	if err != nil {
+		return err
+	}
+	for _, k := range old {
+		if err := tx.delete(bucketRecv, k); err != nil {
+			return err
+		}
+	}
+	type received struct {
+		seq uint64
+		id  [MessageIDLen]byte
+	}
+	// History keys sort by conversation, then seq: each peer's list comes
+	// out oldest first.
+	byPeer := map[string][]received{}
+	keys, err := collectKeys(tx, bucketHistory)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		raw, err := tx.get(bucketHistory, k)
+		if err != nil {
+			return err
+		}
+		m, err := s.openHistory(k, raw)
+		if err != nil || m.FromMe {
+			continue
+		}
+		byPeer[m.PeerID] = append(byPeer[m.PeerID], received{m.Seq, m.ID})
+	}
+	for peerID, rs := range byPeer {
+		slices.SortFunc(rs, func(a, b received) int { return cmp.Compare(a.seq, b.seq) })
+		for len(rs) > maxReceivedPerPeer {
+			if err := s.dropReceived(tx, peerID, rs[0].id, rs[0].seq); err != nil {
+				return err
+			}
+			rs = rs[1:]
+		}
+		// Slots 0 to len-1, oldest first, as len Receives would have
+		// left them: the next message goes to slot len mod the bound,
+		// where the oldest is once the ring is full.
+		prefix := s.peerPrefix(bucketRecv, peerID)
+		for i, r := range rs {
+			if err := tx.putSealed(bucketRecv, seqKey(prefix, uint64(i)), encodeRecvEntry(r.id, r.seq)); err != nil {
+				return err
+			}
+		}
+		if err := tx.putSealed(bucketRecv, prefix, binary.BigEndian.AppendUint64(nil, uint64(len(rs)))); err != nil {
 			return err
 		}
 	}

@@ -84,7 +84,7 @@ func TestMigrateV3(t *testing.T) {
 			}
 			return nil
 		})
-		if v, err := getVersion(tx); v != 4 || err != nil {
+		if v, err := getVersion(tx); v != schemaVersion || err != nil {
 			t.Errorf("version %d, %v", v, err)
 		}
 		for _, b := range [][]byte{bucketHistory, bucketIDs, bucketOutbox} {

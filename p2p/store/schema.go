@@ -14,6 +14,7 @@ var (
 	bucketOutbox   = []byte("outbox")
 	bucketHistory  = []byte("history")
 	bucketIDs      = []byte("ids")
+	bucketRecv     = []byte("received")
 )
 
 // metaSchemaKey is the meta record holding the sealed schema version. Open
@@ -54,7 +55,23 @@ var metaSchemaKey = []byte("schema")
 //
 // Everything else is unchanged. Migration from 3: [migrateV3] (every
 // contact rewritten as v2 with the identity empty).
-const schemaVersion = 4
+//
+// Version 5 bounds the dedupe set and binds the trust records together:
+//
+//	received  per peer, a ring of the last messages received from it (see
+//	          received.go): HMAC(received, peer ID) -> u64 count;
+//	          HMAC(received, peer ID) || u64 slot -> received entry v1
+//	          ([encodeRecvEntry]: message ID, seq). Past
+//	          [maxReceivedPerPeer] messages the oldest received message
+//	          leaves history, ids and the ring.
+//	meta      "trust": the trust digest over every contacts record
+//	          (trust.go), kept in step by every contact write and checked
+//	          by Open.
+//
+// Migration from 4: [migrateV4] (the index built from history, older
+// received messages beyond the bound dropped); the trust digest is computed
+// by Open after the migrations, like on every upgrade from then on.
+const schemaVersion = 5
 
 // A migration upgrades the store's records from one schema version to the
 // next. It runs inside Open's single update transaction, together with every
@@ -75,8 +92,8 @@ type schema struct {
 // currentSchema is the schema Open and OpenMemory use.
 var currentSchema = schema{
 	version:    schemaVersion,
-	buckets:    [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs},
-	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2, 3: migrateV3},
+	buckets:    [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs, bucketRecv},
+	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2, 3: migrateV3, 4: migrateV4},
 }
 
 // errNoMeta means a store has record buckets but no schema record: it was
@@ -101,6 +118,9 @@ func initSchema(tx sealedTx, sch schema) error {
 		if err := createBuckets(tx, sch); err != nil {
 			return err
 		}
+		if err := tx.resetTrustDigest(); err != nil {
+			return err
+		}
 		return putVersion(tx, sch.version)
 	}
 
@@ -110,6 +130,13 @@ func initSchema(tx sealedTx, sch schema) error {
 	}
 	if v > sch.version {
 		return fmt.Errorf("%w (store schema %d, this securechat knows %d)", ErrSchemaTooNew, v, sch.version)
+	}
+	// The trust records are checked before anything is migrated, so a
+	// migration never launders a removed pin into a fresh digest.
+	if v >= trustSchemaVersion {
+		if err := tx.checkTrust(); err != nil {
+			return err
+		}
 	}
 	// Buckets are created before migrations run, so a migration may fill
 	// a bucket that its version introduced.
@@ -127,6 +154,10 @@ func initSchema(tx sealedTx, sch schema) error {
 		if err := m(tx); err != nil {
 			return fmt.Errorf("migrate store schema %d to %d: %w", v, v+1, err)
 		}
+	}
+	// Migrations may rewrite contacts; the digest covers what they left.
+	if err := tx.resetTrustDigest(); err != nil {
+		return err
 	}
 	return putVersion(tx, sch.version)
 }
@@ -174,6 +205,9 @@ func putVersion(tx sealedTx, v uint32) error {
 type sealedTx struct {
 	kvTx
 	s *sealer
+	// trust is nil at a schema older than trustSchemaVersion; see
+	// [trustMAC].
+	trust *trustMAC
 }
 
 // getSealed returns the opened value stored under key, or ok false if there

@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"strings"
 )
@@ -12,14 +14,20 @@ import (
 type sealedStore struct {
 	kv kv
 	s  *sealer
+	// trust computes the trust digest (trust.go); nil at a schema older
+	// than trustSchemaVersion.
+	trust *trustMAC
 }
 
 // newSealedStore checks or creates the schema of k under key, in one update
 // transaction.
 func newSealedStore(k kv, key [32]byte, sch schema) (*sealedStore, error) {
 	s := &sealedStore{kv: k, s: newSealer(key)}
+	if sch.version >= trustSchemaVersion {
+		s.trust = newTrustMAC(key)
+	}
 	err := k.update(func(tx kvTx) error {
-		return initSchema(sealedTx{kvTx: tx, s: s.s}, sch)
+		return initSchema(s.tx(tx), sch)
 	})
 	if err != nil {
 		return nil, err
@@ -41,12 +49,14 @@ func OpenMemory(key [32]byte) Store {
 	return s
 }
 
+func (s *sealedStore) tx(tx kvTx) sealedTx { return sealedTx{kvTx: tx, s: s.s, trust: s.trust} }
+
 func (s *sealedStore) view(fn func(sealedTx) error) error {
-	return s.kv.view(func(tx kvTx) error { return fn(sealedTx{kvTx: tx, s: s.s}) })
+	return s.kv.view(func(tx kvTx) error { return fn(s.tx(tx)) })
 }
 
 func (s *sealedStore) update(fn func(sealedTx) error) error {
-	return s.kv.update(func(tx kvTx) error { return fn(sealedTx{kvTx: tx, s: s.s}) })
+	return s.kv.update(func(tx kvTx) error { return fn(s.tx(tx)) })
 }
 
 // Contact implements [Store].
@@ -91,7 +101,7 @@ func (s *sealedStore) PutContact(c Contact) error {
 	}
 	key := s.s.recordKey(bucketContacts, c.PeerID)
 	if err := s.update(func(tx sealedTx) error {
-		return tx.putSealed(bucketContacts, key, pt)
+		return tx.putContactRecord(key, pt)
 	}); err != nil {
 		return fmt.Errorf("write contact: %w", err)
 	}
@@ -101,11 +111,23 @@ func (s *sealedStore) PutContact(c Contact) error {
 // Contacts implements [Store].
 func (s *sealedStore) Contacts() ([]Contact, error) {
 	var (
-		all     []Contact
-		corrupt int
+		all      []Contact
+		corrupt  int
+		trustErr error
 	)
 	err := s.view(func(tx sealedTx) error {
-		return tx.forEach(bucketContacts, func(key, raw []byte) error {
+		// Every record is read anyway, so the trust digest (trust.go) is
+		// checked on the way: a record removed or rolled back while the
+		// store was open is reported here, not only at the next Open.
+		var d trustDigest
+		var h hash.Hash
+		if tx.trust != nil {
+			h = tx.trust.hash()
+		}
+		err := tx.forEach(bucketContacts, func(key, raw []byte) error {
+			if h != nil {
+				xorTerm(&d, h, key, raw)
+			}
 			pt, err := s.s.open(bucketContacts, key, raw)
 			if err == nil {
 				var c Contact
@@ -118,22 +140,29 @@ func (s *sealedStore) Contacts() ([]Contact, error) {
 			corrupt++
 			return nil
 		})
+		if err == nil && h != nil {
+			trustErr = tx.checkDigest(d)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read contacts: %w", err)
 	}
 	slices.SortFunc(all, func(a, b Contact) int { return strings.Compare(a.PeerID, b.PeerID) })
 	if corrupt > 0 {
-		return all, fmt.Errorf("read contacts: %d damaged records: %w", corrupt, ErrCorrupt)
+		err = fmt.Errorf("read contacts: %d damaged records: %w", corrupt, ErrCorrupt)
 	}
-	return all, nil
+	if trustErr != nil {
+		err = errors.Join(err, fmt.Errorf("read contacts: %w", trustErr))
+	}
+	return all, err
 }
 
 // DeleteContact implements [Store].
 func (s *sealedStore) DeleteContact(peerID string) error {
 	key := s.s.recordKey(bucketContacts, peerID)
 	if err := s.update(func(tx sealedTx) error {
-		return tx.delete(bucketContacts, key)
+		return tx.deleteContactRecord(key)
 	}); err != nil {
 		return fmt.Errorf("delete contact: %w", err)
 	}

@@ -1,0 +1,116 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// maxReceivedPerPeer bounds what a peer's messages may take in the store:
+// the last maxReceivedPerPeer messages received from each peer are kept,
+// each with its history record and its ids entry (the dedupe set); storing
+// one more drops the oldest, in the same transaction. Outgoing messages are
+// not counted: the user writes them, and p2p's maxQueuedPerPeer bounds the
+// ones waiting.
+//
+// The bound keeps dedupe whole for everything an honest sender can still
+// send again. A sender resends only its unacknowledged messages, oldest
+// first, at the start of each session, and records on a session are
+// strictly ordered. Say message M is resent. Since the last session that
+// brought M here, the receiver has stored only messages that came after M
+// on that session (any later session brings M again first); their receipts
+// followed M's on the same ordered stream, so none of them arrived either,
+// and all of them are still in the sender's outbox, with M. The receiver
+// therefore stored fewer newer messages from that sender than the sender's
+// outbox holds, at most 1000 (p2p's maxQueuedPerPeer), well below
+// maxReceivedPerPeer: M's ID is still here. e2e/PROTOCOL.md states this
+// for implementers.
+const maxReceivedPerPeer = 4096
+
+// Records of the received bucket, per peer, under the prefix
+// P = HMAC(received, peer ID) (see [sealer.recordKey]), a ring of
+// maxReceivedPerPeer slots:
+//
+//	P              u64 count: messages received from the peer so far
+//	P || u64 slot  received entry v1 ([encodeRecvEntry]) of the message
+//	               received as number slot, slot+max, slot+2*max, ...
+//
+// The next message goes to slot count mod maxReceivedPerPeer, where the
+// oldest kept message sits once the ring is full: storing it and dropping
+// the oldest are a few point reads and writes, whatever the backend (no
+// scan, which the memory backend does in O(n)). Changing
+// maxReceivedPerPeer reshapes the ring and needs a migration.
+
+// recvEntryEncodingV1 is the first byte of a received entry.
+const recvEntryEncodingV1 = 1
+
+// recvEntryLen is the length of a received entry.
+const recvEntryLen = 1 + MessageIDLen + 8
+
+// encodeRecvEntry returns a received entry: u8 version (1), [16] message
+// ID, u64 seq of its history record.
+func encodeRecvEntry(id [MessageIDLen]byte, seq uint64) []byte {
+	b := make([]byte, 0, recvEntryLen)
+	b = append(b, recvEntryEncodingV1)
+	b = append(b, id[:]...)
+	return binary.BigEndian.AppendUint64(b, seq)
+}
+
+// decodeRecvEntry parses what encodeRecvEntry produced, strictly.
+func decodeRecvEntry(b []byte) ([MessageIDLen]byte, uint64, error) {
+	var id [MessageIDLen]byte
+	if len(b) != recvEntryLen || b[0] != recvEntryEncodingV1 {
+		return id, 0, errMalformed
+	}
+	copy(id[:], b[1:])
+	return id, binary.BigEndian.Uint64(b[1+MessageIDLen:]), nil
+}
+
+func getRecvCount(tx sealedTx, prefix []byte) (uint64, error) {
+	pt, ok, err := tx.getSealed(bucketRecv, prefix)
+	if err != nil || !ok {
+		return 0, err
+	}
+	if len(pt) != 8 {
+		return 0, fmt.Errorf("%w: received count", ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(pt), nil
+}
+
+// indexReceived puts the message seq, id just received from peerID into
+// its slot of the ring, dropping the oldest received message that held the
+// slot, in the caller's transaction.
+func (s *sealedStore) indexReceived(tx sealedTx, peerID string, id [MessageIDLen]byte, seq uint64) error {
+	prefix := s.peerPrefix(bucketRecv, peerID)
+	n, err := getRecvCount(tx, prefix)
+	if err != nil {
+		return err
+	}
+	slot := seqKey(prefix, n%maxReceivedPerPeer)
+	// A slot that fails to open is overwritten: a damaged entry must not
+	// stop incoming messages.
+	if pt, ok, err := tx.getSealed(bucketRecv, slot); err == nil && ok {
+		if oldID, oldSeq, err := decodeRecvEntry(pt); err == nil {
+			if err := s.dropReceived(tx, peerID, oldID, oldSeq); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.putSealed(bucketRecv, slot, encodeRecvEntry(id, seq)); err != nil {
+		return err
+	}
+	return tx.putSealed(bucketRecv, prefix, binary.BigEndian.AppendUint64(nil, n+1))
+}
+
+// dropReceived deletes the ids entry and the history record of the message
+// id received from peerID at seq, if the ids entry says so (an incoming
+// message at that seq): the ring entry alone never deletes a message.
+func (s *sealedStore) dropReceived(tx sealedTx, peerID string, id [MessageIDLen]byte, seq uint64) error {
+	e, ok, err := s.getIDEntry(tx, peerID, id)
+	if err != nil || !ok || e.fromMe || e.seq != seq {
+		return nil // missing or damaged: left as it is
+	}
+	if err := tx.delete(bucketIDs, s.idKey(peerID, id)); err != nil {
+		return err
+	}
+	return tx.delete(bucketHistory, s.messageKey(bucketHistory, peerID, seq))
+}
