@@ -105,9 +105,10 @@ type Store interface {
 	// Receive stores an incoming message in the history, unless peerID
 	// sent a message with this ID before (the dedupe set is kept with the
 	// history, so it survives restarts). It returns the message as stored
-	// and whether it is new. The last 4096 messages received from each
-	// peer are kept: storing one more drops the oldest from the history
-	// and the dedupe set (see maxReceivedPerPeer for why dedupe holds).
+	// and whether it is new. The dedupe set holds the IDs of the last 4096
+	// messages received from each peer: storing one more drops the oldest
+	// ID from it, never a history record (see maxReceivedPerPeer for why
+	// dedupe holds).
 	Receive(m Message) (Message, bool, error)
 	// History returns the last limit messages of the conversation with
 	// peerID (all of them if limit <= 0), oldest first.

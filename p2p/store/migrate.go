@@ -135,9 +135,9 @@ func migrateV3(tx sealedTx) error {
 
 // migrateV4 upgrades a version 4 store to version 5: it builds the received
 // index (received.go) from the history, and applies its bound, so that a
-// conversation with more than maxReceivedPerPeer received messages loses
-// the oldest of them (history record and ids entry), as if they had been
-// received under version 5. The trust digest is computed by Open after the
+// conversation with more than maxReceivedPerPeer received messages keeps
+// dedupe entries for the newest of them only, as if they had been received
+// under version 5; every history record stays. The trust digest is computed by Open after the
 // migrations (initSchema). A history record that fails to open is left as
 // it is and not indexed, to read as [ErrCorrupt] as before.
 func migrateV4(tx sealedTx) error {

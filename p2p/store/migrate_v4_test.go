@@ -43,7 +43,8 @@ func receiveV4(t *testing.T, s *sealedStore, peerID string, first, n int) {
 }
 
 // TestMigrateV4 upgrades a version 4 store: the received index is built,
-// a conversation over the bound loses its oldest received messages, the
+// a conversation over the bound keeps every message but dedupe entries
+// for the newest maxReceivedPerPeer only, the
 // trust digest covers the contacts, and dedupe and the trust check work on
 // the result.
 func TestMigrateV4(t *testing.T) {
@@ -85,7 +86,7 @@ func TestMigrateV4(t *testing.T) {
 		t.Errorf("Contacts = %+v, %v", all, err)
 	}
 	h, err := s.History("p", 0)
-	if err != nil || len(h) != maxReceivedPerPeer+1 || h[0].ID != out.ID || h[1].ID != recvID(over) {
+	if err != nil || len(h) != maxReceivedPerPeer+over+1 || h[0].ID != out.ID || h[1].ID != recvID(0) {
 		t.Fatalf("History(p) = %d messages, %v", len(h), err)
 	}
 	for _, i := range []int{over, maxReceivedPerPeer + over - 1} {
@@ -94,9 +95,11 @@ func TestMigrateV4(t *testing.T) {
 		}
 	}
 	recs, _ := bucketBytes(t, s)
-	receiveN(t, s, "p", 1<<20, 1<<20+1) // one more: one older one leaves
-	if recs2, _ := bucketBytes(t, s); recs2[string(bucketHistory)] != recs[string(bucketHistory)] {
-		t.Errorf("history records %d after one more message, was %d", recs2[string(bucketHistory)], recs[string(bucketHistory)])
+	receiveN(t, s, "p", 1<<20, 1<<20+1) // one more: one older dedupe entry leaves
+	if recs2, _ := bucketBytes(t, s); recs2[string(bucketIDs)] != recs[string(bucketIDs)] ||
+		recs2[string(bucketHistory)] != recs[string(bucketHistory)]+1 {
+		t.Errorf("ids/history records %d/%d after one more message, were %d/%d",
+			recs2[string(bucketIDs)], recs2[string(bucketHistory)], recs[string(bucketIDs)], recs[string(bucketHistory)])
 	}
 	if hq, err := s.History("q", 0); err != nil || len(hq) != 2 {
 		t.Errorf("History(q) = %d, %v", len(hq), err)

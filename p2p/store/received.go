@@ -5,12 +5,13 @@ import (
 	"fmt"
 )
 
-// maxReceivedPerPeer bounds what a peer's messages may take in the store:
-// the last maxReceivedPerPeer messages received from each peer are kept,
-// each with its history record and its ids entry (the dedupe set); storing
-// one more drops the oldest, in the same transaction. Outgoing messages are
-// not counted: the user writes them, and p2p's maxQueuedPerPeer bounds the
-// ones waiting.
+// maxReceivedPerPeer bounds the dedupe set: the ids entries of the last
+// maxReceivedPerPeer messages received from each peer are kept; storing one
+// more drops the oldest one's ids entry, in the same transaction. The
+// history records stay: a conversation is the user's, kept until the user
+// deletes it, and the history is not consulted for dedupe. Outgoing
+// messages are not counted: their ids entries hold their delivery state,
+// and p2p's maxQueuedPerPeer bounds the ones waiting.
 //
 // The bound keeps dedupe whole for everything an honest sender can still
 // send again. A sender resends only its unacknowledged messages, oldest
@@ -101,16 +102,14 @@ func (s *sealedStore) indexReceived(tx sealedTx, peerID string, id [MessageIDLen
 	return tx.putSealed(bucketRecv, prefix, binary.BigEndian.AppendUint64(nil, n+1))
 }
 
-// dropReceived deletes the ids entry and the history record of the message
-// id received from peerID at seq, if the ids entry says so (an incoming
-// message at that seq): the ring entry alone never deletes a message.
+// dropReceived deletes the ids entry (the dedupe entry) of the message id
+// received from peerID at seq, if the entry says so (an incoming message at
+// that seq): the ring entry alone never deletes anything else. The history
+// record stays.
 func (s *sealedStore) dropReceived(tx sealedTx, peerID string, id [MessageIDLen]byte, seq uint64) error {
 	e, ok, err := s.getIDEntry(tx, peerID, id)
 	if err != nil || !ok || e.fromMe || e.seq != seq {
 		return nil // missing or damaged: left as it is
 	}
-	if err := tx.delete(bucketIDs, s.idKey(peerID, id)); err != nil {
-		return err
-	}
-	return tx.delete(bucketHistory, s.messageKey(bucketHistory, peerID, seq))
+	return tx.delete(bucketIDs, s.idKey(peerID, id))
 }

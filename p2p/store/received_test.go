@@ -49,9 +49,9 @@ func bucketBytes(t *testing.T, s *sealedStore) (records, bytes map[string]int) {
 }
 
 // TestReceivedBounded: past maxReceivedPerPeer messages from one peer, each
-// new one drops the oldest (history record and dedupe entry) in its own
-// transaction; the newest still deduplicate, outgoing messages and other
-// peers are untouched, and the bytes stored for the peer stop growing.
+// new one drops the oldest dedupe entry in its own transaction; the newest
+// still deduplicate, every history record stays, outgoing messages and
+// other peers are untouched, and the dedupe set stops growing.
 func TestReceivedBounded(t *testing.T) {
 	const k = 5
 	s := OpenMemory(testKey).(*sealedStore) // the same code as bolt, without 4096 fsyncs
@@ -65,22 +65,25 @@ func TestReceivedBounded(t *testing.T) {
 	recs, full := bucketBytes(t, s)
 	receiveN(t, s, "p", maxReceivedPerPeer, maxReceivedPerPeer+k)
 	recs2, full2 := bucketBytes(t, s)
-	for b := range full {
+	for _, b := range []string{string(bucketIDs), string(bucketRecv)} {
 		if recs2[b] != recs[b] || full2[b] != full[b] {
 			t.Errorf("bucket %s: %d records, %d bytes after %d more messages; was %d, %d",
 				b, recs2[b], full2[b], k, recs[b], full[b])
 		}
 	}
-	// p: the received messages plus the outgoing one; q: its 3.
-	if want := maxReceivedPerPeer + 1 + 3; recs2[string(bucketHistory)] != want || recs2[string(bucketIDs)] != want {
-		t.Errorf("history %d, ids %d records; want %d", recs2[string(bucketHistory)], recs2[string(bucketIDs)], want)
+	// ids: p's kept received messages plus the outgoing one; q: its 3.
+	if want := maxReceivedPerPeer + 1 + 3; recs2[string(bucketIDs)] != want {
+		t.Errorf("ids %d records; want %d", recs2[string(bucketIDs)], want)
+	}
+	if want := maxReceivedPerPeer + k + 1 + 3; recs2[string(bucketHistory)] != want {
+		t.Errorf("history %d records; want %d (nothing leaves the history)", recs2[string(bucketHistory)], want)
 	}
 
 	h, err := s.History("p", 0)
-	if err != nil || len(h) != maxReceivedPerPeer+1 {
+	if err != nil || len(h) != maxReceivedPerPeer+k+1 {
 		t.Fatalf("History(p) = %d messages, %v", len(h), err)
 	}
-	if h[0].ID != out.ID || h[1].ID != recvID(k) || h[len(h)-1].ID != recvID(maxReceivedPerPeer+k-1) {
+	if h[0].ID != out.ID || h[1].ID != recvID(0) || h[len(h)-1].ID != recvID(maxReceivedPerPeer+k-1) {
 		t.Errorf("History(p) starts %x, %x and ends %x", h[0].ID, h[1].ID, h[len(h)-1].ID)
 	}
 	// Everything still kept deduplicates.
@@ -92,8 +95,8 @@ func TestReceivedBounded(t *testing.T) {
 	if hq, err := s.History("q", 0); err != nil || len(hq) != 3 {
 		t.Errorf("History(q) = %d, %v", len(hq), err)
 	}
-	// The oldest are gone for good: the sender could not resend them (see
-	// maxReceivedPerPeer), so dedupe no longer needs them.
+	// The oldest left the dedupe set: the sender could not resend them
+	// (see maxReceivedPerPeer), so dedupe no longer needs them.
 	if _, fresh, err := s.Receive(Message{PeerID: "p", ID: recvID(0), Text: "old"}); !fresh || err != nil {
 		t.Errorf("Receive(pruned 0) = %v, %v; want it stored as new", fresh, err)
 	}
