@@ -23,7 +23,7 @@ var (
 	// /ip4/198.51.100.7/tcp/4001
 	maIP4TCP = hexBytes("04c633640706" + "0fa1")
 	// /ip4/198.51.100.7/udp/4001/quic-v1
-	maIP4QUIC = hexBytes("04c63364079102" + "0fa1" + "cc03")
+	maIP4QUIC = hexBytes("04c63364079102" + "0fa1" + "cd03")
 	// /ip6/2001:db8::7/tcp/4001
 	maIP6TCP = hexBytes("29" + "20010db8000000000000000000000007" + "06" + "0fa1")
 	// /ip4/192.168.1.7/tcp/4001
