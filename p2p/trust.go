@@ -25,12 +25,14 @@ var (
 // fingerprint gets its stored trust ("new" becomes "pinned" on a later
 // session); a known peer with a different fingerprint is a loud, blocking
 // event: an alert naming both fingerprints, the new one kept as pending, no
-// session, and sending refused until the user accepts the new key.
+// session, and sending refused until the user accepts the new key. A pin
+// that an invite set and no session confirmed yet is stricter: another key
+// is a fingerprint_mismatch alert and no session, nothing kept (invite.go).
 func (n *Node) admit(p peer.ID, fp e2e.Fingerprint, addrs []string) (Trust, error) {
 	trust, alert, err := n.admitLocked(p, fp, addrs)
 	if alert != "" {
 		// Raised outside trustMu: a reader of the events may call Verify.
-		n.alert(AlertKeyChanged, p, alert)
+		n.alert(alertKindFor(err), p, alert)
 	}
 	return trust, err
 }
@@ -49,6 +51,10 @@ func (n *Node) admitLocked(p peer.ID, fp e2e.Fingerprint, addrs []string) (_ Tru
 		switch {
 		case c.Blocked:
 			return "", "", errBlocked
+		case !c.Fingerprint.Equal(fp) && invitePinOnly(c):
+			// Pinned by an invite, never seen: no session, nothing kept
+			// of the other key (invite.go).
+			return "", inviteMismatch(p, fp, c.Fingerprint), errInviteMismatch
 		case !c.Fingerprint.Equal(fp):
 			c.PendingFingerprint = fp
 			if err := n.store.PutContact(c); err != nil {
