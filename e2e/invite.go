@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // An invite is how one person hands another everything needed to reach them
@@ -160,28 +162,27 @@ func ParseInvite(s string) (*Invite, error) {
 	if err != nil || len(body) > maxInviteBody {
 		return nil, ErrInvite
 	}
-	r := reader{b: body}
-	version := r.u8()
-	peerID := r.vec16()
-	sigDER := r.vec16()
-	name := r.vec16()
-	count := int(r.u8())
-	if r.bad || version != inviteVersion ||
+	r := cryptobyte.String(body)
+	var version, count uint8
+	var peerID, sigDER, name []byte
+	if !r.ReadUint8(&version) || !readVec16(&r, &peerID) || !readVec16(&r, &sigDER) ||
+		!readVec16(&r, &name) || !r.ReadUint8(&count) ||
+		version != inviteVersion ||
 		len(peerID) == 0 || len(peerID) > maxPeerIDLen ||
-		len(name) > MaxInviteName || !utf8.Valid(name) || count > MaxInviteAddrs {
+		len(name) > MaxInviteName || !utf8.Valid(name) || int(count) > MaxInviteAddrs {
 		return nil, ErrInvite
 	}
 	var addrs [][]byte
 	for range count {
-		a := r.vec16()
-		if r.bad || len(a) == 0 || len(a) > maxInviteAddrLen {
+		var a []byte
+		if !readVec16(&r, &a) || len(a) == 0 || len(a) > maxInviteAddrLen {
 			return nil, ErrInvite
 		}
 		addrs = append(addrs, bytes.Clone(a))
 	}
-	tbs := body[:len(body)-len(r.b)]
-	sig := r.vec16()
-	if !r.done() {
+	tbs := body[:len(body)-len(r)]
+	var sig []byte
+	if !readVec16(&r, &sig) || !r.Empty() {
 		return nil, ErrInvite
 	}
 	key, err := parseRSAPublic(sigDER)
