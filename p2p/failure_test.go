@@ -294,3 +294,23 @@ func TestBlock(t *testing.T) {
 		t.Fatalf("%d session ups", k)
 	}
 }
+
+// TestNameCollisionRename: a known contact that renames itself to another
+// contact's name is flagged too, not only a new peer.
+func TestNameCollisionRename(t *testing.T) {
+	a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
+	a.connect(t, b)
+	c := newTestNode(t, "carol")
+	c.connect(t, a)
+	hk, id := c.hostKey, c.id
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a.ev.wait(t, "carol's session down", func(e Event) bool { d, ok := e.(SessionDown); return ok && d.PeerID == c.PeerID() })
+	c2 := newKeyedNode(t, "Bob", hk, id)
+	c2.connect(t, a)
+	al := a.ev.wait(t, "name_collision", isAlert(AlertNameCollision)).(Alert)
+	if al.PeerID != c2.PeerID() || !strings.Contains(al.Message, b.PeerID()) {
+		t.Fatalf("alert = %+v", al)
+	}
+}

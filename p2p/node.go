@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p/mdns"
 	"github.com/securechat/securechat/p2p/store"
 )
 
@@ -55,8 +56,8 @@ type Node struct {
 	// never sends receipts, like a peer that lost them all.
 	noReceipts atomic.Bool
 
-	// disc is the mDNS discovery (mdns.go); nil without Config.MDNS.
-	disc *discovery
+	// disc is the mDNS discovery (discovery.go); nil without Config.MDNS.
+	disc *mdns.Discovery
 
 	// ctx ends when Close starts tearing down; AfterFuncs on it reset
 	// every stream so no read blocks past Close.
@@ -186,7 +187,7 @@ func start(ctx context.Context, cfg Config, keys nodeKeys, st store.Store) (*Nod
 	n.emit(Ready{PeerID: n.PeerID(), Fingerprint: n.Fingerprint(), Name: n.name, Addrs: n.Addrs()})
 	n.host.SetStreamHandler(protocol.ID(e2e.ProtocolID), n.handleStream)
 	if cfg.MDNS {
-		n.disc = n.startDiscovery(true)
+		n.disc = n.startDiscovery(mdns.Config{})
 	}
 	n.startRedial()
 	n.log.Info("node started", "peer_id", n.PeerID(), "fingerprint", n.Fingerprint().String())
@@ -307,9 +308,6 @@ func (n *Node) close() error {
 		}
 	}
 	n.mu.Unlock()
-	if n.disc != nil {
-		n.disc.stop() // no new announcements or discoveries
-	}
 	n.host.RemoveStreamHandler(protocol.ID(e2e.ProtocolID))
 
 	// Say goodbye on every session, then give the peers a moment to close
@@ -325,6 +323,11 @@ func (n *Node) close() error {
 		}
 	}
 	n.cancel()
+	if n.disc != nil {
+		// After cancel: its callbacks emit, which blocks until then.
+		// Announcements are ignored from the start of Close (Wanted).
+		_ = n.disc.Close()
+	}
 	n.wg.Wait()
 
 	var errs []error

@@ -18,6 +18,7 @@ import (
 
 	"github.com/securechat/securechat/e2e"
 	"github.com/securechat/securechat/p2p"
+	"github.com/securechat/securechat/p2p/mdns"
 )
 
 // logFileName is the line interface's log, in the home directory: logs must
@@ -60,6 +61,11 @@ func run(ctx context.Context, cfg *config, env environment, stdin io.Reader, std
 		}
 	}
 
+	if cfg.mdns {
+		// zeroconf, under mDNS, logs with the standard logger: into
+		// ours, never onto the terminal or the headless output.
+		mdns.RouteStdLog(logger)
+	}
 	n, err := startNode(ctx, cfg, env, logger)
 	held.release(err == nil)
 	if err != nil {

@@ -1,4 +1,4 @@
-package p2p
+package mdns
 
 import (
 	"net"
@@ -17,13 +17,13 @@ import (
 // MTU. The TXT budget leaves room under ~1400 bytes for the PTR, SRV and A
 // records and a 63-character instance name, with name compression.
 const (
-	// mdnsMaxAdvertised caps the addresses we announce.
-	mdnsMaxAdvertised = 8
-	// mdnsTXTBudget caps the bytes of the announced TXT strings.
-	mdnsTXTBudget = 900
-	// mdnsMaxRemoteAddrs caps the addresses taken from a peer's
+	// maxAdvertised caps the addresses we announce.
+	maxAdvertised = 8
+	// txtBudget caps the bytes of the announced TXT strings.
+	txtBudget = 900
+	// maxRemoteAddrs caps the addresses taken from a peer's
 	// announcement: a LAN host may announce anything.
-	mdnsMaxRemoteAddrs = 16
+	maxRemoteAddrs = 16
 )
 
 // lanAddrs returns the addresses of addrs that a peer on the LAN can dial:
@@ -31,7 +31,7 @@ const (
 // unspecified, multicast nor IPv6 link-local (which needs a zone libp2p
 // does not carry). They come deduplicated, IPv4 before IPv6 and private
 // before public, TCP before QUIC, at most max of them; with idLen > 0 they
-// also fit mdnsTXTBudget as "dnsaddr=<addr>/p2p/<id>" TXT strings.
+// also fit txtBudget as "dnsaddr=<addr>/p2p/<id>" TXT strings.
 func lanAddrs(addrs []multiaddr.Multiaddr, max, idLen int, loopbackOK bool) []multiaddr.Multiaddr {
 	type ranked struct {
 		a    multiaddr.Multiaddr
@@ -59,7 +59,7 @@ func lanAddrs(addrs []multiaddr.Multiaddr, max, idLen int, loopbackOK bool) []mu
 		if idLen > 0 {
 			// One length byte, then "dnsaddr=" + addr + "/p2p/" + id.
 			size := 1 + len("dnsaddr=") + len(k.s) + len("/p2p/") + idLen
-			if used+size > mdnsTXTBudget {
+			if used+size > txtBudget {
 				continue
 			}
 			used += size
@@ -104,7 +104,7 @@ func lanRank(a multiaddr.Multiaddr, loopbackOK bool) (int, bool) {
 	return rank, true
 }
 
-// mdnsHost is the host as go-libp2p's mDNS service sees it: the node's host
+// announceHost is the host as go-libp2p's mDNS service sees it: our host
 // with its addresses replaced by a filtered snapshot. The service reads
 // Network().InterfaceListenAddresses() (and, in other versions,
 // Addrs()) once when it starts, so the snapshot is exactly what is
@@ -112,26 +112,26 @@ func lanRank(a multiaddr.Multiaddr, loopbackOK bool) (int, bool) {
 // the addresses every other part of libp2p uses (identify, Ready, dials)
 // untouched; AddrsFactory would not even reach the mDNS service, which
 // asks the network, not the host.
-type mdnsHost struct {
+type announceHost struct {
 	host.Host
 	addrs []multiaddr.Multiaddr
 }
 
 // Addrs returns the filtered snapshot.
-func (h mdnsHost) Addrs() []multiaddr.Multiaddr { return h.addrs }
+func (h announceHost) Addrs() []multiaddr.Multiaddr { return h.addrs }
 
 // Network returns the host's network with the filtered snapshot as its
 // interface listen addresses.
-func (h mdnsHost) Network() network.Network { return mdnsNetwork{h.Host.Network(), h.addrs} }
+func (h announceHost) Network() network.Network { return announceNetwork{h.Host.Network(), h.addrs} }
 
-// mdnsNetwork is [mdnsHost]'s network.
-type mdnsNetwork struct {
+// announceNetwork is [announceHost]'s network.
+type announceNetwork struct {
 	network.Network
 	addrs []multiaddr.Multiaddr
 }
 
 // InterfaceListenAddresses returns the filtered snapshot.
-func (m mdnsNetwork) InterfaceListenAddresses() ([]multiaddr.Multiaddr, error) {
+func (m announceNetwork) InterfaceListenAddresses() ([]multiaddr.Multiaddr, error) {
 	return m.addrs, nil
 }
 
