@@ -60,6 +60,11 @@ type Config struct {
 	// in private ranges (nested or carrier-grade NAT, test networks), not
 	// only public ones. Loopback addresses are never used.
 	HolePunchPrivate bool
+
+	// circuitsOnly makes the node advertise its circuit addresses alone,
+	// as a node behind a NAT is reached: tests on loopback use it so that
+	// a peer has no direct address to fall back to.
+	circuitsOnly bool
 }
 
 // PeerInfo describes a known peer, as [Node.Peers] lists it.

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -103,6 +104,9 @@ func (n *Node) queuePath(p peer.ID) {
 // movePath opens a new chat stream to p on a direct connection, if p's live
 // session is relayed and no other handshake with p is under way.
 func (n *Node) movePath(p peer.ID) {
+	if !n.hasDirectConn(p) {
+		return
+	}
 	n.mu.Lock()
 	ps := n.peers[p]
 	if ps == nil || !ps.up || ps.current == nil || ps.pending > 0 || ps.dialing != nil ||
@@ -122,7 +126,9 @@ func (n *Node) movePath(p peer.ID) {
 		n.prune(p, ps)
 		n.mu.Unlock()
 	}()
-	ctx, cancel := context.WithTimeout(n.ctx, DialTimeout)
+	// The direct connection was there a moment ago; if it went meanwhile,
+	// libp2p would wait for another one, so the wait is short.
+	ctx, cancel := context.WithTimeout(n.ctx, moveTimeout)
 	defer cancel()
 	// No dial, and no limited connection: the stream goes on an existing
 	// direct connection or nowhere.
@@ -140,6 +146,19 @@ func (n *Node) movePath(p peer.ID) {
 		n.endPending(p)
 		_ = st.Reset()
 	}
+}
+
+// moveTimeout bounds the opening of the stream that moves a session.
+const moveTimeout = 5 * time.Second
+
+// hasDirectConn reports whether the host has a direct connection to p.
+func (n *Node) hasDirectConn(p peer.ID) bool {
+	for _, c := range n.host.Network().ConnsToPeer(p) {
+		if !isRelayed(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // sessionPath records ss's connection kind as p's path when its session

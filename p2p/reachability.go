@@ -37,8 +37,9 @@ const (
 // which securechat nodes do not), so reachability stays "unknown" unless
 // some peer's AutoNAT service tells otherwise.
 type wanState struct {
-	relays  []peer.AddrInfo
-	private bool // Config.HolePunchPrivate
+	relays   []peer.AddrInfo
+	private  bool // Config.HolePunchPrivate
+	onlyCirc bool // Config.circuitsOnly
 
 	// circuits are the keeper's circuit addresses, which the host's
 	// address factory appends to its own: they reach identify, the signed
@@ -61,7 +62,7 @@ type wanState struct {
 // newWAN checks cfg's relay settings and returns the state and the host
 // options it needs (address factory, hole punching).
 func newWAN(cfg Config) (*wanState, []libp2p.Option, error) {
-	w := &wanState{private: cfg.HolePunchPrivate, paths: make(chan peer.ID, pathQueue)}
+	w := &wanState{private: cfg.HolePunchPrivate, onlyCirc: cfg.circuitsOnly, paths: make(chan peer.ID, pathQueue)}
 	w.reach.Store(ReachabilityUnknown)
 	if len(cfg.Relays) > 0 {
 		infos, err := relay.ParseRelays(cfg.Relays)
@@ -79,6 +80,9 @@ func newWAN(cfg Config) (*wanState, []libp2p.Option, error) {
 }
 
 func (w *wanState) addrsFactory(addrs []multiaddr.Multiaddr) []multiaddr.Multiaddr {
+	if w.onlyCirc {
+		addrs = nil
+	}
 	if c := w.circuits.Load(); c != nil {
 		return append(slices.Clone(addrs), *c...)
 	}
