@@ -47,6 +47,24 @@ type Config struct {
 	// the handshake rate limits do not). 0 means the default, 64; negative
 	// is refused.
 	MaxSessions int
+
+	// Relays are circuit relay v2 nodes, each address ending in
+	// /p2p/<relay-id>, on which the node keeps a reservation (p2p/relay
+	// Keeper) so that peers reach it at <relay>/p2p-circuit/p2p/<self>;
+	// those addresses are among [Node.Addrs] while the reservation holds.
+	Relays []multiaddr.Multiaddr
+	// ServeRelay makes the node a circuit relay v2 for other nodes, within
+	// the bounds of p2p/relay (reservations, circuits, bytes and time).
+	ServeRelay bool
+	// HolePunchPrivate lets hole punching use observed outside addresses
+	// in private ranges (nested or carrier-grade NAT, test networks), not
+	// only public ones. Loopback addresses are never used.
+	HolePunchPrivate bool
+
+	// circuitsOnly makes the node advertise its circuit addresses alone,
+	// as a node behind a NAT is reached: tests on loopback use it so that
+	// a peer has no direct address to fall back to.
+	circuitsOnly bool
 }
 
 // PeerInfo describes a known peer, as [Node.Peers] lists it.
@@ -55,6 +73,7 @@ type PeerInfo struct {
 	Fingerprint e2e.Fingerprint
 	Name        string
 	State       string // "online" (a live session) or "offline"
+	Conn        string // ConnDirect or ConnRelayed while online, else "none"
 	Trust       Trust
 	KeyChanged  bool // a different key was seen and awaits TrustNewKey
 	// PendingFingerprint is the new key's fingerprint while KeyChanged.

@@ -104,6 +104,10 @@ func (n *Node) dial(ctx context.Context, info *peer.AddrInfo, addr string) error
 
 // openChat connects to the peer and opens a chat stream to it.
 func (n *Node) openChat(ctx context.Context, info *peer.AddrInfo) (network.Stream, error) {
+	// A relayed connection is limited (in time and bytes, by the relay);
+	// the chat runs on it anyway, and moves to a direct one when it comes
+	// (path.go). libp2p prefers a direct connection when there is one.
+	ctx = network.WithAllowLimitedConn(ctx, "securechat chat")
 	n.host.Peerstore().AddAddrs(info.ID, info.Addrs, peerstore.TempAddrTTL)
 	if err := n.host.Connect(ctx, *info); err != nil {
 		return nil, err

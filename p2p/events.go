@@ -30,6 +30,31 @@ type SessionUp struct {
 	Fingerprint e2e.Fingerprint
 	Name        string // the peer's self-chosen name, sanitized; never trusted
 	Trust       Trust
+	Conn        string // ConnDirect or ConnRelayed: the connection under the session
+}
+
+// Connection kinds, as [SessionUp], [PathChanged] and [PeerInfo] name them.
+const (
+	ConnDirect  = "direct"
+	ConnRelayed = "relayed" // through a circuit relay (a limited connection)
+)
+
+// AddrsChanged reports that the node's dialable addresses changed after
+// [Ready]: a relay reservation was made or lost, an interface or an
+// observed outside address came or went. A circuit address is listed only
+// while its reservation holds. Reachability is "public", "private" or
+// "unknown" (see [Node.Reachability]).
+type AddrsChanged struct {
+	Addrs        []string // full multiaddrs ending in /p2p/<peer-id>
+	Reachability string
+}
+
+// PathChanged reports that the connection under a live session changed:
+// a direct connection (a hole punch, a direct dial) took over from a relayed
+// one. Conn is ConnDirect or ConnRelayed.
+type PathChanged struct {
+	PeerID string
+	Conn   string
 }
 
 // SessionDown reports the end of a session. Reason is "closed" (the peer's
@@ -87,3 +112,5 @@ func (MessageReceived) isEvent() {}
 func (Delivered) isEvent()       {}
 func (Alert) isEvent()           {}
 func (DialFailed) isEvent()      {}
+func (AddrsChanged) isEvent()    {}
+func (PathChanged) isEvent()     {}

@@ -284,13 +284,17 @@ func (n *Node) onHello(ss *session, name string) {
 	n.noteName(ss, name)
 	n.mu.Lock()
 	ps := n.peer(ss.peer)
+	if ps.current == ss && ps.up {
+		n.unlockAndEmit(n.pathEvents(ps, ss)...) // it took over a live session (path.go)
+		return
+	}
 	if ps.current != ss || ps.up {
 		n.mu.Unlock()
 		return
 	}
 	ps.up = true
 	ps.notify()
-	n.unlockAndEmit(SessionUp{PeerID: ss.pid, Fingerprint: ss.fp, Name: name, Trust: ss.trust})
+	n.unlockAndEmit(SessionUp{PeerID: ss.pid, Fingerprint: ss.fp, Name: name, Trust: ss.trust, Conn: n.sessionPath(ps, ss)})
 	n.goTracked(func() { n.recordAddrs(ss) }) // redial.go
 }
 
@@ -301,6 +305,11 @@ func (n *Node) onHello(ss *session, name string) {
 // a receipt always means "stored"; a store failure cuts the session
 // (no receipt: the sender resends it, in order, on the next one).
 func (n *Node) onChat(ss *session, p payload) bool {
+	// While a new session takes over (path.go), the old one's reader may
+	// still be here: one at a time, so no message overtakes another.
+	mu := n.recvLock(ss.peer)
+	mu.Lock()
+	defer mu.Unlock()
 	if !n.isCurrent(ss) {
 		return false
 	}

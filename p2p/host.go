@@ -20,6 +20,7 @@ import (
 	"github.com/multiformats/go-multiaddr"
 
 	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p/relay"
 )
 
 // Resource limits. A chat node talks to its peers over one stream each;
@@ -122,6 +123,7 @@ var defaultListenAddrs = []string{
 func newResourceManager(cl limitsFor) (network.ResourceManager, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
+	relay.ServiceLimits(&limits) // used only with Config.ServeRelay
 	// libp2p's defaults are sized for IPFS; a chat node needs far fewer
 	// streams per peer and in total (limits.go).
 	limits.PeerBaseLimit.StreamsInbound = peerStreamsInbound
@@ -165,8 +167,10 @@ func newResourceManager(cl limitsFor) (network.ResourceManager, error) {
 
 // newHost builds the go-libp2p host: TCP secured by Noise alone (no TLS is
 // offered) and multiplexed by yamux, QUIC v1 (whose TLS 1.3 libp2p always
-// uses), the resource manager on, and nothing that would make the node a
-// relay, map ports on the router or talk to peers we did not ask for.
+// uses), the resource manager on, the circuit relay v2 transport (dialing
+// and accepting relayed connections; serving as a relay and holding
+// reservations are p2p/relay's, started by startWAN), and nothing that
+// would map ports on the router or talk to peers we did not ask for.
 // The connection manager's watermarks are cl's. Extra options (the node's
 // connection gater) come last.
 func newHost(key crypto.PrivKey, listen []multiaddr.Multiaddr, rm network.ResourceManager, cl limitsFor, extra ...libp2p.Option) (host.Host, error) {
@@ -192,7 +196,6 @@ func newHost(key crypto.PrivKey, listen []multiaddr.Multiaddr, rm network.Resour
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
-		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 	}
 	h, err := libp2p.New(append(opts, extra...)...)

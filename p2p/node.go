@@ -59,6 +59,10 @@ type Node struct {
 	// disc is the mDNS discovery (discovery.go); nil without Config.MDNS.
 	disc *mdns.Discovery
 
+	// wan holds relays, hole punching and the address watch
+	// (reachability.go, path.go).
+	wan *wanState
+
 	// ctx ends when Close starts tearing down; AfterFuncs on it reset
 	// every stream so no read blocks past Close.
 	ctx    context.Context
@@ -87,6 +91,7 @@ type peerState struct {
 	changed  chan struct{} // closed and replaced on every change above
 	dialing  chan struct{} // non-nil while Connect dials; closed at its end
 	lastSeen time.Time
+	conn     string // ConnDirect or ConnRelayed: the path last reported (path.go)
 }
 
 // notify wakes everything waiting for a change of ps.
@@ -173,7 +178,14 @@ func start(ctx context.Context, cfg Config, keys nodeKeys, st store.Store) (*Nod
 	if err != nil {
 		return nil, err
 	}
-	n.host, err = newHost(keys.host, cfg.ListenAddrs, n.rm, capacity, libp2p.ConnectionGater(n.gater))
+	var wanOpts []libp2p.Option
+	n.wan, wanOpts, err = newWAN(cfg)
+	if err != nil {
+		libp2pLogs.root.clear(n)
+		_ = n.rm.Close()
+		return nil, err
+	}
+	n.host, err = newHost(keys.host, cfg.ListenAddrs, n.rm, capacity, append(wanOpts, libp2p.ConnectionGater(n.gater))...)
 	if err != nil {
 		libp2pLogs.root.clear(n)
 		_ = n.rm.Close()
@@ -181,10 +193,21 @@ func start(ctx context.Context, cfg Config, keys nodeKeys, st store.Store) (*Nod
 	}
 	// The node's lifetime is its own; ctx only bounds the start.
 	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := n.startWAN(cfg); err != nil {
+		n.cancel()
+		n.wg.Wait()
+		n.stopWAN()
+		_ = n.host.Close()
+		_ = n.rm.Close()
+		libp2pLogs.root.clear(n)
+		return nil, err
+	}
 
 	// Ready goes into the buffer before the handler exists, so it is the
 	// first event whatever a peer does.
-	n.emit(Ready{PeerID: n.PeerID(), Fingerprint: n.Fingerprint(), Name: n.name, Addrs: n.Addrs()})
+	ready := Ready{PeerID: n.PeerID(), Fingerprint: n.Fingerprint(), Name: n.name, Addrs: n.Addrs()}
+	n.emit(ready)
+	n.watchAddrs(ready.Addrs) // AddrsChanged from now on (reachability.go)
 	n.host.SetStreamHandler(protocol.ID(e2e.ProtocolID), n.handleStream)
 	if cfg.MDNS {
 		n.disc = n.startDiscovery(mdns.Config{})
@@ -329,6 +352,7 @@ func (n *Node) close() error {
 		_ = n.disc.Close()
 	}
 	n.wg.Wait()
+	n.stopWAN() // relay service, reservations, hole punching: before the host
 
 	var errs []error
 	// Connections and listeners go first, so no identify push can come in
@@ -365,10 +389,10 @@ func (n *Node) Peers() []PeerInfo {
 	out := make([]PeerInfo, 0, len(contacts))
 	n.mu.Lock()
 	for _, c := range contacts {
-		state := "offline"
+		state, conn := "offline", "none"
 		if p, err := peer.Decode(c.PeerID); err == nil {
 			if ps := n.peers[p]; ps != nil && ps.up && ps.current != nil {
-				state = "online"
+				state, conn = "online", ps.conn
 			}
 		}
 		out = append(out, PeerInfo{
@@ -376,6 +400,7 @@ func (n *Node) Peers() []PeerInfo {
 			Fingerprint: c.Fingerprint,
 			Name:        c.Name,
 			State:       state,
+			Conn:        conn,
 			Trust:       c.Trust,
 			KeyChanged:  !c.PendingFingerprint.IsZero(),
 

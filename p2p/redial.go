@@ -3,7 +3,6 @@ package p2p
 import (
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -253,7 +252,7 @@ func (n *Node) recordAddrs(ss *session) {
 func mergeAddrs(fresh, old []string) []string {
 	var out []string
 	for _, a := range append(slices.Clone(fresh), old...) {
-		if a == "" || strings.Contains(a, "/p2p-circuit") || slices.Contains(out, a) {
+		if a == "" || slices.Contains(out, a) {
 			continue
 		}
 		out = append(out, a)
