@@ -25,8 +25,13 @@ func TestCleanText(t *testing.T) {
 		{"newline single", "a\nb", false, "a b"},
 		{"newline multi", "a\nb", true, "a\nb"},
 		{"tab", "a\tb", false, "a    b"},
-		{"c1 control", "a\u009bb", false, "ab"},
-		{"invalid utf8", "a\xffb", false, "a\uFFFDb"},
+		{"c1 control", "a\u0085b", false, "ab"},
+		{"8-bit csi ends at its final byte", "a\u009bb", false, "a"},
+		{"invalid utf8 dropped, as the node does", "a\xffb", false, "ab"},
+		{"8-bit csi sequence", "a\u009b2Jb", false, "ab"},
+		{"osc unterminated", "a\x1b]52;c;ZXZpbA==", false, "a"},
+		{"bidi isolate", "a\u2066b", false, "ab"},
+		{"tab multiline", "a\tb\nc", true, "a    b\nc"},
 		{"emoji kept", "hi 👋", false, "hi 👋"},
 	}
 	for _, tt := range tests {
