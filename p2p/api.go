@@ -102,8 +102,9 @@ const DialTimeout = 20 * time.Second
 // them.
 var _ interface {
 	Events() <-chan Event
-	Connect(ctx context.Context, addr multiaddr.Multiaddr) error
+	Connect(ctx context.Context, addr multiaddr.Multiaddr) (Connected, error)
 	Send(ctx context.Context, to, text string) (string, error)
+	SendTo(ctx context.Context, to, text string) (peerID, msgID string, err error)
 	Peers() []PeerInfo
 	Verify(peerID string, fp e2e.Fingerprint) error
 	TrustNewKey(peerID string, fp e2e.Fingerprint) error

@@ -166,7 +166,7 @@ func measureHub(tb testing.TB, mode string, k int) memResult {
 			n := newBenchNode(tb, fmt.Sprintf("client%d", i))
 			closers = append(closers, n.close)
 			cctx, cancel := context.WithTimeout(ctx, benchWait)
-			err := n.Connect(cctx, mustAddr(c.addr))
+			_, err := n.Connect(cctx, mustAddr(c.addr))
 			cancel()
 			if err != nil {
 				tb.Fatalf("connect client %d: %v", i, err)
@@ -311,7 +311,7 @@ dial:
 			ctx, cancel := context.WithTimeout(phase, benchWait)
 			defer cancel()
 			t0 := time.Now()
-			if err := c.Connect(ctx, hub.tcpAddr()); err != nil {
+			if _, err := c.Connect(ctx, hub.tcpAddr()); err != nil {
 				errs.add("connect client %d after %v: %v", i, time.Since(t0).Round(time.Millisecond), err)
 				return
 			}

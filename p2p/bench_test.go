@@ -100,7 +100,7 @@ func waitOn[T any](ch <-chan T) (T, error) {
 func connectNodes(a, b *benchNode) error {
 	ctx, cancel := context.WithTimeout(context.Background(), benchWait)
 	defer cancel()
-	if err := a.Connect(ctx, b.tcpAddr()); err != nil {
+	if _, err := a.Connect(ctx, b.tcpAddr()); err != nil {
 		return err
 	}
 	for _, n := range []*benchNode{a, b} {

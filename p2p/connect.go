@@ -17,7 +17,6 @@ import (
 	"github.com/multiformats/go-multiaddr"
 
 	"github.com/securechat/securechat/e2e"
-	"github.com/securechat/securechat/p2p/store"
 )
 
 // ErrInvalidText is returned by [Node.Send] for a text that is not valid
@@ -25,18 +24,45 @@ import (
 var ErrInvalidText = errors.New("p2p: message text is not valid UTF-8")
 
 // Connect dials addr, which must end in /p2p/<peer-id>, and sets up an
-// end-to-end session as the initiator. It returns nil once the session is up
-// (at once if one already is), or an error wrapping [ErrBadAddress] or
-// [ErrDialFailed]. The whole attempt is bounded by [DialTimeout].
-func (n *Node) Connect(ctx context.Context, addr multiaddr.Multiaddr) error {
+// end-to-end session as the initiator. Once the session is up (at once if
+// one already is) it returns the peer and the kind of connection under the
+// session; otherwise an error wrapping [ErrBadAddress] or [ErrDialFailed].
+// The whole attempt is bounded by [DialTimeout].
+func (n *Node) Connect(ctx context.Context, addr multiaddr.Multiaddr) (Connected, error) {
 	info, err := peer.AddrInfoFromP2pAddr(addr)
 	if err != nil || len(info.Addrs) == 0 {
-		return fmt.Errorf("%w: %s: must be a transport address ending in /p2p/<peer-id>", ErrBadAddress, addr)
+		return Connected{}, fmt.Errorf("%w: %s: must be a transport address ending in /p2p/<peer-id>", ErrBadAddress, addr)
 	}
 	if info.ID == n.host.ID() {
-		return fmt.Errorf("%w: %s is this node", ErrBadAddress, addr)
+		return Connected{}, fmt.Errorf("%w: %s is this node", ErrBadAddress, addr)
 	}
-	return n.dial(ctx, info, addr.String())
+	if err := n.dial(ctx, info, addr.String()); err != nil {
+		return Connected{}, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ps := n.peers[info.ID]
+	if ps == nil || !ps.up || ps.current == nil {
+		return Connected{}, fmt.Errorf("%w: %s: the session ended at once", ErrDialFailed, addr)
+	}
+	return Connected{PeerID: ps.current.pid, Conn: connKind(ps.current.st.Conn())}, nil
+}
+
+// connKind tells whether c, the connection under a session, goes through a
+// relay: a circuit address, or a connection the relay limits (go-libp2p
+// marks those Limited; a relay without limits does not), is
+// [ConnRelayed]; anything else is [ConnDirect].
+func connKind(c network.Conn) string {
+	if c == nil {
+		return ConnDirect
+	}
+	if c.Stat().Limited {
+		return ConnRelayed
+	}
+	if _, err := c.RemoteMultiaddr().ValueForProtocol(multiaddr.P_CIRCUIT); err == nil {
+		return ConnRelayed
+	}
+	return ConnDirect
 }
 
 // dial is Connect for a peer and its addresses; addr names the attempt in
@@ -168,15 +194,16 @@ func (n *Node) SendTo(ctx context.Context, to, text string) (peerID, msgID strin
 	return pid, hexID(id), nil
 }
 
-// resolve finds the contact that to names, and returns its peer ID both
-// as an ID and as a string (encoding one costs a base58 pass): a peer ID
-// costs one store read, a fingerprint a scan of the contacts (if several
-// contacts share it, one with a live session wins, else the first).
-// Sending to a peer whose key changed is refused until the user accepted
-// the new key; blocked peers are unknown.
+// resolve finds the contact that to names, by the rules of [MatchPeer],
+// and returns its peer ID both as an ID and as a string (encoding one
+// costs a base58 pass). A peer ID, what scripts send, costs one store read;
+// anything else a scan of the contacts. Blocked peers are unknown, and
+// sending to a peer whose key changed is refused until the user accepted
+// the new key.
 func (n *Node) resolve(to string) (peer.ID, string, error) {
 	to = strings.TrimSpace(to)
 	if p, err := peer.Decode(to); err == nil {
+		// MatchPeer's rule 1: a valid peer ID names that peer only.
 		pid := p.String()
 		c, ok, err := n.store.Contact(pid)
 		if err != nil {
@@ -190,31 +217,31 @@ func (n *Node) resolve(to string) (peer.ID, string, error) {
 		}
 		return p, pid, nil
 	}
-	fp, err := e2e.ParseFingerprint(strings.ToLower(to))
-	if err != nil {
-		return "", "", ErrUnknownPeer
-	}
 	contacts, err := n.store.Contacts()
 	if err != nil {
 		return "", "", err
 	}
-	var found *store.Contact
-	for i, c := range contacts {
-		if !c.Fingerprint.Equal(fp) || c.Blocked {
+	peers := make([]PeerInfo, 0, len(contacts))
+	for _, c := range contacts {
+		if c.Blocked {
 			continue
 		}
-		if found == nil {
-			found = &contacts[i]
+		p, err := peer.Decode(c.PeerID)
+		if err != nil {
+			continue
 		}
-		if p, err := peer.Decode(c.PeerID); err == nil && n.online(p) {
-			found = &contacts[i]
-			break
+		state := "offline"
+		if n.online(p) {
+			state = "online"
 		}
+		peers = append(peers, PeerInfo{PeerID: c.PeerID, Fingerprint: c.Fingerprint, Name: c.Name,
+			State: state, KeyChanged: !c.PendingFingerprint.IsZero()})
 	}
-	if found == nil {
-		return "", "", ErrUnknownPeer
+	found, err := MatchPeer(peers, to)
+	if err != nil {
+		return "", "", err
 	}
-	if !found.PendingFingerprint.IsZero() {
+	if found.KeyChanged {
 		return "", "", ErrKeyChanged
 	}
 	p, err := peer.Decode(found.PeerID)

@@ -57,6 +57,24 @@ type PathChanged struct {
 	Conn   string
 }
 
+// Connected is what [Node.Connect] returns: a session with PeerID is up,
+// over a connection of kind Conn. It answers the caller only and is not
+// raised on [Node.Events].
+type Connected struct {
+	PeerID string
+	Conn   string // ConnDirect or ConnRelayed
+}
+
+// Kinds of connection under a session.
+const (
+	// ConnDirect is a connection straight to the peer (TCP or QUIC,
+	// hole-punched or not).
+	ConnDirect = "direct"
+	// ConnRelayed is a circuit through a relay; the end-to-end layer runs
+	// on top of it unchanged.
+	ConnRelayed = "relayed"
+)
+
 // SessionDown reports the end of a session. Reason is "closed" (the peer's
 // authenticated CLOSE), "cut" (the stream ended without one), "local" (we
 // ended it), "replaced", "error", ...

@@ -88,7 +88,7 @@ func TestOfflineQueue(t *testing.T) {
 	if b2.PeerID() != bID || b2.Fingerprint() != bFP {
 		t.Fatal("identity not kept across restarts")
 	}
-	if err := b2.Connect(ctx, a.addr(t, "quic-v1")); err != nil {
+	if _, err := b2.Connect(ctx, a.addr(t, "quic-v1")); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
 	up := a.ev.waitN(t, "second session up", 2, isSessionUp(bID))[1].(SessionUp)
@@ -145,7 +145,7 @@ func TestSendAndConnectErrors(t *testing.T) {
 	}
 	for _, tt := range connects {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := a.Connect(ctx, multiaddr.StringCast(tt.addr)); !errors.Is(err, tt.want) {
+			if _, err := a.Connect(ctx, multiaddr.StringCast(tt.addr)); !errors.Is(err, tt.want) {
 				t.Fatalf("Connect = %v, want %v", err, tt.want)
 			}
 		})
@@ -284,7 +284,7 @@ func TestBlock(t *testing.T) {
 	b.ev.wait(t, "session down", func(e Event) bool { _, ok := e.(SessionDown); return ok })
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := b.Connect(ctx, a.addr(t, "tcp")); !errors.Is(err, ErrDialFailed) {
+	if _, err := b.Connect(ctx, a.addr(t, "tcp")); !errors.Is(err, ErrDialFailed) {
 		t.Fatalf("Connect to a node that blocked us = %v", err)
 	}
 	if _, err := a.Send(ctx, b.PeerID(), "hi"); !errors.Is(err, ErrUnknownPeer) {

@@ -129,7 +129,7 @@ func TestBlockAtGater(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		defer cancel()
-		if err := b.Connect(ctx, a.addr(t, "tcp")); !errors.Is(err, ErrDialFailed) {
+		if _, err := b.Connect(ctx, a.addr(t, "tcp")); !errors.Is(err, ErrDialFailed) {
 			t.Fatalf("blocked peer's Connect = %v", err)
 		}
 		info, _ := peer.AddrInfoFromP2pAddr(a.addr(t, "quic-v1"))
@@ -138,7 +138,7 @@ func TestBlockAtGater(t *testing.T) {
 			// closes; no connection may survive.
 			eventually(t, "connection closed", func() bool { return len(a.host.Network().ConnsToPeer(b.host.ID())) == 0 })
 		}
-		if err := a.Connect(ctx, b.addr(t, "tcp")); !errors.Is(err, ErrDialFailed) {
+		if _, err := a.Connect(ctx, b.addr(t, "tcp")); !errors.Is(err, ErrDialFailed) {
 			t.Fatalf("Connect to a blocked peer = %v", err)
 		}
 	}

@@ -138,7 +138,7 @@ func (tn *testNode) connect(t *testing.T, to *testNode) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := tn.Connect(ctx, to.addr(t, "tcp")); err != nil {
+	if _, err := tn.Connect(ctx, to.addr(t, "tcp")); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
 	tn.ev.wait(t, "session up", isSessionUp(to.PeerID()))

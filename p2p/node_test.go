@@ -47,7 +47,7 @@ func TestChatBothWays(t *testing.T) {
 			a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
 			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 			defer cancel()
-			if err := a.Connect(ctx, b.addr(t, transport)); err != nil {
+			if _, err := a.Connect(ctx, b.addr(t, transport)); err != nil {
 				t.Fatalf("Connect: %v", err)
 			}
 			up := b.ev.wait(t, "session up", isSessionUp(a.PeerID())).(SessionUp)
@@ -150,7 +150,7 @@ func TestSplice(t *testing.T) {
 		go pipe(out, in)
 		go pipe(in, out)
 	})
-	err := a.Connect(ctx, hostAddr(t, m))
+	_, err := a.Connect(ctx, hostAddr(t, m))
 	if !errors.Is(err, ErrDialFailed) {
 		t.Fatalf("Connect through splice = %v, want ErrDialFailed", err)
 	}
@@ -186,7 +186,7 @@ func TestKeyChanged(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := b2.Connect(ctx, a.addr(t, "tcp")); err == nil {
+	if _, err := b2.Connect(ctx, a.addr(t, "tcp")); err == nil {
 		t.Fatal("Connect with a changed key succeeded")
 	}
 	al := a.ev.wait(t, "key_changed", isAlert(AlertKeyChanged)).(Alert)
@@ -209,7 +209,7 @@ func TestKeyChanged(t *testing.T) {
 	if err := a.TrustNewKey(b2.PeerID(), id2.Fingerprint()); err != nil {
 		t.Fatalf("TrustNewKey: %v", err)
 	}
-	if err := b2.Connect(ctx, a.addr(t, "tcp")); err != nil {
+	if _, err := b2.Connect(ctx, a.addr(t, "tcp")); err != nil {
 		t.Fatalf("Connect after TrustNewKey: %v", err)
 	}
 	up := a.ev.waitN(t, "second session up", 2, isSessionUp(b2.PeerID()))[1].(SessionUp)
@@ -241,7 +241,7 @@ func TestSimultaneousConnect(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if err := pair[0].Connect(ctx, pair[1].addr(t, "tcp")); err != nil {
+					if _, err := pair[0].Connect(ctx, pair[1].addr(t, "tcp")); err != nil {
 						t.Errorf("Connect: %v", err)
 					}
 				}()

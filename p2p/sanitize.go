@@ -10,8 +10,13 @@ import (
 // text or make it read backwards, so everything that a terminal or a bidi
 // algorithm interprets is removed before the text leaves the node:
 //
-//   - invalid UTF-8 (dropped byte by byte; never replaced by U+FFFD, which
-//     would let two different byte strings look alike);
+//   - invalid UTF-8, dropped byte by byte rather than replaced by U+FFFD:
+//     the output is then always a subsequence of the input's own runes,
+//     never longer and never holding a character the sender did not send
+//     (a replacement would triple a run of bad bytes). The chat payload
+//     parser refuses invalid UTF-8 already, so a visible marker would have
+//     nothing to show for remote text. This is the one rule for every
+//     screen: the terminal UI cleans with these functions too;
 //   - C0 controls U+0000-U+001F and DEL U+007F (message texts keep \n and
 //     \t, names keep nothing);
 //   - C1 controls U+0080-U+009F, which include the 8-bit CSI (U+009B) and

@@ -65,6 +65,9 @@ func FuzzSanitize(f *testing.F) {
 			t.Fatalf("sanitize(%q, false) = %q, reference %q", s, got, want)
 		}
 		for _, out := range []string{SanitizeText(s), SanitizeName(s)} {
+			if len(out) > len(s) {
+				t.Fatalf("output of %q is longer than the input: %q", s, out)
+			}
 			if !utf8.ValidString(out) {
 				t.Fatalf("invalid UTF-8 out of %q", s)
 			}

@@ -110,7 +110,7 @@ func TestSafetyNumberKeyChange(t *testing.T) {
 	b2 := newKeyedNode(t, "bob", hk, id2)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := b2.Connect(ctx, a.addr(t, "tcp")); err == nil {
+	if _, err := b2.Connect(ctx, a.addr(t, "tcp")); err == nil {
 		t.Fatal("Connect with a changed key succeeded")
 	}
 	a.ev.wait(t, "key_changed", isAlert(AlertKeyChanged))
@@ -130,7 +130,7 @@ func TestSafetyNumberKeyChange(t *testing.T) {
 	if _, err := a.SafetyNumber(bID); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("SafetyNumber before the new key's session = %v, want ErrNoSession", err)
 	}
-	if err := b2.Connect(ctx, a.addr(t, "tcp")); err != nil {
+	if _, err := b2.Connect(ctx, a.addr(t, "tcp")); err != nil {
 		t.Fatalf("Connect after TrustNewKey: %v", err)
 	}
 	a.ev.waitN(t, "second session up", 2, isSessionUp(bID))

@@ -16,8 +16,9 @@ import (
 const dialAnswerWithin = p2p.DialTimeout - time.Second
 
 // dialer runs dials in the background, so the API keeps answering commands
-// while a dial waits for a slow or absent peer, and answers each failed dial
-// exactly once.
+// while a dial waits for a slow or absent peer, and answers each dial
+// exactly once: with connected when Connect returns the session (at once
+// for a peer already in session), else with an error.
 //
 // A failure can surface twice: as Connect's error and as a DialFailed
 // event. Whichever comes first answers (with the command's ref); the other
@@ -25,7 +26,7 @@ const dialAnswerWithin = p2p.DialTimeout - time.Second
 // redials) is reported without a ref.
 type dialer struct {
 	node   chatNode
-	report func(errorEvent)
+	report func(any)       // a connectedEvent or an errorEvent
 	ctx    context.Context // cancelled at shutdown
 	wg     sync.WaitGroup
 
@@ -41,7 +42,7 @@ type dialReq struct {
 	started  time.Time
 }
 
-func newDialer(ctx context.Context, n chatNode, report func(errorEvent)) *dialer {
+func newDialer(ctx context.Context, n chatNode, report func(any)) *dialer {
 	return &dialer{
 		node:     n,
 		report:   report,
@@ -59,51 +60,55 @@ func (d *dialer) start(addr multiaddr.Multiaddr, ref string) {
 	d.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(d.ctx, dialAnswerWithin)
-	errc := make(chan error, 1)
+	type result struct {
+		c   p2p.Connected
+		err error
+	}
+	done := make(chan result, 1)
 	d.wg.Add(2)
 	go func() {
 		defer d.wg.Done()
 		defer func() {
 			if r := recover(); r != nil {
-				errc <- p2p.ErrDialFailed
+				done <- result{err: p2p.ErrDialFailed}
 			}
 		}()
-		errc <- d.node.Connect(ctx, addr)
+		c, err := d.node.Connect(ctx, addr)
+		done <- result{c, err}
 	}()
 	go func() {
 		defer d.wg.Done()
 		defer cancel()
-		var err error
+		var r result
 		select {
-		case err = <-errc:
+		case r = <-done:
 		case <-ctx.Done():
 			// The node overran its own bound: answer anyway.
-			err = ctx.Err()
+			r.err = ctx.Err()
 		}
 		if d.ctx.Err() != nil {
 			return // shutting down: nobody is listening
 		}
-		d.finish(req, err)
+		d.finish(req, r.c, r.err)
 	}()
 }
 
-// finish records the end of Connect for req.
-func (d *dialer) finish(req *dialReq, err error) {
+// finish answers req with the end of its Connect, unless a DialFailed
+// answered it already.
+func (d *dialer) finish(req *dialReq, c p2p.Connected, err error) {
 	d.mu.Lock()
-	if err == nil {
-		// Connect may return before the dial is over and report failure
-		// later as DialFailed: keep req to give that answer its ref, but
-		// only for as long as a dial may take.
-		d.expireLocked()
-		d.mu.Unlock()
-		return
-	}
 	delete(d.reqs, req)
+	d.expireLocked()
 	if req.answered {
 		d.mu.Unlock()
 		return
 	}
 	req.answered = true
+	if err == nil {
+		d.mu.Unlock()
+		d.report(connectedEvent{Event: "connected", PeerID: c.PeerID, Conn: c.Conn, Ref: req.ref})
+		return
+	}
 	d.answered[req.addr] = time.Now()
 	d.mu.Unlock()
 	code := errorCode(err)

@@ -24,13 +24,16 @@
 // field is missing or not a string, an empty text, a malformed
 // fingerprint), "unknown_command", "unknown_peer", "bad_address",
 // "dial_failed", "too_large" (text over 64 KiB or line over 1 MiB),
-// "key_changed", "fingerprint_mismatch", "queue_full", "unsupported" (a node
-// without history or block),
-// "closed", "timeout", "internal".
+// "key_changed", "fingerprint_mismatch", "queue_full", "ambiguous_peer" (a
+// name or part of an ID that matches several peers; the message lists
+// them), "closed", "timeout", "internal".
 //
 // Other choices: field names match exactly (case-sensitive) and unknown
-// fields are ignored; blank lines are ignored; a successful connect has no
-// answer of its own (session_up follows); sent_at is RFC 3339 in UTC to
+// fields are ignored; blank lines are ignored; a successful connect is
+// answered by "connected" {peer_id, conn}, at once for a peer already in
+// session; send's "to" and history's "peer_id" take anything the UI's /msg
+// takes (p2p.MatchPeer: peer ID or its start or end, fingerprint or its
+// first 16+ hex digits, name, name~fingerprint); sent_at is RFC 3339 in UTC to
 // the second; logs go to stderr at WARN (DEBUG with SECURECHAT_DEBUG=1),
 // and the node's logs during a failed start are dropped so the failure is
 // one line.

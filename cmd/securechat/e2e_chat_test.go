@@ -48,6 +48,13 @@ func TestBinaryChat(t *testing.T) {
 	if upA["fingerprint"] != b.fingerprint() || upB["fingerprint"] != a.fingerprint() || upA["name"] != "bob" || upA["trust"] != "new" {
 		t.Errorf("session_up: %v / %v", upA, upB)
 	}
+	// The connect is answered (before or after session_up), and so is one
+	// to a peer already in session.
+	a.waitAt(10*time.Second, "connected c1", func(ev map[string]any) bool {
+		return matches(ev, map[string]any{"event": "connected", "peer_id": b.peerID(), "conn": "direct", "ref": "c1"})
+	})
+	a.send(map[string]any{"cmd": "connect", "addr": b.addr(), "ref": "c2"})
+	a.waitFor(10*time.Second, map[string]any{"event": "connected", "peer_id": b.peerID(), "conn": "direct", "ref": "c2"})
 
 	a.send(map[string]any{"cmd": "send", "to": b.peerID(), "text": secretText, "ref": "s1"})
 	sent := a.waitFor(10*time.Second, map[string]any{"event": "sent", "ref": "s1", "peer_id": b.peerID()})
@@ -113,8 +120,9 @@ func TestBinaryChat(t *testing.T) {
 		!matches(ms[1].(map[string]any), map[string]any{"from_me": true, "text": "reply"}) {
 		t.Errorf("history %v", hist)
 	}
-	b.send(map[string]any{"cmd": "history", "peer_id": a.peerID(), "limit": 1, "ref": "h2"})
-	if ms, _ := b.waitFor(5*time.Second, map[string]any{"event": "history", "ref": "h2"})["messages"].([]any); len(ms) != 1 {
+	// By name this time, as the UI's /msg takes it.
+	b.send(map[string]any{"cmd": "history", "peer_id": "alice", "limit": 1, "ref": "h2"})
+	if ms, _ := b.waitFor(5*time.Second, map[string]any{"event": "history", "peer_id": a.peerID(), "ref": "h2"})["messages"].([]any); len(ms) != 1 {
 		t.Errorf("history limit 1: %v", ms)
 	}
 	b.send(map[string]any{"cmd": "block", "peer_id": a.peerID(), "ref": "b1"})

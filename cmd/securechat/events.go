@@ -93,6 +93,15 @@ type trustEvent struct {
 	Ref         string `json:"ref,omitempty"`
 }
 
+// connectedEvent answers connect: a session with the peer is up (at once
+// if it already was), over a "direct" or "relayed" connection.
+type connectedEvent struct {
+	Event  string `json:"event"`
+	PeerID string `json:"peer_id"`
+	Conn   string `json:"conn"`
+	Ref    string `json:"ref,omitempty"`
+}
+
 // blockedEvent answers block (an extension, like trustEvent).
 type blockedEvent struct {
 	Event  string `json:"event"`
@@ -101,7 +110,7 @@ type blockedEvent struct {
 }
 
 // Error codes of the headless API. INTERFACE.md names most; "bad_request",
-// "unsupported", "closed", "timeout" and "internal" are ours.
+// "ambiguous_peer", "closed", "timeout" and "internal" are ours.
 const (
 	codeBadJSON             = "bad_json"
 	codeBadRequest          = "bad_request" // a field is missing or has the wrong type
@@ -111,7 +120,6 @@ const (
 	codeDialFailed          = "dial_failed"
 	codeTooLarge            = "too_large"
 	codeFingerprintMismatch = "fingerprint_mismatch"
-	codeUnsupported         = "unsupported" // a command this node cannot do
 )
 
 // toJSONPeers converts the node's peer list; never nil, so it encodes as [].

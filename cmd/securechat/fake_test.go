@@ -23,13 +23,22 @@ type fakeNode struct {
 	events     chan p2p.Event
 	peers      []p2p.PeerInfo
 	connectErr error
+	conn       string // the Conn a successful Connect reports; "" is direct
 	sendErr    error
 	verifyErr  error
+	safetyErr  error
 	sentTo     []string
 	connects   []string
+	blocked    []string
+	history    map[string][]p2p.HistoryEntry
 	closed     bool
 	closeOnce  sync.Once
 }
+
+var _ chatNode = (*fakeNode)(nil)
+
+// fakeSafetyNumber is what the fake's SafetyNumber answers.
+const fakeSafetyNumber = "012340123401234012340123401234012340123401234012340123401234"
 
 const (
 	fakePeerA = "12D3KooWAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -49,26 +58,77 @@ func newFakeNode() *fakeNode {
 
 func (n *fakeNode) Events() <-chan p2p.Event { return n.events }
 
-func (n *fakeNode) Connect(ctx context.Context, addr multiaddr.Multiaddr) error {
+// Connect answers connectErr, or the peer the address names over conn.
+func (n *fakeNode) Connect(ctx context.Context, addr multiaddr.Multiaddr) (p2p.Connected, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.connects = append(n.connects, addr.String())
-	return n.connectErr
+	if n.connectErr != nil {
+		return p2p.Connected{}, n.connectErr
+	}
+	id, err := addr.ValueForProtocol(multiaddr.P_P2P)
+	if err != nil {
+		return p2p.Connected{}, p2p.ErrBadAddress
+	}
+	conn := n.conn
+	if conn == "" {
+		conn = p2p.ConnDirect
+	}
+	return p2p.Connected{PeerID: id, Conn: conn}, nil
 }
 
 func (n *fakeNode) Send(ctx context.Context, to, text string) (string, error) {
+	_, id, err := n.SendTo(ctx, to, text)
+	return id, err
+}
+
+// SendTo resolves to among the peers as the real node does, by
+// p2p.MatchPeer.
+func (n *fakeNode) SendTo(ctx context.Context, to, text string) (string, string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.sendErr != nil {
-		return "", n.sendErr
+		return "", "", n.sendErr
 	}
+	p, err := p2p.MatchPeer(n.peers, to)
+	if err != nil {
+		return "", "", err
+	}
+	n.sentTo = append(n.sentTo, p.PeerID)
+	return p.PeerID, "msg-1", nil
+}
+
+func (n *fakeNode) SafetyNumber(peerID string) (string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.safetyErr != nil {
+		return "", n.safetyErr
+	}
+	return fakeSafetyNumber, nil
+}
+
+func (n *fakeNode) Block(peerID string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.blocked = append(n.blocked, peerID)
+	return nil
+}
+
+// History answers the entries kept for peerID, the last limit of them; a
+// peer that is not listed is unknown, as with the real node.
+func (n *fakeNode) History(peerID string, limit int) ([]p2p.HistoryEntry, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	for _, p := range n.peers {
-		if p.PeerID == to {
-			n.sentTo = append(n.sentTo, to)
-			return "msg-1", nil
+		if p.PeerID == peerID {
+			es := n.history[peerID]
+			if limit > 0 {
+				es = es[max(0, len(es)-limit):]
+			}
+			return es, nil
 		}
 	}
-	return "", p2p.ErrUnknownPeer
+	return nil, p2p.ErrUnknownPeer
 }
 
 func (n *fakeNode) Peers() []p2p.PeerInfo {

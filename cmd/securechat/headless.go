@@ -41,7 +41,7 @@ const eventWriterClose = 500 * time.Millisecond
 func newHeadless(ctx context.Context, n chatNode, stdout io.Writer, log *slog.Logger) *headless {
 	w := newEventWriter(stdout)
 	h := &headless{node: n, out: w, log: log}
-	h.dials = newDialer(ctx, n, func(e errorEvent) { h.out.emit(e) })
+	h.dials = newDialer(ctx, n, func(e any) { h.out.emit(e) })
 	return h
 }
 
@@ -348,20 +348,7 @@ func (h *headless) send(ctx context.Context, c command) {
 	defer cancel()
 	h.order.begin()
 	defer h.order.end(h.out) // after the answer below
-	var to, id string
-	var err error
-	if s, ok := h.node.(sendResolver); ok {
-		// One lookup, in the node, instead of listing every contact
-		// (a store read and decryption each) for every line.
-		to, id, err = s.SendTo(ctx, c.To, c.Text)
-	} else {
-		var ok bool
-		if to, ok = resolvePeer(h.node.Peers(), c.To); !ok {
-			// Not among the listed peers; the node has the last word.
-			to = c.To
-		}
-		id, err = h.node.Send(ctx, to, c.Text)
-	}
+	to, id, err := h.node.SendTo(ctx, c.To, c.Text)
 	if err != nil {
 		h.fail(c.Ref, errorCode(err), oneLine(err.Error()))
 		return
@@ -392,12 +379,7 @@ func (h *headless) trust(c command) {
 
 // block blocks a peer and answers with the extension event "blocked".
 func (h *headless) block(c command) {
-	b, ok := h.node.(blocker)
-	if !ok {
-		h.fail(c.Ref, codeUnsupported, "block is not supported by this node")
-		return
-	}
-	if err := b.Block(c.PeerID); err != nil {
+	if err := h.node.Block(c.PeerID); err != nil {
 		h.fail(c.Ref, errorCode(err), oneLine(err.Error()))
 		return
 	}

@@ -36,6 +36,17 @@ func TestHeadlessCommands(t *testing.T) {
 			map[string]any{"event": "sent", "peer_id": fakePeerA, "id": "msg-1", "ref": "s1"}},
 		{"send by fingerprint", withPeers, `{"cmd":"send","to":"` + fakeFPB.String() + `","text":"hi","ref":"s2"}`,
 			map[string]any{"event": "sent", "peer_id": fakePeerB, "ref": "s2"}},
+		{"send by name", withPeers, `{"cmd":"send","to":"Alice","text":"hi","ref":"s8"}`,
+			map[string]any{"event": "sent", "peer_id": fakePeerA, "ref": "s8"}},
+		{"send by name~fingerprint", withPeers, `{"cmd":"send","to":"bob~` + fakeFPB.String()[:16] + `","text":"hi","ref":"s9"}`,
+			map[string]any{"event": "sent", "peer_id": fakePeerB, "ref": "s9"}},
+		{"send ambiguous", func(n *fakeNode) {
+			withPeers(n)
+			n.peers = append(n.peers, p2p.PeerInfo{PeerID: validPeerID, Fingerprint: fakeFPA, Name: "alice"})
+		}, `{"cmd":"send","to":"alice","text":"hi","ref":"s10"}`,
+			map[string]any{"event": "error", "code": "ambiguous_peer", "ref": "s10"}},
+		{"send short fingerprint", withPeers, `{"cmd":"send","to":"` + fakeFPA.String()[:8] + `","text":"hi","ref":"s11"}`,
+			map[string]any{"event": "error", "code": "unknown_peer", "ref": "s11"}},
 		{"send unknown peer", withPeers, `{"cmd":"send","to":"nobody","text":"hi","ref":"s3"}`,
 			map[string]any{"event": "error", "code": "unknown_peer", "ref": "s3"}},
 		{"send too large", withPeers, `{"cmd":"send","to":"` + fakePeerA + `","text":"` + big + `","ref":"s4"}`,
@@ -55,6 +66,11 @@ func TestHeadlessCommands(t *testing.T) {
 		{"connect without p2p", nil, `{"cmd":"connect","addr":"/ip4/127.0.0.1/tcp/1","ref":"c2"}`,
 			map[string]any{"event": "error", "code": "bad_address", "ref": "c2"}},
 		{"connect missing addr", nil, `{"cmd":"connect"}`, map[string]any{"event": "error", "code": "bad_request"}},
+		{"connect", nil, `{"cmd":"connect","addr":"/ip4/127.0.0.1/tcp/1/p2p/` + validPeerID + `","ref":"c4"}`,
+			map[string]any{"event": "connected", "peer_id": validPeerID, "conn": "direct", "ref": "c4"}},
+		{"connect relayed", func(n *fakeNode) { n.conn = p2p.ConnRelayed },
+			`{"cmd":"connect","addr":"/ip4/127.0.0.1/tcp/1/p2p/` + validPeerID + `"}`,
+			map[string]any{"event": "connected", "peer_id": validPeerID, "conn": "relayed"}},
 		{"connect fails", func(n *fakeNode) { n.connectErr = p2p.ErrDialFailed },
 			`{"cmd":"connect","addr":"/ip4/127.0.0.1/tcp/1/p2p/` + validPeerID + `","ref":"c3"}`,
 			map[string]any{"event": "error", "code": "dial_failed", "ref": "c3"}},
@@ -70,8 +86,8 @@ func TestHeadlessCommands(t *testing.T) {
 			map[string]any{"event": "error", "code": "bad_request", "ref": "v3"}},
 		{"trust_new_key", withPeers, `{"cmd":"trust_new_key","peer_id":"` + fakePeerB + `","fingerprint":"` + fakeFPB.String() + `","ref":"k1"}`,
 			map[string]any{"event": "key_trusted", "peer_id": fakePeerB, "ref": "k1"}},
-		{"history", nil, `{"cmd":"history","peer_id":"x","ref":"h1"}`, map[string]any{"event": "error", "code": "unsupported", "ref": "h1"}},
-		{"block unsupported", nil, `{"cmd":"block","peer_id":"x","ref":"b1"}`, map[string]any{"event": "error", "code": "unsupported", "ref": "b1"}},
+		{"history unknown peer", nil, `{"cmd":"history","peer_id":"x","ref":"h1"}`, map[string]any{"event": "error", "code": "unknown_peer", "ref": "h1"}},
+		{"block", withPeers, `{"cmd":"block","peer_id":"` + fakePeerA + `","ref":"b1"}`, map[string]any{"event": "blocked", "peer_id": fakePeerA, "ref": "b1"}},
 		{"block missing peer_id", nil, `{"cmd":"block","ref":"b2"}`, map[string]any{"event": "error", "code": "bad_request", "ref": "b2"}},
 		{"not json", nil, `hello`, map[string]any{"event": "error", "code": "bad_json"}},
 		{"truncated json", nil, `{"cmd":"peers"`, map[string]any{"event": "error", "code": "bad_json"}},
@@ -259,22 +275,8 @@ func FuzzHeadlessLine(f *testing.F) {
 	})
 }
 
-// blockingNode is a fake node that can block.
-type blockingNode struct {
-	*fakeNode
-	blocked []string
-}
-
-func (b *blockingNode) Block(peerID string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.blocked = append(b.blocked, peerID)
-	return nil
-}
-
 func TestHeadlessBlock(t *testing.T) {
-	f := newFakeNode()
-	n := &blockingNode{fakeNode: f}
+	n := newFakeNode()
 	inR, inW := io.Pipe()
 	var out syncBuffer
 	done := make(chan error, 1)

@@ -4,15 +4,6 @@ import (
 	"github.com/securechat/securechat/p2p"
 )
 
-// historian is implemented by nodes that keep a conversation history
-// ([p2p.Node.History]). It is optional, like [blocker], so that test fakes
-// need not implement it; without it the history command is "unsupported".
-type historian interface {
-	History(peerID string, limit int) ([]p2p.HistoryEntry, error)
-}
-
-var _ historian = (*p2p.Node)(nil)
-
 // historyEvent answers the history command (INTERFACE.md).
 type historyEvent struct {
 	Event    string        `json:"event"`
@@ -38,37 +29,29 @@ func toJSONHistory(es []p2p.HistoryEntry) []historyJSON {
 	return out
 }
 
-// history answers the history command: peer_id, optional limit.
+// history answers the history command: peer_id (or anything
+// [p2p.MatchPeer] resolves), optional limit.
 func (h *headless) history(c command) {
-	hn, ok := h.node.(historian)
-	if !ok {
-		h.fail(c.Ref, codeUnsupported, "history is not supported by this node")
-		return
-	}
-	to, ok := resolvePeer(h.node.Peers(), c.PeerID)
-	if !ok {
-		to = c.PeerID
-	}
-	es, err := hn.History(to, c.Limit)
+	p, err := p2p.MatchPeer(h.node.Peers(), c.PeerID)
 	if err != nil {
 		h.fail(c.Ref, errorCode(err), oneLine(err.Error()))
 		return
 	}
-	h.out.emit(historyEvent{Event: "history", PeerID: to, Messages: toJSONHistory(es), Ref: c.Ref})
+	es, err := h.node.History(p.PeerID, c.Limit)
+	if err != nil {
+		h.fail(c.Ref, errorCode(err), oneLine(err.Error()))
+		return
+	}
+	h.out.emit(historyEvent{Event: "history", PeerID: p.PeerID, Messages: toJSONHistory(es), Ref: c.Ref})
 }
 
 // lineHistoryShown is how many messages the line mode shows when a
 // conversation is opened with /msg.
 const lineHistoryShown = 10
 
-// showHistory prints the last messages of the conversation with p, if the
-// node keeps a history.
+// showHistory prints the last messages of the conversation with p.
 func (lm *lineMode) showHistory(p p2p.PeerInfo) {
-	hn, ok := lm.node.(historian)
-	if !ok {
-		return
-	}
-	es, err := hn.History(p.PeerID, lineHistoryShown)
+	es, err := lm.node.History(p.PeerID, lineHistoryShown)
 	if err != nil || len(es) == 0 {
 		return
 	}

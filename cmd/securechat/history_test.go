@@ -46,11 +46,11 @@ func TestHeadlessHistory(t *testing.T) {
 		{"by fingerprint, limit", hn, `{"cmd":"history","peer_id":"` + fakeFPA.String() + `","limit":5}`,
 			`"peer_id":"` + fakePeerA + `"`, 5},
 		{"unknown peer", hn, `{"cmd":"history","peer_id":"nobody","ref":"h2"}`,
-			`{"event":"error","code":"unknown_peer","message":"p2p: unknown peer","ref":"h2"}`, 0},
+			`{"event":"error","code":"unknown_peer","message":"p2p: unknown peer: no peer matches \"nobody\"","ref":"h2"}`, -1},
+		{"by name", hn, `{"cmd":"history","peer_id":"alice"}`, `"peer_id":"` + fakePeerA + `"`, 0},
 		{"missing peer_id", hn, `{"cmd":"history","ref":"h3"}`, `"code":"bad_request"`, -1},
 		{"bad limit", hn, `{"cmd":"history","peer_id":"x","limit":"ten"}`, `"code":"bad_request"`, -1},
 		{"negative limit", hn, `{"cmd":"history","peer_id":"x","limit":-1}`, `"code":"bad_request"`, -1},
-		{"node without history", newFakeNode(), `{"cmd":"history","peer_id":"x"}`, `"code":"unsupported"`, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

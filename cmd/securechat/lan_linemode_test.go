@@ -8,7 +8,8 @@ import (
 
 // TestLineModeSameName: two LAN peers under one name. A name that names
 // both is refused (nothing is sent), each is told apart by its short
-// fingerprint, and a fingerprint prefix or peer ID picks one; a plain line
+// fingerprint, and a fingerprint prefix (of 16 hex digits at least) or
+// peer ID picks one; a plain line
 // then goes to the peer picked and no other.
 func TestLineModeSameName(t *testing.T) {
 	n := newFakeNode()
@@ -22,12 +23,14 @@ func TestLineModeSameName(t *testing.T) {
 	h.typeLine("hello?")
 	h.expect("several peers")
 	h.typeLine("/msg alice hi")
-	h.expect(`"alice" names 2 peers`)
+	h.expect(`"alice" matches 2 peers: alice~` + fakeFPA.String()[:16])
 	h.typeLine("/peers")
 	h.expect("alice (" + fakeFPA.Short() + ")")
 	h.expect("Alice (" + fakeFPB.Short() + ")")
 
-	h.typeLine("/msg " + fakeFPB.String()[:8] + " for the new one")
+	h.typeLine("/msg " + fakeFPB.String()[:8] + " too short a prefix")
+	h.expect("at least 16 hex digits")
+	h.typeLine("/msg " + fakeFPB.String()[:16] + " for the new one")
 	h.expect("now talking to Alice (" + fakeFPB.Short() + ")")
 	h.typeLine("still for the new one")
 	h.typeLine("/msg " + fakePeerA + " for the pinned one")

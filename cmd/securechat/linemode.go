@@ -45,8 +45,13 @@ func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	lm := &lineMode{node: n, log: log, out: stdout}
-	lm.dials = newDialer(ctx, n, func(e errorEvent) {
-		lm.printf("*** could not connect: %s\n", e.Message)
+	lm.dials = newDialer(ctx, n, func(e any) {
+		switch e := e.(type) {
+		case connectedEvent:
+			lm.printf("*** connected to %s (%s)\n", peerLabel(lm.peer(e.PeerID)), e.Conn)
+		case errorEvent:
+			lm.printf("*** could not connect: %s\n", e.Message)
+		}
 	})
 
 	fp := n.Fingerprint()
@@ -233,33 +238,15 @@ func (lm *lineMode) listPeers() {
 	}
 }
 
-// findPeer finds a known peer by peer ID, fingerprint (full, or a unique
-// prefix of at least 8 hex digits), or name (case-insensitive, unique).
+// findPeer finds a known peer by the rules of [p2p.MatchPeer]: peer ID or
+// its start or end, name, name~fingerprint, fingerprint prefix, start of a
+// name.
 func (lm *lineMode) findPeer(who string) (p2p.PeerInfo, error) {
-	peers := lm.node.Peers()
-	if id, ok := resolvePeer(peers, who); ok {
-		for _, p := range peers {
-			if p.PeerID == id {
-				return p, nil
-			}
-		}
+	p, err := p2p.MatchPeer(lm.node.Peers(), who)
+	if err != nil {
+		return p2p.PeerInfo{}, errors.New(strings.TrimPrefix(oneLine(err.Error()), "p2p: ") + " (see /peers)")
 	}
-	var matches []p2p.PeerInfo
-	lw := strings.ToLower(who)
-	for _, p := range peers {
-		if strings.EqualFold(p.Name, who) ||
-			(len(who) >= 8 && strings.HasPrefix(p.Fingerprint.String(), lw)) ||
-			(len(who) >= 8 && strings.HasPrefix(p.PeerID, who)) {
-			matches = append(matches, p)
-		}
-	}
-	switch len(matches) {
-	case 1:
-		return matches[0], nil
-	case 0:
-		return p2p.PeerInfo{}, fmt.Errorf("no peer %q (see /peers)", sanitizeName(who))
-	}
-	return p2p.PeerInfo{}, fmt.Errorf("%q names %d peers; use the peer ID", sanitizeName(who), len(matches))
+	return p, nil
 }
 
 // currentOr returns the peer args[0] names, else the current one.
@@ -303,11 +290,9 @@ func (lm *lineMode) verify(args []string) {
 		lm.printf("*** %s is now verified\n", peerLabel(p))
 		return
 	}
-	if sn, ok := lm.node.(safetyNumberer); ok {
-		if num, err := sn.SafetyNumber(p.PeerID); err == nil && len(num) == 60 {
-			lm.printf("Safety number with %s:\n  %s\n", peerLabel(p), e2e.FormatSafetyNumber(num))
-			lm.printf("Compare it with %s out of band (in person, by voice); both ends show the same digits.\n", sanitizeName(p.Name))
-		}
+	if num, err := lm.node.SafetyNumber(p.PeerID); err == nil && len(num) == 60 {
+		lm.printf("Safety number with %s:\n  %s\n", peerLabel(p), e2e.FormatSafetyNumber(num))
+		lm.printf("Compare it with %s out of band (in person, by voice); both ends show the same digits.\n", sanitizeName(p.Name))
 	}
 	lm.printf("Your fingerprint:  %s\nTheir fingerprint: %s\n", lm.node.Fingerprint(), p.Fingerprint)
 	lm.printf("If %s reads you the same fingerprint, type: /verify %s %s\n", sanitizeName(p.Name), p.PeerID, p.Fingerprint)

@@ -7,17 +7,12 @@ func (lm *lineMode) block(args []string) {
 		lm.printf("usage: /block PEER\n")
 		return
 	}
-	b, ok := lm.node.(blocker)
-	if !ok {
-		lm.printf("*** blocking is not supported by this node\n")
-		return
-	}
 	p, err := lm.findPeer(args[0])
 	if err != nil {
 		lm.printf("*** %v\n", err)
 		return
 	}
-	if err := b.Block(p.PeerID); err != nil {
+	if err := lm.node.Block(p.PeerID); err != nil {
 		lm.printf("*** could not block %s: %s\n", peerLabel(p), oneLine(err.Error()))
 		return
 	}

@@ -129,7 +129,7 @@ func TestLineMode(t *testing.T) {
 	h.typeLine("/connect /ip4/127.0.0.1/tcp/1")
 	h.expect("/p2p/")
 	h.typeLine("/msg nobody")
-	h.expect(`no peer "nobody"`)
+	h.expect(`no peer matches "nobody"`)
 	h.typeLine("/bogus")
 	h.expect("unknown command /bogus")
 	h.typeLine("/help")

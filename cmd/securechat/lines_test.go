@@ -77,10 +77,10 @@ func TestDialerAnswersOnce(t *testing.T) {
 	var got []errorEvent
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d := newDialer(ctx, n, func(e errorEvent) {
+	d := newDialer(ctx, n, func(e any) {
 		mu.Lock()
 		defer mu.Unlock()
-		got = append(got, e)
+		got = append(got, e.(errorEvent))
 	})
 	addr, err := parseMultiaddr("/ip4/127.0.0.1/tcp/9/p2p/"+validPeerID, true)
 	if err != nil {
@@ -94,5 +94,39 @@ func TestDialerAnswersOnce(t *testing.T) {
 	defer mu.Unlock()
 	if len(got) != 2 || got[0].Ref != "r1" || got[0].Code != codeDialFailed || got[1].Ref != "" || got[1].Addr != "/ip4/10.0.0.1/tcp/1" {
 		t.Errorf("answers %+v", got)
+	}
+}
+
+// TestDialerAnswersConnected checks that a dial that succeeds is answered
+// once, by connected with the ref and the kind of connection, and that a
+// later DialFailed for the same address (a redial of the node's own) does
+// not answer that connect a second time.
+func TestDialerAnswersConnected(t *testing.T) {
+	n := newFakeNode()
+	n.conn = p2p.ConnRelayed
+	var mu sync.Mutex
+	var got []any
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d := newDialer(ctx, n, func(e any) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, e)
+	})
+	addr, err := parseMultiaddr("/ip4/127.0.0.1/tcp/9/p2p/"+validPeerID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.start(addr, "r1")
+	d.wait(5 * time.Second)
+	d.dialFailed(p2p.DialFailed{Addr: addr.String(), Err: "refused"})
+	mu.Lock()
+	defer mu.Unlock()
+	want := connectedEvent{Event: "connected", PeerID: validPeerID, Conn: "relayed", Ref: "r1"}
+	if len(got) != 2 || got[0] != want {
+		t.Fatalf("answers %+v, want %+v first", got, want)
+	}
+	if e, ok := got[1].(errorEvent); !ok || e.Ref != "" {
+		t.Errorf("a later failure of the address answered %+v; want an error without the ref", got[1])
 	}
 }

@@ -52,6 +52,7 @@ type resultMsg struct {
 	fp     e2e.Fingerprint
 	text   string // reported on success
 	addr   string // the address of a connect, left out of its error
+	conn   string // a connect's kind of connection, "direct" or "relayed"
 	err    error
 }
 
@@ -149,8 +150,8 @@ func (m *model) connect(arg string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, p2p.DialTimeout)
 		defer cancel()
-		err := node.Connect(ctx, addr)
-		return resultMsg{conv: here, what: "connect", peerID: id, addr: arg, err: err}
+		c, err := node.Connect(ctx, addr)
+		return resultMsg{conv: here, what: "connect", peerID: id, addr: arg, conn: c.Conn, err: err}
 	}
 }
 
@@ -191,21 +192,17 @@ func (m *model) target(arg string) *peer {
 	return p
 }
 
-// block asks the node to block p, if the node can.
+// block asks the node to block p.
 func (m *model) block(p *peer) tea.Cmd {
-	b, ok := m.node.(blocker)
-	if !ok {
-		m.alert(m.current, "Blocking is unsupported by this node yet; "+m.senderName(p.id)+" is not blocked.")
-		return nil
-	}
-	here, id := m.current, p.id
+	here, id, node := m.current, p.id, m.node
 	text := "Blocked " + m.senderName(p.id) + "."
 	return func() tea.Msg {
-		return resultMsg{conv: here, what: "block", peerID: id, text: text, err: b.Block(id)}
+		return resultMsg{conv: here, what: "block", peerID: id, text: text, err: node.Block(id)}
 	}
 }
 
-// nick changes the own name, announcing it if the node can.
+// nick changes the own name on this screen. The node has no way yet to
+// announce a new name to peers, and the line says so.
 func (m *model) nick(arg string) tea.Cmd {
 	n := cleanName(arg)
 	if n == "" {
@@ -213,15 +210,8 @@ func (m *model) nick(arg string) tea.Cmd {
 		return nil
 	}
 	m.name = n
-	r, ok := m.node.(renamer)
-	if !ok {
-		m.system(m.current, "You are now "+n+" on this screen only: this node cannot announce a new name to peers yet.")
-		return nil
-	}
-	here := m.current
-	return func() tea.Msg {
-		return resultMsg{conv: here, what: "nick", text: "Peers now see you as " + n + ".", err: r.SetName(n)}
-	}
+	m.system(m.current, "You are now "+n+" on this screen only: this node cannot announce a new name to peers yet.")
+	return nil
 }
 
 // myID writes the own identity into the conversation and shows its QR.
@@ -360,7 +350,7 @@ func (m *model) handleResult(r resultMsg) tea.Cmd {
 	}
 	if r.what == "connect" {
 		// By now the session is up and the peer has told its name.
-		r.text = "Connected to " + m.senderName(r.peerID) + "."
+		r.text = "Connected to " + m.senderName(r.peerID) + " (" + r.conn + ")."
 	}
 	m.system(r.conv, r.text)
 	return m.refreshPeers()
@@ -387,42 +377,33 @@ func errText(err error) string {
 	return cleanText(err.Error(), false)
 }
 
-// resolve finds the peer a user means: a peer ID or its start or end, a
-// name (with "~fingerprint" when names collide), a fingerprint prefix, or
-// an unambiguous start of a name.
+// resolve finds the peer a user means, by the rules of [p2p.MatchPeer]
+// (peer ID or its start or end, name, name~fingerprint, fingerprint
+// prefix, start of a name), among the peers this screen knows.
 func (m *model) resolve(arg string) (*peer, error) {
-	if p, ok := m.peers[arg]; ok {
-		return p, nil
-	}
-	tests := []func(p *peer) bool{
-		func(p *peer) bool { return strings.EqualFold(m.senderName(p.id), arg) },
-		func(p *peer) bool { return strings.EqualFold(p.name, arg) },
-		func(p *peer) bool {
-			return len(arg) >= 4 && (strings.HasPrefix(p.id, arg) || strings.HasSuffix(p.id, arg))
-		},
-		func(p *peer) bool { return len(arg) >= 8 && strings.HasPrefix(p.fp.String(), strings.ToLower(arg)) },
-		func(p *peer) bool { return strings.HasPrefix(strings.ToLower(p.name), strings.ToLower(arg)) },
-	}
-	for _, test := range tests {
-		var found []*peer
-		for _, id := range m.order {
-			if p := m.peers[id]; test(p) {
-				found = append(found, p)
-			}
+	infos := make([]p2p.PeerInfo, 0, len(m.order))
+	for _, id := range m.order {
+		p := m.peers[id]
+		state := "offline"
+		if p.online {
+			state = "online"
 		}
-		switch len(found) {
-		case 0:
-			continue
-		case 1:
-			return found[0], nil
-		}
-		names := make([]string, len(found))
-		for i, p := range found {
-			names[i] = m.senderName(p.id) + " (" + shortID(p.id) + ")"
-		}
-		return nil, fmt.Errorf("%q matches several peers: %s; use more of the ID", arg, strings.Join(names, ", "))
+		infos = append(infos, p2p.PeerInfo{PeerID: p.id, Name: p.name, Fingerprint: p.fp, State: state})
 	}
-	return nil, fmt.Errorf("no peer matches %q; /peers lists them", arg)
+	found, err := p2p.MatchPeer(infos, arg)
+	var amb *p2p.AmbiguousPeerError
+	switch {
+	case errors.As(err, &amb):
+		names := make([]string, len(amb.Candidates))
+		for i, c := range amb.Candidates {
+			names[i] = m.senderName(c.PeerID) + " (" + shortID(c.PeerID) + ")"
+		}
+		return nil, fmt.Errorf("%q matches several peers: %s; use more of the ID", cleanName(arg), strings.Join(names, ", "))
+	case err != nil:
+		why := strings.TrimPrefix(err.Error(), p2p.ErrUnknownPeer.Error()+": ")
+		return nil, fmt.Errorf("%s; /peers lists them", cleanText(why, false))
+	}
+	return m.peers[found.PeerID], nil
 }
 
 // completion is the state of Tab cycling through candidates.

@@ -224,7 +224,9 @@ func (m *model) senderName(id string) string {
 		return shortID(id)
 	}
 	if m.nameTaken(p) {
-		return p.name + "~" + p.fp.Short()[:8]
+		// At least 64 bits of the fingerprint: a peer can grind a key
+		// whose 32-bit prefix is someone else's (p2p.MinFingerprintPrefix).
+		return p.name + "~" + p.fp.String()[:p2p.MinFingerprintPrefix]
 	}
 	return p.name
 }

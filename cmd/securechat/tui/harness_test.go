@@ -22,25 +22,11 @@ import (
 	"github.com/securechat/securechat/p2p"
 )
 
-// The real node must satisfy the interface the UI asks for, and can block.
+// The real node and the fake both satisfy the interface the UI asks for.
 var (
-	_ Node      = (*p2p.Node)(nil)
-	_ blocker   = (*p2p.Node)(nil)
-	_ historian = (*p2p.Node)(nil)
+	_ Node = (*p2p.Node)(nil)
+	_ Node = (*fakeNode)(nil)
 )
-
-// blockingNode is a fakeNode that can also block.
-type blockingNode struct {
-	*fakeNode
-	blocked []string
-}
-
-func (b *blockingNode) Block(peerID string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.blocked = append(b.blocked, peerID)
-	return nil
-}
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
@@ -70,8 +56,10 @@ type fakeNode struct {
 	connected  []string
 	verified   map[string]e2e.Fingerprint
 	trusted    map[string]e2e.Fingerprint
+	blocked    []string
 	sendErr    error
 	connectErr error
+	safetyErr  error
 	n          int
 	history    map[string][]p2p.HistoryEntry
 }
@@ -80,11 +68,15 @@ func newFakeNode() *fakeNode {
 	return &fakeNode{verified: map[string]e2e.Fingerprint{}, trusted: map[string]e2e.Fingerprint{}}
 }
 
-func (f *fakeNode) Connect(ctx context.Context, addr multiaddr.Multiaddr) error {
+func (f *fakeNode) Connect(ctx context.Context, addr multiaddr.Multiaddr) (p2p.Connected, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.connected = append(f.connected, addr.String())
-	return f.connectErr
+	if f.connectErr != nil {
+		return p2p.Connected{}, f.connectErr
+	}
+	_, id, _ := strings.Cut(addr.String(), "/p2p/")
+	return p2p.Connected{PeerID: id, Conn: p2p.ConnDirect}, nil
 }
 
 func (f *fakeNode) Send(ctx context.Context, to, text string) (string, error) {
@@ -137,6 +129,23 @@ func (f *fakeNode) TrustNewKey(peerID string, got e2e.Fingerprint) error {
 	return p2p.ErrUnknownPeer
 }
 
+// SafetyNumber answers the fixed [safety] number, or safetyErr.
+func (f *fakeNode) SafetyNumber(peerID string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.safetyErr != nil {
+		return "", f.safetyErr
+	}
+	return safety, nil
+}
+
+func (f *fakeNode) Block(peerID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.blocked = append(f.blocked, peerID)
+	return nil
+}
+
 func (f *fakeNode) History(peerID string, limit int) ([]p2p.HistoryEntry, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -180,8 +189,7 @@ var start = time.Date(2024, 3, 9, 14, 5, 0, 0, time.UTC)
 func newHarness(t *testing.T, w, h int) *harness {
 	t.Helper()
 	hs := &harness{t: t, node: newFakeNode(), clock: start}
-	opts := Options{Name: "alice", MDNS: true, Bell: true,
-		SafetyNumber: func(string) (string, error) { return safety, nil }}
+	opts := Options{Name: "alice", MDNS: true, Bell: true}
 	hs.m = newModel(context.Background(), hs.node, nil, opts, func() time.Time { return hs.clock }, time.UTC)
 	hs.run(hs.m.Init())
 	hs.send(tea.WindowSizeMsg{Width: w, Height: h})

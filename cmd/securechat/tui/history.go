@@ -9,13 +9,6 @@ import (
 	"github.com/securechat/securechat/p2p"
 )
 
-// historian is implemented by a node that keeps conversations, as
-// *p2p.Node does ([p2p.Node.History]). It is optional, like [blocker]:
-// without it a conversation starts empty.
-type historian interface {
-	History(peerID string, limit int) ([]p2p.HistoryEntry, error)
-}
-
 // historyShown is how many earlier messages a conversation shows when it
 // is opened.
 const historyShown = 50
@@ -32,10 +25,10 @@ type historyMsg struct {
 func (m *model) loadHistory() tea.Cmd {
 	ids := m.historyDue
 	m.historyDue = nil
-	h, ok := m.node.(historian)
-	if !ok || len(ids) == 0 {
+	if len(ids) == 0 {
 		return nil
 	}
+	h := m.node
 	cmds := make([]tea.Cmd, 0, len(ids))
 	for _, id := range ids {
 		cmds = append(cmds, func() tea.Msg {

@@ -56,10 +56,7 @@ func (m *model) modalKey(k tea.KeyPressMsg) tea.Cmd {
 // safetyLines returns the safety number with a peer as display rows, and
 // whether the node could compute it.
 func (m *model) safetyLines(peerID string) ([]string, bool) {
-	if m.opts.SafetyNumber == nil {
-		return []string{"(not available)"}, false
-	}
-	sn, err := m.opts.SafetyNumber(peerID)
+	sn, err := m.node.SafetyNumber(peerID)
 	switch {
 	case errors.Is(err, p2p.ErrNoSession):
 		// The node learns the peer's keys at its first session under

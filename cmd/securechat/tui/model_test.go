@@ -153,7 +153,7 @@ func TestVerify(t *testing.T) {
 	hs.contains("bob is now verified.")
 	hs.contains("✓ bob")
 
-	hs.line("/verify carol~" + fp(carol2).Short()[:8])
+	hs.line("/verify carol~" + fp(carol2).Short())
 	hs.contains("Verify carol~")
 	hs.typeText("n")
 	hs.contains("rejected the safety number")
@@ -249,7 +249,7 @@ func TestCompletionAndHistory(t *testing.T) {
 		{"/c", "\t\t", "/clear "},
 		{"/c", "\t\t\t", "/connect "},
 		{"/msg b", "\t", "/msg bob "},
-		{"/msg carol", "\t", "/msg carol~" + fp(carolID).Short()[:8] + " "},
+		{"/msg carol", "\t", "/msg carol~" + fp(carolID).Short() + " "},
 		{"/block z", "\t", "/block z"},
 		{"plain", "\t", "plain"},
 	}
@@ -287,11 +287,11 @@ func TestCommands(t *testing.T) {
 	}{
 		{"/help", "/trust-new-key [PEER]"},
 		{"/peers", "carol~"},
-		{"/block", "Blocking is unsupported by this node yet"},
+		{"/block", "-- Blocked "},
 		{"/nick zed", "You are now zed on this screen only"},
 		{"/connect /ip4/1.2.3.4", "Not a multiaddr ending in /p2p/"},
 		{"/connect nonsense", "Not a multiaddr"},
-		{"/connect /ip4/10.0.0.2/tcp/4001/p2p/" + bobID, "-- Connected to"},
+		{"/connect /ip4/10.0.0.2/tcp/4001/p2p/" + bobID, "-- Connected to bob (direct)."},
 		{"/trust-new-key", "has not changed"},
 		{"/bogus", "Unknown command /bogus"},
 		{"//not a command", "alice: /not a command"},
@@ -388,15 +388,14 @@ func TestAlerts(t *testing.T) {
 
 func TestBlock(t *testing.T) {
 	hs := newHarness(t, 80, 24)
-	bn := &blockingNode{fakeNode: hs.node}
-	hs.m.node = bn
+	bn := hs.node
 	hs.peerUp(bobID, "bob", p2p.TrustNew)
 	hs.line("/block bob")
 	if len(bn.blocked) != 1 || bn.blocked[0] != bobID {
 		t.Fatalf("blocked %q, want bob", bn.blocked)
 	}
 	hs.contains("Blocked bob.")
-	hs.contains("bac70fa1 blocked")
+	hs.contains(fp(bobID).Short() + " blocked")
 	hs.line("still there?")
 	hs.contains("Not sent: you blocked bob.")
 	if len(hs.node.sent) != 0 {

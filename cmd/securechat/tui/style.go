@@ -4,13 +4,13 @@ import (
 	"hash/fnv"
 	"image/color"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p"
 )
 
 // Styles of the interface. Colours are 256-colour palette indices; the
@@ -46,35 +46,21 @@ func peerColor(peerID string) color.Color {
 // maxNameRunes caps a displayed peer name, as the interface caps names.
 const maxNameRunes = 32
 
-// bidiControls are the Unicode bidirectional overrides and isolates. They are
-// not control characters to package unicode, yet they reorder what follows
-// them on screen ("Trojan Source"), so remote text loses them too.
-const bidiControls = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-
-// cleanText makes remote text safe for the terminal: escape sequences are
-// removed, tabs become spaces, and every other control character (and
-// bidirectional override) is dropped. Newlines survive only if multiline is
-// set. The node already sanitizes; this is the UI's own second line.
+// cleanText makes remote text safe for the terminal with the node's own
+// sanitizer ([p2p.SanitizeText]: escape sequences, control characters,
+// bidirectional overrides and invalid UTF-8 removed), a second time here
+// because the screen must never receive raw bytes from the network. Then
+// tabs become spaces, and newlines survive only if multiline is set.
 func cleanText(s string, multiline bool) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
+	s = p2p.SanitizeText(s)
+	if !strings.ContainsAny(s, "\t\n") {
+		return s
 	}
-	s = ansi.Strip(s)
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\n' && multiline:
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteByte(' ')
-		case r == '\t':
-			b.WriteString("    ")
-		case unicode.IsControl(r), strings.ContainsRune(bidiControls, r):
-		default:
-			b.WriteRune(r)
-		}
+	s = strings.ReplaceAll(s, "\t", "    ")
+	if !multiline {
+		s = strings.ReplaceAll(s, "\n", " ")
 	}
-	return b.String()
+	return s
 }
 
 // cleanName is cleanText for a one-line name, capped to [maxNameRunes].

@@ -31,30 +31,24 @@ import (
 	"github.com/securechat/securechat/p2p"
 )
 
-// Node is what the interface needs from a chat node; *p2p.Node satisfies it.
-// Connect and Send may block and are only ever called from a [tea.Cmd].
+// Node is what the interface needs from a chat node; *p2p.Node satisfies
+// it. Every call but PeerID, Fingerprint and Addrs may block on the network
+// or the store, and is only ever made from a [tea.Cmd].
 type Node interface {
-	Connect(ctx context.Context, addr multiaddr.Multiaddr) error
+	Connect(ctx context.Context, addr multiaddr.Multiaddr) (p2p.Connected, error)
 	Send(ctx context.Context, to, text string) (string, error)
 	Peers() []p2p.PeerInfo
 	Verify(peerID string, fp e2e.Fingerprint) error
 	TrustNewKey(peerID string, fp e2e.Fingerprint) error
+	// SafetyNumber returns the 60 digits /verify shows, also for a contact
+	// that is offline ([p2p.ErrNoSession] until a session showed its keys).
+	SafetyNumber(peerID string) (string, error)
+	Block(peerID string) error
+	// History returns the stored conversation, oldest first.
+	History(peerID string, limit int) ([]p2p.HistoryEntry, error)
 	PeerID() string
 	Fingerprint() e2e.Fingerprint
 	Addrs() []string
-}
-
-// blocker is implemented by a node that can block peers, as *p2p.Node does.
-// It is kept out of [Node] so a node without it still works: /block then
-// says blocking is unsupported.
-type blocker interface {
-	Block(peerID string) error
-}
-
-// renamer is implemented by a node that can announce a new name. *p2p.Node
-// does not (yet); /nick then changes the name on this screen only.
-type renamer interface {
-	SetName(name string) error
 }
 
 // Options configure [Run].
@@ -71,9 +65,6 @@ type Options struct {
 	// stdout.
 	In  io.Reader
 	Out io.Writer
-	// SafetyNumber returns the safety number shared with a peer, as /verify
-	// shows it. Nil leaves it out (the fingerprint is still shown).
-	SafetyNumber func(peerID string) (string, error)
 	// Connect lists multiaddrs to dial at start (the --connect flag).
 	Connect []string
 }

@@ -15,7 +15,7 @@ const (
 	// hidden.
 	sidebarMinWidth = 70
 	// sidebarWidth is the width of the peer list.
-	sidebarWidth = 24
+	sidebarWidth = 29 // " " + 16 hex digits + " KEY CHANGED"
 	// stampWidth is the width of "15:04 ", the indent of wrapped lines.
 	stampWidth = 6
 	// minWidth and minHeight are the smallest usable screen.
@@ -290,8 +290,15 @@ func (m *model) renderSidebar(w, h int) []string {
 		if i < 9 {
 			num = fmt.Sprint(i + 1)
 		}
-		name := styleOwn.Foreground(peerColor(id)).Render(m.senderName(id))
-		entry(id, fmt.Sprintf("%s %s%s %s", num, dot, badge, name), fmt.Sprintf("   %s %s", p.fp.Short()[:8], word))
+		// The second row shows the fingerprint's first 64 bits (Short) for every
+		// peer (p2p.MinFingerprintPrefix); peers that share a name are told
+		// apart there, so the first row keeps the name alone.
+		label := m.senderName(id)
+		if m.nameTaken(p) {
+			label = p.name
+		}
+		name := styleOwn.Foreground(peerColor(id)).Render(label)
+		entry(id, fmt.Sprintf("%s %s%s %s", num, dot, badge, name), fmt.Sprintf(" %s %s", p.fp.Short(), word))
 	}
 	for len(rows) < h {
 		rows = append(rows, strings.Repeat(" ", w))
