@@ -48,23 +48,6 @@ func (n *Node) Connect(ctx context.Context, addr multiaddr.Multiaddr) (Connected
 	return Connected{PeerID: ps.current.pid, Conn: connKind(ps.current.st.Conn())}, nil
 }
 
-// connKind tells whether c, the connection under a session, goes through a
-// relay: a circuit address, or a connection the relay limits (go-libp2p
-// marks those Limited; a relay without limits does not), is
-// [ConnRelayed]; anything else is [ConnDirect].
-func connKind(c network.Conn) string {
-	if c == nil {
-		return ConnDirect
-	}
-	if c.Stat().Limited {
-		return ConnRelayed
-	}
-	if _, err := c.RemoteMultiaddr().ValueForProtocol(multiaddr.P_CIRCUIT); err == nil {
-		return ConnRelayed
-	}
-	return ConnDirect
-}
-
 // dial is Connect for a peer and its addresses; addr names the attempt in
 // errors and logs. The redialer (redial.go) calls it too.
 func (n *Node) dial(ctx context.Context, info *peer.AddrInfo, addr string) error {

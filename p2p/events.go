@@ -33,10 +33,15 @@ type SessionUp struct {
 	Conn        string // ConnDirect or ConnRelayed: the connection under the session
 }
 
-// Connection kinds, as [SessionUp], [PathChanged] and [PeerInfo] name them.
+// Connection kinds, as [SessionUp], [PathChanged], [Connected] and
+// [PeerInfo] name them.
 const (
-	ConnDirect  = "direct"
-	ConnRelayed = "relayed" // through a circuit relay (a limited connection)
+	// ConnDirect is a connection straight to the peer (TCP or QUIC,
+	// hole-punched or not).
+	ConnDirect = "direct"
+	// ConnRelayed is a circuit through a relay; the end-to-end layer runs
+	// on top of it unchanged.
+	ConnRelayed = "relayed"
 )
 
 // AddrsChanged reports that the node's dialable addresses changed after
@@ -64,16 +69,6 @@ type Connected struct {
 	PeerID string
 	Conn   string // ConnDirect or ConnRelayed
 }
-
-// Kinds of connection under a session.
-const (
-	// ConnDirect is a connection straight to the peer (TCP or QUIC,
-	// hole-punched or not).
-	ConnDirect = "direct"
-	// ConnRelayed is a circuit through a relay; the end-to-end layer runs
-	// on top of it unchanged.
-	ConnRelayed = "relayed"
-)
 
 // SessionDown reports the end of a session. Reason is "closed" (the peer's
 // authenticated CLOSE), "cut" (the stream ended without one), "local" (we

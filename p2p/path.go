@@ -56,9 +56,9 @@ func isRelayed(c network.Conn) bool {
 	return c.Stat().Limited || isCircuit(c.RemoteMultiaddr())
 }
 
-// connKind is ConnRelayed or ConnDirect for c.
+// connKind is ConnRelayed or ConnDirect for c (ConnDirect for nil).
 func connKind(c network.Conn) string {
-	if isRelayed(c) {
+	if c != nil && isRelayed(c) {
 		return ConnRelayed
 	}
 	return ConnDirect
