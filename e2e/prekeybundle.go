@@ -52,7 +52,7 @@ func NewPrekeyBundle(owner *PublicIdentity, oneTime []*Prekey, lastResort *Preke
 	for _, p := range all {
 		raw = appendVec16(raw, p.raw)
 	}
-	return &PrekeyBundle{owner: owner.fp, oneTime: all[:len(oneTime)], lastResort: lastResort, raw: raw}, nil
+	return &PrekeyBundle{owner: owner.fp, oneTime: all[:len(oneTime):len(oneTime)], lastResort: lastResort, raw: raw}, nil
 }
 
 func distinctIDs(ps []*Prekey) bool {
@@ -106,7 +106,7 @@ func ParsePrekeyBundle(b []byte, owner *PublicIdentity) (*PrekeyBundle, error) {
 			return nil, ErrPrekey
 		}
 	}
-	return &PrekeyBundle{owner: owner.fp, oneTime: all[:n], lastResort: all[n], raw: append([]byte(nil), b...)}, nil
+	return &PrekeyBundle{owner: owner.fp, oneTime: all[:n:n], lastResort: all[n], raw: append([]byte(nil), b...)}, nil
 }
 
 // Owner returns the fingerprint of the identity whose prekeys these are.
