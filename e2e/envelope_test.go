@@ -364,3 +364,28 @@ func TestEnvelopeHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvelopeSizesInSpec holds the sizes PROTOCOL.md quotes for RSA-3072
+// identities.
+func TestEnvelopeSizesInSpec(t *testing.T) {
+	f := newEnvelopeFixture(t, 1)
+	_, _, big := testPrekeys(t, f.owner, MaxOneTimePrekeys)
+	over := envelopeOverhead(f.sender)
+	for name, c := range map[string][2]int{
+		"envelope overhead":           {over, 1319},
+		"prekey":                      {len(f.last.Public().Bytes()), 435},
+		"bundle with 32 prekeys":      {len(big.Bytes()), 14455},
+		"MaxPrekeyBundleSize":         {MaxPrekeyBundleSize, 18679},
+		"largest plaintext, envelope": {over + MaxEnvelopePlaintext, 67367},
+	} {
+		if c[0] != c[1] {
+			t.Errorf("%s is %d, PROTOCOL.md says %d", name, c[0], c[1])
+		}
+	}
+	for bucket, maxPT := range map[int]int{2 << 10: 729, 4 << 10: 2777, 8 << 10: 6873, 16 << 10: 15065,
+		32 << 10: 31449, 64 << 10: 64217} {
+		if envelopeBucket(over+maxPT) != bucket || envelopeBucket(over+maxPT+1) != 2*bucket {
+			t.Errorf("bucket %d does not end at %d bytes of plaintext", bucket, maxPT)
+		}
+	}
+}
