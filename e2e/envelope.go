@@ -272,7 +272,7 @@ func OpenEnvelope(owner *Identity, prekey func(PrekeyID) *PrivatePrekey, env []b
 		return nil, ErrEnvelope
 	}
 	k := prekey(pid)
-	if k == nil || k.pub.id != pid || !k.pub.owner.Equal(owner.pub.fp) {
+	if k == nil || k.priv == nil || k.pub == nil || k.pub.id != pid || !k.pub.owner.Equal(owner.pub.fp) {
 		return nil, ErrEnvelope
 	}
 	header := env[:envelopeHeaderSize]
