@@ -31,6 +31,15 @@
 //   - Timing, and who talks to whom: both are visible to the network.
 //   - A compromised endpoint: keys in memory are readable by the process.
 //
+// # Mailbox envelopes
+//
+// For an owner who is offline, a contact seals a message with
+// [SealEnvelope] to one of the owner's signed X25519 prekeys ([PrekeyBundle],
+// handed over in a session), and a mailbox node holds it. The mailbox learns
+// the envelope's size bucket, its prekey and envelope IDs and when it came
+// and went; not the text, its exact length, or the sender, whom the owner
+// authenticates by a signature inside the encryption ([OpenEnvelope]).
+//
 // Every authentication failure returns one error per layer
-// ([ErrHandshake], [ErrAuth]) that never says which check failed.
+// ([ErrHandshake], [ErrAuth], [ErrEnvelope]) that never says which check failed.
 package e2e

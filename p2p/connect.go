@@ -36,7 +36,13 @@ func (n *Node) Connect(ctx context.Context, addr multiaddr.Multiaddr) (Connected
 	if info.ID == n.host.ID() {
 		return Connected{}, fmt.Errorf("%w: %s is this node", ErrBadAddress, addr)
 	}
-	if err := n.dial(ctx, info, addr.String()); err != nil {
+	return n.dialSession(ctx, info, addr.String())
+}
+
+// dialSession dials info (unless a session is up) and answers with the
+// session that is up afterwards: Connect and ConnectInvite share it.
+func (n *Node) dialSession(ctx context.Context, info *peer.AddrInfo, addr string) (Connected, error) {
+	if err := n.dial(ctx, info, addr); err != nil {
 		return Connected{}, err
 	}
 	n.mu.Lock()

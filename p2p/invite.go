@@ -238,24 +238,24 @@ func inviteAddrs(self peer.ID, addrs []multiaddr.Multiaddr) []multiaddr.Multiadd
 // another identity than a session already confirmed for its peer is
 // refused before dialling, with the alert, as [ErrDialFailed] wrapping
 // [ErrFingerprintMismatch].
-func (n *Node) ConnectInvite(ctx context.Context, invite string) error {
+func (n *Node) ConnectInvite(ctx context.Context, invite string) (Connected, error) {
 	inv, err := ParseInvite(invite)
 	if err != nil {
-		return err
+		return Connected{}, err
 	}
 	if inv.info.ID == n.host.ID() {
-		return fmt.Errorf("%w: the invite is this node's own", ErrBadAddress)
+		return Connected{}, fmt.Errorf("%w: the invite is this node's own", ErrBadAddress)
 	}
 	if err := n.enter(); err != nil {
-		return err
+		return Connected{}, err
 	}
 	err = n.pinInvite(inv)
 	n.wg.Done()
 	if err != nil {
-		return err
+		return Connected{}, err
 	}
 	info := inv.AddrInfo()
-	return n.dial(ctx, &info, "invite for "+inv.PeerID)
+	return n.dialSession(ctx, &info, "invite for "+inv.PeerID)
 }
 
 // pinInvite records the invite's fingerprint as its peer's pin, unless a

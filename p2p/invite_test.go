@@ -192,7 +192,11 @@ func connectInvite(t *testing.T, from *testNode, invite string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	return from.ConnectInvite(ctx, invite)
+	c, err := from.ConnectInvite(ctx, invite)
+	if err == nil && c.PeerID == "" {
+		t.Errorf("ConnectInvite answered %+v without a peer", c)
+	}
+	return err
 }
 
 func TestConnectInvite(t *testing.T) {
@@ -327,7 +331,7 @@ func TestConnectInviteOtherFingerprint(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	before := a.ev.count(isAlert(AlertFingerprintMismatch))
-	_ = b2.Connect(ctx, a.addr(t, "tcp"))
+	_, _ = b2.Connect(ctx, a.addr(t, "tcp"))
 	a.ev.waitN(t, "second mismatch alert", before+1, isAlert(AlertFingerprintMismatch))
 	expectMismatch(t, a, b2.host.ID(), id1.Fingerprint())
 }

@@ -152,7 +152,7 @@ func TestRelayChat(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := a.Connect(ctx, bc); err != nil {
+	if _, err := a.Connect(ctx, bc); err != nil {
 		t.Fatalf("Connect %s: %v", bc, err)
 	}
 	for _, p := range [][2]*testNode{{a, b}, {b, a}} {
@@ -202,7 +202,7 @@ func TestRelayRestart(t *testing.T) {
 	a := newTestNode(t, "alice")
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := a.Connect(ctx, bc); err != nil {
+	if _, err := a.Connect(ctx, bc); err != nil {
 		t.Fatalf("Connect through the restarted relay: %v", err)
 	}
 }
@@ -238,7 +238,7 @@ func TestStockRelayLimit(t *testing.T) {
 	bc := b.circuitAddr(t, reserveBound)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := a.Connect(ctx, bc); err != nil {
+	if _, err := a.Connect(ctx, bc); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
 	if up := a.ev.wait(t, "session up", isSessionUp(b.PeerID())).(SessionUp); up.Conn != ConnRelayed {
@@ -287,7 +287,7 @@ func TestPathSwitch(t *testing.T) {
 	bc := b.circuitAddr(t, reserveBound)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := a.Connect(ctx, bc); err != nil {
+	if _, err := a.Connect(ctx, bc); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
 	a.ev.wait(t, "session up", isSessionUp(b.PeerID()))
@@ -333,7 +333,7 @@ func TestRelayFlood(t *testing.T) {
 	a.circuitAddr(t, reserveBound)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := a.Connect(ctx, bc); err != nil {
+	if _, err := a.Connect(ctx, bc); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
 	a.ev.wait(t, "session up", isSessionUp(b.PeerID()))
