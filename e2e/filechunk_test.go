@@ -103,6 +103,10 @@ func TestFileChunkRoundTrip(t *testing.T) {
 }
 
 func TestFileChunks(t *testing.T) {
+	// A chunk frame must pass the frame layer's hard limit.
+	if MaxFileFrameSize > MaxFrameSize {
+		t.Fatalf("MaxFileFrameSize %d is over MaxFrameSize %d", MaxFileFrameSize, MaxFrameSize)
+	}
 	for _, c := range []struct{ size, want uint64 }{
 		{0, 1}, {1, 1}, {FileChunkSize, 1}, {FileChunkSize + 1, 2},
 		{1 << 40, 1 << 24}, {1<<64 - 1, 1 << 48},
