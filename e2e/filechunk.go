@@ -33,9 +33,9 @@ const (
 	// FileChunkSize is the plaintext size of every chunk but the final one,
 	// which holds the 0 to FileChunkSize bytes that remain. 64 KiB keeps
 	// the per-chunk cost (a 16-byte tag, a frame prefix, one AEAD call)
-	// below 0.1% while a resumed transfer loses at most 64 KiB, and it
-	// matches the largest Noise and yamux frames, so a chunk is never
-	// buffered much longer than it takes to arrive.
+	// below 0.1% while a resumed transfer loses at most 64 KiB; a chunk
+	// is about one Noise transport message (at most 65535 bytes). A
+	// 256 KiB chunk would not fit: with its tag it passes MaxFrameSize.
 	FileChunkSize = 64 << 10
 
 	// MaxFileFrameSize is the frame limit on a file stream: a full chunk
