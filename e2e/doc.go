@@ -24,10 +24,15 @@
 //     two sessions together (identity misbinding, unknown key share).
 //   - Detection of any replayed, reordered, dropped or truncated record: the
 //     stream is ordered, so any gap ends the session.
+//   - Files: each chunk is AES-256-GCM under a key derived from the live
+//     session and the ratchet-protected offer, with the file ID, chunk index
+//     and a final flag as associated data, so chunks cannot be moved,
+//     replayed or cut off unnoticed.
 //
 // # What it does not protect
 //
-//   - Message length: records are not padded.
+//   - Message length: records are not padded; a file's size shows in its
+//     chunk frames.
 //   - Timing, and who talks to whom: both are visible to the network.
 //   - A compromised endpoint: keys in memory are readable by the process.
 //

@@ -276,6 +276,7 @@ func (h *Handshake) Session() (*Session, error) {
 		h.session, h.sessionErr = newSession(sessionParams{
 			id:          h.keys.sessionID,
 			rootKey:     h.keys.rootKey,
+			exporter:    h.keys.exporter,
 			initiator:   h.initiator,
 			ownRatchet:  h.eph,
 			peerRatchet: h.peerEph,
@@ -283,6 +284,7 @@ func (h *Handshake) Session() (*Session, error) {
 			rand:        h.rand,
 		})
 		clear(h.keys.rootKey[:])
+		clear(h.keys.exporter[:])
 		if h.sessionErr != nil {
 			h.sessionErr = fmt.Errorf("e2e: start session: %w", h.sessionErr)
 		}

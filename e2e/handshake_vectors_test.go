@@ -191,6 +191,8 @@ func TestHandshakeVector(t *testing.T) {
 	}
 	if sr, err := hr.Session(); err != nil || si.ID() != ks.sessionID || sr.ID() != ks.sessionID {
 		t.Fatalf("session IDs differ from the vector: %v", err)
+	} else if si.exp.secret != ks.exporter || sr.exp.secret != ks.exporter {
+		t.Fatal("the sessions do not hold the key schedule's exporter secret")
 	}
 }
 
@@ -206,6 +208,8 @@ const keyScheduleVectorHeader = `# securechat-v1 handshake key schedule test vec
 #   root key       = HKDF-Expand(SHA-256, master, "securechat-v1 root key", 32)
 #   session id     = HKDF-Expand(SHA-256, master, "securechat-v1 session id", 32)
 #   finished I     = HMAC-SHA256(finished key I, transcript hash)
+#   exporter secret = HKDF-Expand(SHA-256, master, "securechat-v1 exporter", 32)
+# The exporter secret was added after the other lines, which did not change.
 `
 
 // rfc5869 is HKDF-SHA256 written out from RFC 5869 with crypto/hmac, an
@@ -245,6 +249,7 @@ func TestKeyScheduleVector(t *testing.T) {
 		{"finished key R", kdfLabelFinishedR, ks.finishedR},
 		{"root key", kdfLabelRootKey, ks.rootKey},
 		{"session id", kdfLabelSessionID, ks.sessionID},
+		{"exporter secret", kdfLabelExporter, ks.exporter},
 	}
 	got := []kv{{"dh", hex.EncodeToString(dh[:])}, {"s_I", hex.EncodeToString(sI[:])},
 		{"s_R", hex.EncodeToString(sR[:])}, {"transcript hash", hex.EncodeToString(th[:])},
@@ -257,6 +262,9 @@ func TestKeyScheduleVector(t *testing.T) {
 		got = append(got, kv{o.name, hex.EncodeToString(o.got[:])})
 	}
 	fin := finishedMAC(&ks.finishedI, th)
-	got = append(got, kv{"finished I", hex.EncodeToString(fin[:])})
+	// The exporter secret came later than the rest and goes last, so the
+	// lines before it stay as they were.
+	exp := got[len(got)-1]
+	got = append(got[:len(got)-1], kv{"finished I", hex.EncodeToString(fin[:])}, exp)
 	checkOrWriteKV(t, keyScheduleVectorPath, keyScheduleVectorHeader, got)
 }

@@ -33,6 +33,10 @@ const (
 	kdfLabelFinishedR = "securechat-v1 finished responder"
 	kdfLabelRootKey   = "securechat-v1 root key"
 	kdfLabelSessionID = "securechat-v1 session id"
+	// kdfLabelExporter derives the session's exporter secret, the one
+	// secret from which keys for use outside the ratchet (file transfer)
+	// are derived (exporter.go).
+	kdfLabelExporter = "securechat-v1 exporter"
 )
 
 // transcript is the byte string both sides hash. It is kept whole rather
@@ -76,6 +80,7 @@ type keySchedule struct {
 	finishedR [32]byte // key of the responder's finished MAC
 	rootKey   [32]byte // first root key of the Double Ratchet
 	sessionID [32]byte // public name of the session, used as AEAD context
+	exporter  [32]byte // exporter secret, kept by the session for file keys
 }
 
 // errKeySchedule never reaches callers: the handshake turns it into
@@ -89,6 +94,7 @@ var errKeySchedule = errors.New("e2e: key schedule failed")
 //	finishedR = HKDF-Expand(master, "securechat-v1 finished responder", 32)
 //	rootKey   = HKDF-Expand(master, "securechat-v1 root key", 32)
 //	sessionID = HKDF-Expand(master, "securechat-v1 session id", 32)
+//	exporter  = HKDF-Expand(master, "securechat-v1 exporter", 32)
 //
 // th is the transcript hash through the initiator's signature, so the keys
 // are bound to everything both sides signed. The X25519 output gives forward
@@ -116,6 +122,7 @@ func deriveKeys(dh, sI, sR *[32]byte, th [32]byte) (keySchedule, error) {
 		{kdfLabelFinishedR, &ks.finishedR},
 		{kdfLabelRootKey, &ks.rootKey},
 		{kdfLabelSessionID, &ks.sessionID},
+		{kdfLabelExporter, &ks.exporter},
 	}
 	for _, o := range outs {
 		k, err := hkdf.Expand(sha256.New, ks.master[:], o.label, 32)
@@ -141,6 +148,7 @@ func (ks *keySchedule) zero() {
 	ks.zeroHandshakeKeys()
 	clear(ks.rootKey[:])
 	clear(ks.sessionID[:])
+	clear(ks.exporter[:])
 }
 
 // finishedMAC is HMAC-SHA256(key, th): the "finished" value that proves its

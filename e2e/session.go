@@ -58,6 +58,7 @@ var (
 type sessionParams struct {
 	id          [32]byte         // session ID, from the key schedule
 	rootKey     [32]byte         // initial root key, from the key schedule
+	exporter    [32]byte         // exporter secret, from the key schedule
 	initiator   bool             // true on the dialer's side
 	ownRatchet  *ecdh.PrivateKey // own handshake ephemeral: e_I or e_R
 	peerRatchet *ecdh.PublicKey  // peer's handshake ephemeral
@@ -88,6 +89,7 @@ type Session struct {
 
 	mu  sync.Mutex
 	st  ratchetState
+	exp exporter           // file keys; forgotten with the session
 	err error              // sticky: set by the first failed Open
 	ad  [recordADSize]byte // scratch for the associated data of one record
 }
@@ -128,7 +130,9 @@ func newSession(p sessionParams) (*Session, error) {
 			return nil, err
 		}
 	}
-	clear(p.rootKey[:]) // our copy; the handshake clears its own
+	s.exp = newExporter(&p.exporter)
+	clear(p.rootKey[:]) // our copies; the handshake clears its own
+	clear(p.exporter[:])
 	s.st = st
 	return s, nil
 }
@@ -269,6 +273,7 @@ func (s *Session) seal(typ RecordType, pt []byte, step bool) ([]byte, error) {
 	}
 	s.st = next
 	next.wipe()
+	s.forgetExporterIfClosed()
 	return rec, nil
 }
 
@@ -289,6 +294,7 @@ func (s *Session) Open(record []byte) (RecordType, []byte, error) {
 	typ, pt, ok := s.open(record)
 	if !ok {
 		s.err = ErrAuth
+		s.exp.wipe() // a dead session starts no transfer
 		return 0, nil, ErrAuth
 	}
 	return typ, pt, nil
@@ -347,6 +353,7 @@ func (s *Session) open(rec []byte) (RecordType, []byte, bool) {
 	}
 	s.st = next
 	next.wipe()
+	s.forgetExporterIfClosed()
 	return h.typ, pt, true
 }
 
