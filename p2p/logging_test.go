@@ -11,6 +11,9 @@ import (
 
 // TestLibp2pLogsRouted: go-libp2p's loggers write to the node's logger (at
 // warning level and up), and to nothing once no node has a logger.
+//
+// Not parallel: it points the process-wide forwarding handler at its own
+// logger for a moment.
 func TestLibp2pLogsRouted(t *testing.T) {
 	var buf bytes.Buffer
 	owner := new(int)
