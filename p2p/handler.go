@@ -108,7 +108,8 @@ func (n *Node) runSession(st network.Stream, initiator bool) {
 // record in flight before resetting the stream.
 const writerGrace = time.Second
 
-// handshake runs the e2e handshake on st under HandshakeTimeout. The peer
+// handshake runs the e2e handshake on st under the node's handshake
+// timeout (e2e.HandshakeTimeout). The peer
 // IDs come from the authenticated libp2p connection, never from the wire.
 func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 	conn := st.Conn()
@@ -127,7 +128,7 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := st.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
+	if err := st.SetDeadline(time.Now().Add(n.set.handshakeTimeout)); err != nil {
 		return nil, err
 	}
 	r := bufio.NewReader(st)
@@ -161,12 +162,9 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 		fp:                bundle.Identity().Fingerprint(),
 		wake:              make(chan struct{}, 1),
 		done:              make(chan struct{}),
-		heartbeatInterval: heartbeatInterval,
+		heartbeatInterval: n.set.heartbeatInterval,
 	}, nil
 }
-
-// heartbeatInterval is e2e.HeartbeatInterval; tests shorten it.
-var heartbeatInterval = e2e.HeartbeatInterval
 
 // remoteAddrs returns the addresses to redial the peer at: the one we
 // dialled, or those the peer announced (an inbound connection's remote

@@ -26,7 +26,8 @@ import (
 //
 // Time
 //   - [e2e.HandshakeTimeout] (10 s): one deadline over the whole handshake
-//     (handshakeTimeout below is the test hook, handler.go sets it).
+//     (handler.go sets it from the node's settings, settings.go, which
+//     also carry the two deadlines below: tests shorten them per node).
 //   - [frameTimeout] (10 s): once the first byte of a record arrived, the
 //     rest of the frame must follow within it, so a peer cannot hold a
 //     half-read 256 KiB buffer by sending a byte a second.
@@ -72,14 +73,6 @@ const (
 	// it), so a live but silent session sees a record from its peer at
 	// least every 2.5 intervals; 4 leaves room for a slow link.
 	sessionIdleTimeout = 4 * e2e.HeartbeatInterval
-)
-
-// Test hooks for the deadlines above, so the hostile tests need not wait
-// for the real values. Production code only reads them.
-var (
-	handshakeTimeout = e2e.HandshakeTimeout
-	frameReadTimeout = frameTimeout
-	idleReadTimeout  = sessionIdleTimeout
 )
 
 // Resource manager limits that tighten libp2p's defaults (which are sized
@@ -156,19 +149,19 @@ func isTimeout(err error) bool {
 }
 
 // readFrame reads one record frame under the stream deadlines: the session
-// may be idle for idleReadTimeout, but once a frame has begun it must be
-// complete within frameReadTimeout. A deadline is set only before a read
+// may be idle for the node's idle timeout, but once a frame has begun it
+// must be complete within its frame timeout. A deadline is set only before a read
 // that can block: setting one resets a timer, and records that arrive
 // together (receipts, bursts) are read from the buffer without any.
 func (ss *session) readFrame() ([]byte, error) {
 	if ss.r.Buffered() == 0 {
-		_ = ss.st.SetReadDeadline(time.Now().Add(idleReadTimeout))
+		_ = ss.st.SetReadDeadline(time.Now().Add(ss.n.set.idleTimeout))
 		if _, err := ss.r.Peek(1); err != nil {
 			return nil, err
 		}
 	}
 	if !frameBuffered(ss.r) {
-		_ = ss.st.SetReadDeadline(time.Now().Add(frameReadTimeout))
+		_ = ss.st.SetReadDeadline(time.Now().Add(ss.n.set.frameTimeout))
 	}
 	return e2e.ReadFrame(ss.r, e2e.MaxFrameSize)
 }

@@ -13,6 +13,7 @@ import (
 // TestAdmission: the per-peer and global limits on responder handshakes,
 // and the verified-contact lane, on a fake clock.
 func TestAdmission(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1000, 0)
 	a := newAdmission()
 	a.now = func() time.Time { return now }
@@ -75,6 +76,7 @@ func TestAdmission(t *testing.T) {
 // TestAdmissionBounded: cycling through peer IDs keeps the bucket map
 // bounded.
 func TestAdmissionBounded(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1000, 0)
 	a := newAdmission()
 	a.now = func() time.Time { return now }
@@ -93,6 +95,7 @@ func TestAdmissionBounded(t *testing.T) {
 // TestRemoteLogLimit: a flood of remote-caused lines is cut to the burst,
 // and the next line written counts what was dropped.
 func TestRemoteLogLimit(t *testing.T) {
+	t.Parallel()
 	var l remoteLog
 	now := time.Unix(1000, 0)
 	written := 0
@@ -113,8 +116,9 @@ func TestRemoteLogLimit(t *testing.T) {
 // TestBlockAtGater: a blocked peer is refused at the connection, in both
 // directions, and still after a restart (the block is in the store).
 func TestBlockAtGater(t *testing.T) {
+	t.Parallel()
 	cfg := Config{Home: filepath.Join(t.TempDir(), "alice"), Passphrase: []byte("correct horse"), ListenAddrs: loopback, Name: "alice"}
-	n, err := New(context.Background(), cfg)
+	n, err := newNode(context.Background(), cfg, testSettings(t, cfg.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +150,7 @@ func TestBlockAtGater(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	n, err = New(context.Background(), cfg)
+	n, err = newNode(context.Background(), cfg, testSettings(t, cfg.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,13 +160,15 @@ func TestBlockAtGater(t *testing.T) {
 // TestIdleTimeout: heartbeats keep a silent session alive past the idle
 // timeout; a peer that goes quiet is cut with reason "timeout".
 func TestIdleTimeout(t *testing.T) {
-	setHooks(t, handshakeTimeout, frameReadTimeout, time.Second)
-	old := heartbeatInterval
-	heartbeatInterval = 200 * time.Millisecond
-	t.Cleanup(func() { heartbeatInterval = old })
-	a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
+	t.Parallel()
+	short := func(name string) *testNode {
+		s := testSettings(t, name)
+		s.idleTimeout, s.heartbeatInterval = time.Second, 200*time.Millisecond
+		return newTestNodeWith(t, name, s)
+	}
+	a, b := short("alice"), short("bob")
 	a.connect(t, b)
-	time.Sleep(3 * idleReadTimeout)
+	time.Sleep(3 * a.set.idleTimeout)
 	if k := a.ev.count(func(e Event) bool { _, ok := e.(SessionDown); return ok }); k != 0 {
 		t.Fatalf("idle session with heartbeats cut: %s", summarize(a.ev.snapshot()))
 	}

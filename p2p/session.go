@@ -356,7 +356,7 @@ func (ss *session) handlePayload(pt []byte) bool {
 	case payloadChat:
 		// A message on a session that lost a tie-break is dropped without
 		// a receipt: the sender resends it on the session that won.
-		if !n.onChat(ss, p) || n.noReceipts.Load() {
+		if !n.onChat(ss, p) || n.set.dropReceipts() {
 			return true
 		}
 		ss.mu.Lock()
