@@ -218,7 +218,7 @@ func TestGarbage(t *testing.T) {
 	ds := d.peers[a.host.ID()].current
 	d.mu.Unlock()
 	ds.wmu.Lock()
-	rec, err := ds.e2e.Seal(encodeHello("x"))
+	rec, err := ds.sec.Seal(encodeHello("x"))
 	if err != nil {
 		t.Fatal(err)
 	}

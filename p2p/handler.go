@@ -24,8 +24,8 @@ func (n *Node) handleStream(st network.Stream) {
 	defer n.wg.Done()
 	remote := st.Conn().RemotePeer()
 	// Admission before a single byte is read: a flood costs no RSA work
-	// (ratelimit.go). runSession ends the admitted handshake.
-	if !n.admitHandshake(remote) {
+	// (ratelimit.go). runSession ends the allowed handshake.
+	if !n.allowHandshake(remote) {
 		_ = st.Reset()
 		return
 	}
@@ -59,7 +59,7 @@ func (n *Node) runSession(st network.Stream, initiator bool) {
 		}
 		return
 	}
-	trust, err := n.admit(remote, ss.fp, n.remoteAddrs(st, initiator))
+	trust, err := n.checkTrust(remote, ss.fp, n.remoteAddrs(st, initiator))
 	if err != nil {
 		n.endPending(remote)
 		_ = st.Reset()
@@ -156,7 +156,7 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 		pid:               remote.String(),
 		st:                st,
 		r:                 r,
-		e2e:               sess,
+		sec:               sess,
 		preferred:         lowInitiated,
 		started:           time.Now(),
 		fp:                bundle.Identity().Fingerprint(),

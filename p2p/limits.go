@@ -1,10 +1,7 @@
 package p2p
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
-	"net"
 	"time"
 
 	"github.com/securechat/securechat/e2e"
@@ -141,35 +138,3 @@ const (
 	remoteLogRate  = 10.0 // lines a second
 	remoteLogBurst = 20
 )
-
-// isTimeout reports whether err is a stream deadline expiring.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// readFrame reads one record frame under the stream deadlines: the session
-// may be idle for the node's idle timeout, but once a frame has begun it
-// must be complete within its frame timeout. A deadline is set only before a read
-// that can block: setting one resets a timer, and records that arrive
-// together (receipts, bursts) are read from the buffer without any.
-func (ss *session) readFrame() ([]byte, error) {
-	if ss.r.Buffered() == 0 {
-		_ = ss.st.SetReadDeadline(time.Now().Add(ss.n.set.idleTimeout))
-		if _, err := ss.r.Peek(1); err != nil {
-			return nil, err
-		}
-	}
-	if !frameBuffered(ss.r) {
-		_ = ss.st.SetReadDeadline(time.Now().Add(ss.n.set.frameTimeout))
-	}
-	return e2e.ReadFrame(ss.r, e2e.MaxFrameSize)
-}
-
-// frameBuffered reports whether r's buffer holds a whole frame (length and
-// body), so that reading it cannot block.
-func frameBuffered(r *bufio.Reader) bool {
-	head, _ := r.Peek(min(r.Buffered(), binary.MaxVarintLen64))
-	n, k := binary.Uvarint(head)
-	return k > 0 && n <= uint64(r.Buffered()-k)
-}

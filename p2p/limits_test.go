@@ -23,40 +23,40 @@ func TestAdmission(t *testing.T) {
 
 	// In flight: at most maxHandshakesPerPeer at once for one peer.
 	for i := 0; i < maxHandshakesPerPeer; i++ {
-		if ok, why := a.admit(p, no); !ok {
+		if ok, why := a.acquire(p, no); !ok {
 			t.Fatalf("handshake %d refused: %s", i, why)
 		}
 	}
-	if ok, _ := a.admit(p, no); ok {
+	if ok, _ := a.acquire(p, no); ok {
 		t.Fatal("over the per-peer cap")
 	}
 	for i := 0; i < maxHandshakesPerPeer; i++ {
-		a.done(p)
+		a.release(p)
 	}
 	// Rate: the peer's burst runs out, then one a second.
 	admitted := maxHandshakesPerPeer
 	for ; admitted < peerHandshakeBurst; admitted++ {
-		if ok, why := a.admit(p, no); !ok {
+		if ok, why := a.acquire(p, no); !ok {
 			t.Fatalf("handshake %d refused: %s", admitted, why)
 		}
-		a.done(p)
+		a.release(p)
 	}
-	if ok, why := a.admit(p, no); ok || why != "peer handshake rate" {
+	if ok, why := a.acquire(p, no); ok || why != "peer handshake rate" {
 		t.Fatalf("burst exceeded: %v %q", ok, why)
 	}
 	now = now.Add(time.Second)
-	if ok, _ := a.admit(p, no); !ok {
+	if ok, _ := a.acquire(p, no); !ok {
 		t.Fatal("not refilled after a second")
 	}
-	a.done(p)
+	a.release(p)
 
 	// Global: many peers drain the node's bucket; a verified contact
 	// still gets in.
 	refused := 0
 	for i := 0; i < 2*handshakeBurst; i++ {
 		q := peer.ID("flood-" + string(rune('a'+i%26)) + string(rune('a'+i/26)))
-		if ok, _ := a.admit(q, no); ok {
-			a.done(q)
+		if ok, _ := a.acquire(q, no); ok {
+			a.release(q)
 		} else {
 			refused++
 		}
@@ -64,10 +64,10 @@ func TestAdmission(t *testing.T) {
 	if refused == 0 {
 		t.Fatal("global bucket never refused")
 	}
-	if ok, _ := a.admit("verified", yes); !ok {
+	if ok, _ := a.acquire("verified", yes); !ok {
 		t.Fatal("verified contact refused under a flood")
 	}
-	a.done("verified")
+	a.release("verified")
 	if a.inFlight != 0 || len(a.perPeer) != 0 {
 		t.Fatalf("leaked counts: %d in flight, %v", a.inFlight, a.perPeer)
 	}
@@ -83,8 +83,8 @@ func TestAdmissionBounded(t *testing.T) {
 	for i := 0; i < 3*maxTrackedPeers; i++ {
 		now = now.Add(time.Second / handshakeRate)
 		q := peer.ID(string(rune(i)) + "x")
-		if ok, _ := a.admit(q, func() bool { return false }); ok {
-			a.done(q)
+		if ok, _ := a.acquire(q, func() bool { return false }); ok {
+			a.release(q)
 		}
 	}
 	if len(a.peers) > maxTrackedPeers {
@@ -179,4 +179,11 @@ func TestIdleTimeout(t *testing.T) {
 	bs.wmu.Lock()
 	a.ev.wait(t, "timeout", isDown(b.PeerID(), "timeout"))
 	bs.wmu.Unlock()
+}
+
+// refusedCount returns how many streams acquire refused.
+func (a *admission) refusedCount() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.refused
 }

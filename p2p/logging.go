@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p/gologshim"
 )
@@ -140,3 +141,44 @@ func (h *forwardHandler) WithGroup(name string) slog.Handler {
 
 // discardLogger is the node's logger when Config.Logger is nil.
 var discardLogger = slog.New(slog.DiscardHandler)
+
+// remoteLog is a token-bucket limiter for log lines that peers cause; the
+// lines it drops are counted and reported with the next line it lets
+// through.
+type remoteLog struct {
+	mu      sync.Mutex
+	b       bucket
+	dropped int
+}
+
+// allow reports whether a line may be written now, and how many were
+// dropped since the last one written.
+func (l *remoteLog) allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.b.take(now, remoteLogRate, remoteLogBurst) {
+		l.dropped++
+		return false, 0
+	}
+	d := l.dropped
+	l.dropped = 0
+	return true, d
+}
+
+// logRemote logs a remote-caused event at lvl, within the node's log rate
+// for such lines.
+func (n *Node) logRemote(lvl slog.Level, msg string, args ...any) {
+	if !n.log.Enabled(context.Background(), lvl) {
+		return
+	}
+	if n.rlog != nil {
+		ok, dropped := n.rlog.allow(time.Now())
+		if !ok {
+			return
+		}
+		if dropped > 0 {
+			args = append(args, "suppressed", dropped)
+		}
+	}
+	n.log.Log(context.Background(), lvl, msg, args...)
+}

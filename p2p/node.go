@@ -248,7 +248,7 @@ func (n *Node) peer(p peer.ID) *peerState {
 func (n *Node) emit(ev Event) {
 	n.evMu.Lock()
 	defer n.evMu.Unlock()
-	n.send(ev)
+	n.emitLocked(ev)
 }
 
 // unlockAndEmit releases n.mu and sends evs, keeping them in the order of
@@ -262,11 +262,12 @@ func (n *Node) unlockAndEmit(evs ...Event) {
 	n.mu.Unlock()
 	defer n.evMu.Unlock()
 	for _, ev := range evs {
-		n.send(ev)
+		n.emitLocked(ev)
 	}
 }
 
-func (n *Node) send(ev Event) {
+// emitLocked is emit for a caller that holds n.evMu.
+func (n *Node) emitLocked(ev Event) {
 	select {
 	case n.events <- ev:
 		return
@@ -363,10 +364,10 @@ func (n *Node) Peers() []PeerInfo {
 	out := make([]PeerInfo, 0, len(contacts))
 	n.mu.Lock()
 	for _, c := range contacts {
-		state := "offline"
+		state := PeerOffline
 		if p, err := peer.Decode(c.PeerID); err == nil {
 			if ps := n.peers[p]; ps != nil && ps.up && ps.current != nil {
-				state = "online"
+				state = PeerOnline
 			}
 		}
 		out = append(out, PeerInfo{

@@ -185,3 +185,14 @@ func TestOutQueueConcurrentAdds(t *testing.T) {
 		}
 	}
 }
+
+// count returns how many messages wait for peerID.
+func (q *outQueue) count(peerID string) (int, error) {
+	pq, err := q.queue(peerID)
+	if err != nil {
+		return 0, err
+	}
+	pq.mu.Lock()
+	defer pq.mu.Unlock()
+	return len(pq.msgs), nil
+}

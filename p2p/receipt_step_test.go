@@ -21,7 +21,7 @@ func (tn *testNode) liveStepOwed(p string) (owed, ok bool) {
 	if ps == nil || ps.current == nil {
 		return false, false
 	}
-	return ps.current.e2e.StepOwed(), true
+	return ps.current.sec.StepOwed(), true
 }
 
 // TestReceiptsDoNotStep: a receipt takes no ratchet step, so the receiver

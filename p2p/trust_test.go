@@ -64,7 +64,7 @@ func TestSafetyNumberOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.ev.wait(t, "session down", isDownOf(bID))
-	if ps := a.Peers(); len(ps) != 1 || ps[0].State == "online" {
+	if ps := a.Peers(); len(ps) != 1 || ps[0].State == PeerOnline {
 		t.Fatalf("Peers = %+v, want b offline", ps)
 	}
 	if got := mustSafetyNumber(t, a.Node, bID); got != online {
@@ -80,7 +80,7 @@ func TestSafetyNumberOffline(t *testing.T) {
 		t.Fatalf("New again: %v", err)
 	}
 	b2 := wrap(t, n)
-	if ps := b2.Peers(); len(ps) != 1 || ps[0].PeerID != aID || ps[0].State == "online" {
+	if ps := b2.Peers(); len(ps) != 1 || ps[0].PeerID != aID || ps[0].State == PeerOnline {
 		t.Fatalf("Peers after restart = %+v, want a offline", ps)
 	}
 	if got := mustSafetyNumber(t, b2.Node, aID); got != online {
