@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -20,9 +21,10 @@ const (
 // restart, about 0.3 s (0.4 s under the race detector).
 const maxScheduleSteps = 8
 
-// exactlyOnceSeeds are the schedules every test run checks; between them
-// they send before and after each kind of disruption.
-var exactlyOnceSeeds = [][]byte{
+// exactlyOnceSchedules are the schedules every test run checks
+// (TestExactlyOnceSchedules); between them they send before and after each
+// kind of disruption.
+var exactlyOnceSchedules = [][]byte{
 	{byte(opSend), byte(opCut), byte(opSend)},
 	{0x0c, byte(opRestartSender), byte(opSend), byte(opRestartReceiver)}, // 0x0c: send 4
 	{byte(opRestartReceiver), 0x04, byte(opCut), byte(opRestartSender), byte(opSend)},
@@ -33,24 +35,38 @@ var exactlyOnceSeeds = [][]byte{
 	{0x0c, byte(opRestartSender), byte(opRestartSender), byte(opCut), 0x08, byte(opRestartReceiver)},
 }
 
-// FuzzExactlyOnce runs schedules of sends, restarts of either side
-// (persistent stores, the same addresses) and cut connections, then lets
-// the redialer reconnect: the receiver's shown sequence must be the
-// sender's sent sequence, without gaps or repeats, and the sender's outbox
-// must be empty. A plain test run checks the seeds (fewer under the race
-// detector, to keep the package inside its time budget); fuzzing draws
-// random schedules.
+// TestExactlyOnceSchedules runs the fixed schedules of sends, restarts of
+// either side (persistent stores, the same addresses) and cut connections,
+// then lets the redialer reconnect: the receiver's shown sequence must be
+// the sender's sent sequence, without gaps or repeats, and the sender's
+// outbox must be empty. Under the race detector it runs fewer, to keep the
+// package inside its time budget.
+func TestExactlyOnceSchedules(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("exactly-once schedules skipped in -short mode")
+	}
+	schedules := exactlyOnceSchedules
+	if raceEnabled {
+		schedules = schedules[:5]
+	}
+	for i, s := range schedules {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			runSchedule(t, s)
+		})
+	}
+}
+
+// FuzzExactlyOnce checks the same property on random schedules. A plain
+// test run checks its one short seed only (TestExactlyOnceSchedules checks
+// the others): while fuzzing, the seeds' baseline must fit in CI's few
+// seconds (.ci/run), and a schedule costs a second or more.
 func FuzzExactlyOnce(f *testing.F) {
 	if testing.Short() {
 		f.Skip("exactly-once schedules skipped in -short mode")
 	}
-	seeds := exactlyOnceSeeds
-	if raceEnabled {
-		seeds = seeds[:5]
-	}
-	for _, s := range seeds {
-		f.Add(s)
-	}
+	f.Add([]byte{byte(opSend), byte(opCut), byte(opSend)})
 	f.Fuzz(func(t *testing.T, schedule []byte) {
 		if len(schedule) > maxScheduleSteps {
 			schedule = schedule[:maxScheduleSteps]
