@@ -151,6 +151,7 @@ type persistentNode struct {
 	name string
 	dir  string
 	keys nodeKeys
+	set  settings
 	port string
 	cur  *testNode
 	all  []*collector // every incarnation's events
@@ -158,11 +159,12 @@ type persistentNode struct {
 
 func newPersistentNode(t *testing.T, name string) *persistentNode {
 	t.Helper()
-	keys, err := freshKeys(testSettings(t, name).newIdentity)
+	set := testSettings(t, name)
+	keys, err := freshKeys(set.newIdentity)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pn := &persistentNode{t: t, name: name, dir: t.TempDir(), keys: keys, port: "0"}
+	pn := &persistentNode{t: t, name: name, dir: t.TempDir(), keys: keys, set: set, port: "0"}
 	pn.start()
 	return pn
 }
@@ -175,7 +177,7 @@ func (pn *persistentNode) start() {
 		t.Fatalf("open store: %v", err)
 	}
 	listen := []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/" + pn.port)}
-	n, err := start(context.Background(), Config{ListenAddrs: listen, Name: pn.name}, defaultSettings(), pn.keys, st)
+	n, err := start(context.Background(), Config{ListenAddrs: listen, Name: pn.name}, pn.set, pn.keys, st)
 	if err != nil {
 		st.Close()
 		t.Fatalf("start %s: %v", pn.name, err)
