@@ -72,13 +72,22 @@ type PeerInfo struct {
 	PeerID      string
 	Fingerprint e2e.Fingerprint
 	Name        string
-	State       string // "online" (a live session) or "offline"
+	State       PeerState
 	Conn        string // ConnDirect or ConnRelayed while online, else "none"
 	Trust       Trust
 	KeyChanged  bool // a different key was seen and awaits TrustNewKey
 	// PendingFingerprint is the new key's fingerprint while KeyChanged.
 	PendingFingerprint e2e.Fingerprint
 }
+
+// PeerState is whether a known peer has a live session.
+type PeerState string
+
+// Peer states. The headless API prints them as they are.
+const (
+	PeerOnline  PeerState = "online"  // a live end-to-end session
+	PeerOffline PeerState = "offline" // no live session
+)
 
 // Errors callers branch on. The headless API maps each to an error code.
 var (

@@ -65,7 +65,7 @@ func (b *recordBatch) write() error {
 	}
 	// A receipt takes no ratchet step: the heartbeat timer keeps running
 	// until a record of ours carried a fresh key.
-	if !ss.e2e.StepOwed() {
+	if !ss.sec.StepOwed() {
 		ss.mu.Lock()
 		ss.recvUnanswered = time.Time{}
 		ss.mu.Unlock()

@@ -264,9 +264,9 @@ func loadHubSessions(k int) int { return k + k/10 }
 // counted and the first is kept, and the run never hangs on them.
 func runLoad(tb testing.TB, k, perClient, window int) loadResult {
 	tb.Helper()
-	hn, err := New(context.Background(), Config{
+	hn, err := newNode(context.Background(), Config{
 		Ephemeral: true, ListenAddrs: bareTCP, Name: "hub", MaxSessions: loadHubSessions(k),
-	})
+	}, testSettings(tb, "hub"))
 	if err != nil {
 		tb.Fatalf("New hub: %v", err)
 	}

@@ -45,7 +45,7 @@ func BenchmarkNodeRTTStore(b *testing.B) {
 // newBenchNodeWith is newBenchNode with a config of the caller's.
 func newBenchNodeWith(tb testing.TB, cfg Config) *benchNode {
 	tb.Helper()
-	n, err := New(context.Background(), cfg)
+	n, err := newNode(context.Background(), cfg, testSettings(tb, cfg.Name))
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}

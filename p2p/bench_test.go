@@ -40,7 +40,7 @@ type benchNode struct {
 // newBenchNode starts an ephemeral node on 127.0.0.1 (TCP only).
 func newBenchNode(tb testing.TB, name string) *benchNode {
 	tb.Helper()
-	n, err := New(context.Background(), Config{Ephemeral: true, ListenAddrs: bareTCP, Name: name})
+	n, err := newNode(context.Background(), Config{Ephemeral: true, ListenAddrs: bareTCP, Name: name}, testSettings(tb, name))
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}

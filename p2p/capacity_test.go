@@ -16,6 +16,7 @@ import (
 // (libp2p's system defaults scaled to 256 MiB and 1024 descriptors, 256
 // chat streams, 128 MiB of chat memory, watermarks 64/128).
 func TestCapacityLimits(t *testing.T) {
+	t.Parallel()
 	const mib = 1 << 20
 	today := limitsFor{
 		ConnsInbound: 80, Conns: 160, FDs: 1024, Memory: 384 * mib,
@@ -72,6 +73,7 @@ func TestCapacityLimits(t *testing.T) {
 // TestResourceManagerCapacity: newResourceManager applies the derived
 // limits to the system and chat protocol scopes, and not to a peer.
 func TestResourceManagerCapacity(t *testing.T) {
+	t.Parallel()
 	for _, sessions := range []int{0, 550} {
 		cl := capacityLimits(sessions)
 		rm, err := newResourceManager(cl)

@@ -23,6 +23,7 @@ func isDown(p, reason string) func(Event) bool {
 // TestCloseAndCut: Node.Close sends an authenticated CLOSE ("closed" on the
 // other side); a connection that dies without one is "cut".
 func TestCloseAndCut(t *testing.T) {
+	t.Parallel()
 	t.Run("closed", func(t *testing.T) {
 		a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
 		a.connect(t, b)
@@ -52,10 +53,11 @@ func TestCloseAndCut(t *testing.T) {
 // kept, and delivered in order when the peer comes back (with its identity
 // and peer ID from its key file).
 func TestOfflineQueue(t *testing.T) {
+	t.Parallel()
 	a := newTestNode(t, "alice")
 	home := t.TempDir()
 	cfg := Config{Home: filepath.Join(home, "bob"), Passphrase: []byte("correct horse"), ListenAddrs: loopback, Name: "bob"}
-	n, err := New(context.Background(), cfg)
+	n, err := newNode(context.Background(), cfg, testSettings(t, cfg.Name))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -80,7 +82,7 @@ func TestOfflineQueue(t *testing.T) {
 	if _, err := New(context.Background(), Config{Home: cfg.Home, Passphrase: []byte("wrong"), ListenAddrs: loopback}); err == nil {
 		t.Fatal("New with a wrong passphrase succeeded")
 	}
-	n, err = New(context.Background(), cfg)
+	n, err = newNode(context.Background(), cfg, testSettings(t, cfg.Name))
 	if err != nil {
 		t.Fatalf("New again: %v", err)
 	}
@@ -109,6 +111,7 @@ func TestOfflineQueue(t *testing.T) {
 }
 
 func TestSendAndConnectErrors(t *testing.T) {
+	t.Parallel()
 	a := newTestNode(t, "alice")
 	ctx := context.Background()
 	other, err := peer.Decode("12D3KooWJWdstdcry4QaUYH2BZqXF5oYpJ28ARdsUWLoaEf6fUEM")
@@ -162,6 +165,7 @@ func TestSendAndConnectErrors(t *testing.T) {
 // place of a handshake and inside a live session, raise alerts and end only
 // the stream they came on.
 func TestGarbage(t *testing.T) {
+	t.Parallel()
 	a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
 	a.connect(t, b)
 	r := rawHost(t)
@@ -214,7 +218,7 @@ func TestGarbage(t *testing.T) {
 	ds := d.peers[a.host.ID()].current
 	d.mu.Unlock()
 	ds.wmu.Lock()
-	rec, err := ds.e2e.Seal(encodeHello("x"))
+	rec, err := ds.sec.Seal(encodeHello("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,12 +238,21 @@ func TestGarbage(t *testing.T) {
 	}
 }
 
-// TestHeartbeat: a side that only receives answers with heartbeats.
+// TestHeartbeatAndSanitizedText: names and texts arrive sanitized, and a
+// session where one side only received stays up past the idle timeout on
+// heartbeats alone (the idle timeout is short here: without heartbeats the
+// session is cut within the sleep).
 func TestHeartbeatAndSanitizedText(t *testing.T) {
-	old := heartbeatInterval
-	heartbeatInterval = 200 * time.Millisecond
-	t.Cleanup(func() { heartbeatInterval = old })
-	a, b := newTestNode(t, "al\x1b[31mice\u202e"), newTestNode(t, "bob")
+	t.Parallel()
+	node := func(name string) *testNode {
+		s := testSettings(t, name)
+		s.heartbeatInterval = 200 * time.Millisecond
+		// A live silent session sees a record every 2.5 intervals at most
+		// (limits.go); 1.5 s leaves room for a loaded test machine.
+		s.idleTimeout = 1500 * time.Millisecond
+		return newTestNodeWith(t, name, s)
+	}
+	a, b := node("al\x1b[31mice\u202e"), node("bob")
 	a.connect(t, b)
 	up := b.ev.wait(t, "up", isSessionUp(a.PeerID())).(SessionUp)
 	if up.Name != "al[31mice" && up.Name != "alice" {
@@ -253,8 +266,13 @@ func TestHeartbeatAndSanitizedText(t *testing.T) {
 	if m.Text != "red text\nline 2" {
 		t.Errorf("text = %q, not sanitized", m.Text)
 	}
-	// Idle for a few heartbeat intervals: the session stays up.
-	time.Sleep(4 * heartbeatInterval)
+	// Idle for two idle timeouts: heartbeats keep the session up.
+	time.Sleep(2 * a.set.idleTimeout)
+	for _, n := range []*testNode{a, b} {
+		if k := n.ev.count(func(e Event) bool { _, ok := e.(SessionDown); return ok }); k != 0 {
+			t.Fatalf("idle session cut despite heartbeats: %s", summarize(n.ev.snapshot()))
+		}
+	}
 	if _, err := b.Send(ctx, a.PeerID(), "reply"); err != nil {
 		t.Fatal(err)
 	}
@@ -263,6 +281,7 @@ func TestHeartbeatAndSanitizedText(t *testing.T) {
 
 // TestNameCollision: a new identity that takes a contact's name is flagged.
 func TestNameCollision(t *testing.T) {
+	t.Parallel()
 	a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
 	a.connect(t, b)
 	mallory := newTestNode(t, "Bob")
@@ -275,6 +294,7 @@ func TestNameCollision(t *testing.T) {
 
 // TestBlock: a blocked peer loses its session and gets no new one.
 func TestBlock(t *testing.T) {
+	t.Parallel()
 	a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
 	a.connect(t, b)
 	if err := a.Block(b.PeerID()); err != nil {

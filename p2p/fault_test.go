@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,6 +81,7 @@ func sendBurst(t *testing.T, a *Node, p string, k int, tag string) []string {
 // burst: the redialer brings the session back, every message arrives once,
 // in order.
 func TestFaultCutDuringBurst(t *testing.T) {
+	t.Parallel()
 	a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
 	a.connect(t, b)
 	const total = 300
@@ -111,8 +113,11 @@ func TestFaultCutDuringBurst(t *testing.T) {
 // them leaves them in the sender's outbox (state sent); once it confirms,
 // on the next session, they are delivered and not shown again.
 func TestFaultNoReceipts(t *testing.T) {
-	a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
-	b.noReceipts.Store(true)
+	t.Parallel()
+	bobSet := testSettings(t, "bob")
+	bobSet.noReceipts = new(atomic.Bool)
+	bobSet.noReceipts.Store(true)
+	a, b := newTestNode(t, "alice"), newTestNodeWith(t, "bob", bobSet)
 	a.connect(t, b)
 	ids := sendBurst(t, a.Node, b.PeerID(), 20, "unacked")
 	b.ev.waitN(t, "shown", len(ids), isMsgFrom(a.PeerID()))
@@ -126,7 +131,7 @@ func TestFaultNoReceipts(t *testing.T) {
 	if pending, err := a.outbox.Pending(b.PeerID(), 0); err != nil || len(pending) != 20 {
 		t.Fatalf("outbox holds %d, %v; want 20", len(pending), err)
 	}
-	b.noReceipts.Store(false)
+	bobSet.noReceipts.Store(false)
 	if err := b.host.Network().ClosePeer(a.host.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +151,7 @@ type persistentNode struct {
 	name string
 	dir  string
 	keys nodeKeys
+	set  settings
 	port string
 	cur  *testNode
 	all  []*collector // every incarnation's events
@@ -153,11 +159,12 @@ type persistentNode struct {
 
 func newPersistentNode(t *testing.T, name string) *persistentNode {
 	t.Helper()
-	keys, err := freshKeys()
+	set := testSettings(t, name)
+	keys, err := freshKeys(set.newIdentity)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pn := &persistentNode{t: t, name: name, dir: t.TempDir(), keys: keys, port: "0"}
+	pn := &persistentNode{t: t, name: name, dir: t.TempDir(), keys: keys, set: set, port: "0"}
 	pn.start()
 	return pn
 }
@@ -170,7 +177,7 @@ func (pn *persistentNode) start() {
 		t.Fatalf("open store: %v", err)
 	}
 	listen := []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/" + pn.port)}
-	n, err := start(context.Background(), Config{ListenAddrs: listen, Name: pn.name}, pn.keys, st)
+	n, err := start(context.Background(), Config{ListenAddrs: listen, Name: pn.name}, pn.set, pn.keys, st)
 	if err != nil {
 		st.Close()
 		t.Fatalf("start %s: %v", pn.name, err)
@@ -207,6 +214,7 @@ func (pn *persistentNode) id() peer.ID { return pn.cur.host.ID() }
 // then both sides restarted, are delivered after the restart by the
 // redialer alone, once and in order.
 func TestFaultBothRestartQueued(t *testing.T) {
+	t.Parallel()
 	a, b := newPersistentNode(t, "alice"), newPersistentNode(t, "bob")
 	a.cur.connect(t, b.cur)
 	bID := b.id().String()

@@ -24,8 +24,8 @@ func (n *Node) handleStream(st network.Stream) {
 	defer n.wg.Done()
 	remote := st.Conn().RemotePeer()
 	// Admission before a single byte is read: a flood costs no RSA work
-	// (ratelimit.go). runSession ends the admitted handshake.
-	if !n.admitHandshake(remote) {
+	// (ratelimit.go). runSession ends the allowed handshake.
+	if !n.allowHandshake(remote) {
 		_ = st.Reset()
 		return
 	}
@@ -59,7 +59,7 @@ func (n *Node) runSession(st network.Stream, initiator bool) {
 		}
 		return
 	}
-	trust, err := n.admit(remote, ss.fp, n.remoteAddrs(st, initiator))
+	trust, err := n.checkTrust(remote, ss.fp, n.remoteAddrs(st, initiator))
 	if err != nil {
 		n.endPending(remote)
 		_ = st.Reset()
@@ -108,7 +108,8 @@ func (n *Node) runSession(st network.Stream, initiator bool) {
 // record in flight before resetting the stream.
 const writerGrace = time.Second
 
-// handshake runs the e2e handshake on st under HandshakeTimeout. The peer
+// handshake runs the e2e handshake on st under the node's handshake
+// timeout (e2e.HandshakeTimeout). The peer
 // IDs come from the authenticated libp2p connection, never from the wire.
 func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 	conn := st.Conn()
@@ -127,7 +128,7 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := st.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
+	if err := st.SetDeadline(time.Now().Add(n.set.handshakeTimeout)); err != nil {
 		return nil, err
 	}
 	r := bufio.NewReader(st)
@@ -155,18 +156,15 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 		pid:               remote.String(),
 		st:                st,
 		r:                 r,
-		e2e:               sess,
+		sec:               sess,
 		preferred:         lowInitiated,
 		started:           time.Now(),
 		fp:                bundle.Identity().Fingerprint(),
 		wake:              make(chan struct{}, 1),
 		done:              make(chan struct{}),
-		heartbeatInterval: heartbeatInterval,
+		heartbeatInterval: n.set.heartbeatInterval,
 	}, nil
 }
-
-// heartbeatInterval is e2e.HeartbeatInterval; tests shorten it.
-var heartbeatInterval = e2e.HeartbeatInterval
 
 // remoteAddrs returns the addresses to redial the peer at: the one we
 // dialled, or those the peer announced (an inbound connection's remote

@@ -263,14 +263,14 @@ func (n *Node) ConnectInvite(ctx context.Context, invite string) (Connected, err
 // invite naming another key is refused. A pin no session has confirmed yet
 // (an earlier invite's) is replaced: the user chose the newer invite.
 func (n *Node) pinInvite(inv *Invite) error {
-	alert, err := n.pinInviteLocked(inv)
+	alert, err := n.pinInviteContact(inv)
 	if alert != "" {
 		n.alert(AlertFingerprintMismatch, inv.info.ID, alert)
 	}
 	return err
 }
 
-func (n *Node) pinInviteLocked(inv *Invite) (alert string, _ error) {
+func (n *Node) pinInviteContact(inv *Invite) (alert string, _ error) {
 	n.trustMu.Lock()
 	defer n.trustMu.Unlock()
 	c, ok, err := n.store.Contact(inv.PeerID)

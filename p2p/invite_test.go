@@ -86,10 +86,7 @@ func forgeInvite(t *testing.T, id *e2e.Identity, p peer.ID, name string, addrs .
 }
 
 func TestParseInviteAddrs(t *testing.T) {
-	id, err := pooledIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := mustFixtureIdentity(t, "invite")
 	self, relay, other := testPeerID(t), testPeerID(t), testPeerID(t)
 	p2p := func(p peer.ID) string { return "/p2p/" + p.String() }
 	tcp := "/ip4/1.2.3.4/tcp/4001"
@@ -316,7 +313,7 @@ func TestConnectInviteOtherFingerprint(t *testing.T) {
 	if err := b1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	n, err := start(context.Background(), Config{ListenAddrs: listen, Name: "bob"},
+	n, err := start(context.Background(), Config{ListenAddrs: listen, Name: "bob"}, testSettings(t, "bob"),
 		nodeKeys{host: hk, id: id2}, store.OpenMemory([32]byte{2}))
 	if err != nil {
 		t.Skipf("b's addresses were not free again: %v", err)
@@ -336,16 +333,13 @@ func TestConnectInviteOtherFingerprint(t *testing.T) {
 	expectMismatch(t, a, b2.host.ID(), id1.Fingerprint())
 }
 
-// distinctIdentities returns two pooled identities, distinct from each
-// other and from not.
+// distinctIdentities returns two of the test's fixture identities,
+// distinct from each other and from not.
 func distinctIdentities(t *testing.T, not e2e.Fingerprint) (*e2e.Identity, *e2e.Identity) {
 	t.Helper()
 	var ids []*e2e.Identity
-	for range 2 * identityPoolSize {
-		id, err := pooledIdentity()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for range 2 * numFixtureIdentities {
+		id := mustFixtureIdentity(t, "distinct")
 		if id.Fingerprint() != not && !slices.ContainsFunc(ids, func(x *e2e.Identity) bool { return x == id }) {
 			ids = append(ids, id)
 		}

@@ -25,10 +25,11 @@ const (
 var ErrNoPassphrase = errors.New("p2p: a passphrase is required")
 
 // loadKeys unlocks the key file in cfg.Home, creating it on first start, or
-// makes fresh keys in memory for an ephemeral node.
-func loadKeys(cfg Config) (nodeKeys, error) {
+// makes fresh keys in memory for an ephemeral node. newIdentity makes the
+// RSA identity of fresh keys.
+func loadKeys(cfg Config, newIdentity func() (*e2e.Identity, error)) (nodeKeys, error) {
 	if cfg.Ephemeral {
-		return freshKeys()
+		return freshKeys(newIdentity)
 	}
 	if cfg.Home == "" {
 		return nodeKeys{}, errors.New("p2p: no home directory")
@@ -55,7 +56,7 @@ func loadKeys(cfg Config) (nodeKeys, error) {
 		}
 		return nodeKeys{host: hk, id: kf.Identity, storage: kf.StorageKey}, nil
 	}
-	keys, err := freshKeys()
+	keys, err := freshKeys(newIdentity)
 	if err != nil {
 		return nodeKeys{}, err
 	}
@@ -70,8 +71,9 @@ func loadKeys(cfg Config) (nodeKeys, error) {
 	return keys, nil
 }
 
-// freshKeys makes a new host key, RSA identity and storage key.
-func freshKeys() (nodeKeys, error) {
+// freshKeys makes a new host key, RSA identity (with newIdentity) and
+// storage key.
+func freshKeys(newIdentity func() (*e2e.Identity, error)) (nodeKeys, error) {
 	raw, err := keystore.GenerateHostKey()
 	if err != nil {
 		return nodeKeys{}, err
@@ -80,7 +82,7 @@ func freshKeys() (nodeKeys, error) {
 	if err != nil {
 		return nodeKeys{}, fmt.Errorf("host key: %w", err)
 	}
-	id, err := generateIdentity()
+	id, err := newIdentity()
 	if err != nil {
 		return nodeKeys{}, fmt.Errorf("generate identity: %w", err)
 	}

@@ -1,10 +1,7 @@
 package p2p
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
-	"net"
 	"time"
 
 	"github.com/securechat/securechat/e2e"
@@ -26,7 +23,8 @@ import (
 //
 // Time
 //   - [e2e.HandshakeTimeout] (10 s): one deadline over the whole handshake
-//     (handshakeTimeout below is the test hook, handler.go sets it).
+//     (handler.go sets it from the node's settings, settings.go, which
+//     also carry the two deadlines below: tests shorten them per node).
 //   - [frameTimeout] (10 s): once the first byte of a record arrived, the
 //     rest of the frame must follow within it, so a peer cannot hold a
 //     half-read 256 KiB buffer by sending a byte a second.
@@ -72,14 +70,6 @@ const (
 	// it), so a live but silent session sees a record from its peer at
 	// least every 2.5 intervals; 4 leaves room for a slow link.
 	sessionIdleTimeout = 4 * e2e.HeartbeatInterval
-)
-
-// Test hooks for the deadlines above, so the hostile tests need not wait
-// for the real values. Production code only reads them.
-var (
-	handshakeTimeout = e2e.HandshakeTimeout
-	frameReadTimeout = frameTimeout
-	idleReadTimeout  = sessionIdleTimeout
 )
 
 // Resource manager limits that tighten libp2p's defaults (which are sized
@@ -148,35 +138,3 @@ const (
 	remoteLogRate  = 10.0 // lines a second
 	remoteLogBurst = 20
 )
-
-// isTimeout reports whether err is a stream deadline expiring.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// readFrame reads one record frame under the stream deadlines: the session
-// may be idle for idleReadTimeout, but once a frame has begun it must be
-// complete within frameReadTimeout. A deadline is set only before a read
-// that can block: setting one resets a timer, and records that arrive
-// together (receipts, bursts) are read from the buffer without any.
-func (ss *session) readFrame() ([]byte, error) {
-	if ss.r.Buffered() == 0 {
-		_ = ss.st.SetReadDeadline(time.Now().Add(idleReadTimeout))
-		if _, err := ss.r.Peek(1); err != nil {
-			return nil, err
-		}
-	}
-	if !frameBuffered(ss.r) {
-		_ = ss.st.SetReadDeadline(time.Now().Add(frameReadTimeout))
-	}
-	return e2e.ReadFrame(ss.r, e2e.MaxFrameSize)
-}
-
-// frameBuffered reports whether r's buffer holds a whole frame (length and
-// body), so that reading it cannot block.
-func frameBuffered(r *bufio.Reader) bool {
-	head, _ := r.Peek(min(r.Buffered(), binary.MaxVarintLen64))
-	n, k := binary.Uvarint(head)
-	return k > 0 && n <= uint64(r.Buffered()-k)
-}

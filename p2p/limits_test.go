@@ -13,6 +13,7 @@ import (
 // TestAdmission: the per-peer and global limits on responder handshakes,
 // and the verified-contact lane, on a fake clock.
 func TestAdmission(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1000, 0)
 	a := newAdmission()
 	a.now = func() time.Time { return now }
@@ -22,40 +23,40 @@ func TestAdmission(t *testing.T) {
 
 	// In flight: at most maxHandshakesPerPeer at once for one peer.
 	for i := 0; i < maxHandshakesPerPeer; i++ {
-		if ok, why := a.admit(p, no); !ok {
+		if ok, why := a.acquire(p, no); !ok {
 			t.Fatalf("handshake %d refused: %s", i, why)
 		}
 	}
-	if ok, _ := a.admit(p, no); ok {
+	if ok, _ := a.acquire(p, no); ok {
 		t.Fatal("over the per-peer cap")
 	}
 	for i := 0; i < maxHandshakesPerPeer; i++ {
-		a.done(p)
+		a.release(p)
 	}
 	// Rate: the peer's burst runs out, then one a second.
 	admitted := maxHandshakesPerPeer
 	for ; admitted < peerHandshakeBurst; admitted++ {
-		if ok, why := a.admit(p, no); !ok {
+		if ok, why := a.acquire(p, no); !ok {
 			t.Fatalf("handshake %d refused: %s", admitted, why)
 		}
-		a.done(p)
+		a.release(p)
 	}
-	if ok, why := a.admit(p, no); ok || why != "peer handshake rate" {
+	if ok, why := a.acquire(p, no); ok || why != "peer handshake rate" {
 		t.Fatalf("burst exceeded: %v %q", ok, why)
 	}
 	now = now.Add(time.Second)
-	if ok, _ := a.admit(p, no); !ok {
+	if ok, _ := a.acquire(p, no); !ok {
 		t.Fatal("not refilled after a second")
 	}
-	a.done(p)
+	a.release(p)
 
 	// Global: many peers drain the node's bucket; a verified contact
 	// still gets in.
 	refused := 0
 	for i := 0; i < 2*handshakeBurst; i++ {
 		q := peer.ID("flood-" + string(rune('a'+i%26)) + string(rune('a'+i/26)))
-		if ok, _ := a.admit(q, no); ok {
-			a.done(q)
+		if ok, _ := a.acquire(q, no); ok {
+			a.release(q)
 		} else {
 			refused++
 		}
@@ -63,10 +64,10 @@ func TestAdmission(t *testing.T) {
 	if refused == 0 {
 		t.Fatal("global bucket never refused")
 	}
-	if ok, _ := a.admit("verified", yes); !ok {
+	if ok, _ := a.acquire("verified", yes); !ok {
 		t.Fatal("verified contact refused under a flood")
 	}
-	a.done("verified")
+	a.release("verified")
 	if a.inFlight != 0 || len(a.perPeer) != 0 {
 		t.Fatalf("leaked counts: %d in flight, %v", a.inFlight, a.perPeer)
 	}
@@ -75,14 +76,15 @@ func TestAdmission(t *testing.T) {
 // TestAdmissionBounded: cycling through peer IDs keeps the bucket map
 // bounded.
 func TestAdmissionBounded(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1000, 0)
 	a := newAdmission()
 	a.now = func() time.Time { return now }
 	for i := 0; i < 3*maxTrackedPeers; i++ {
 		now = now.Add(time.Second / handshakeRate)
 		q := peer.ID(string(rune(i)) + "x")
-		if ok, _ := a.admit(q, func() bool { return false }); ok {
-			a.done(q)
+		if ok, _ := a.acquire(q, func() bool { return false }); ok {
+			a.release(q)
 		}
 	}
 	if len(a.peers) > maxTrackedPeers {
@@ -93,6 +95,7 @@ func TestAdmissionBounded(t *testing.T) {
 // TestRemoteLogLimit: a flood of remote-caused lines is cut to the burst,
 // and the next line written counts what was dropped.
 func TestRemoteLogLimit(t *testing.T) {
+	t.Parallel()
 	var l remoteLog
 	now := time.Unix(1000, 0)
 	written := 0
@@ -113,8 +116,9 @@ func TestRemoteLogLimit(t *testing.T) {
 // TestBlockAtGater: a blocked peer is refused at the connection, in both
 // directions, and still after a restart (the block is in the store).
 func TestBlockAtGater(t *testing.T) {
+	t.Parallel()
 	cfg := Config{Home: filepath.Join(t.TempDir(), "alice"), Passphrase: []byte("correct horse"), ListenAddrs: loopback, Name: "alice"}
-	n, err := New(context.Background(), cfg)
+	n, err := newNode(context.Background(), cfg, testSettings(t, cfg.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +150,7 @@ func TestBlockAtGater(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	n, err = New(context.Background(), cfg)
+	n, err = newNode(context.Background(), cfg, testSettings(t, cfg.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,13 +160,15 @@ func TestBlockAtGater(t *testing.T) {
 // TestIdleTimeout: heartbeats keep a silent session alive past the idle
 // timeout; a peer that goes quiet is cut with reason "timeout".
 func TestIdleTimeout(t *testing.T) {
-	setHooks(t, handshakeTimeout, frameReadTimeout, time.Second)
-	old := heartbeatInterval
-	heartbeatInterval = 200 * time.Millisecond
-	t.Cleanup(func() { heartbeatInterval = old })
-	a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
+	t.Parallel()
+	short := func(name string) *testNode {
+		s := testSettings(t, name)
+		s.idleTimeout, s.heartbeatInterval = time.Second, 200*time.Millisecond
+		return newTestNodeWith(t, name, s)
+	}
+	a, b := short("alice"), short("bob")
 	a.connect(t, b)
-	time.Sleep(3 * idleReadTimeout)
+	time.Sleep(3 * a.set.idleTimeout)
 	if k := a.ev.count(func(e Event) bool { _, ok := e.(SessionDown); return ok }); k != 0 {
 		t.Fatalf("idle session with heartbeats cut: %s", summarize(a.ev.snapshot()))
 	}
@@ -173,4 +179,11 @@ func TestIdleTimeout(t *testing.T) {
 	bs.wmu.Lock()
 	a.ev.wait(t, "timeout", isDown(b.PeerID(), "timeout"))
 	bs.wmu.Unlock()
+}
+
+// refusedCount returns how many streams acquire refused.
+func (a *admission) refusedCount() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.refused
 }

@@ -6,28 +6,42 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p/gologshim"
 )
 
-// go-libp2p logs through package-level slog loggers made by gologshim. Each
-// of them picks its handler once, on its first log call: gologshim's default
-// handler if one was set by then, otherwise a handler of its own that writes
-// to stderr. Stray stderr lines would corrupt the terminal UI and the
-// headless contract, so init installs a forwarding handler before any host
-// exists, and New points it at Config.Logger (nothing is written while no
-// node has a logger).
-func init() {
-	gologshim.SetDefaultHandler(libp2pLogs)
-
-	// quic-go prints a warning about UDP buffer sizes with the standard log
-	// package, straight to stderr, when the kernel refuses a larger buffer.
-	// It reads this variable on every QUIC listen; an explicit setting by
-	// the user wins.
-	if _, ok := os.LookupEnv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING"); !ok {
-		_ = os.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "true")
-	}
+// RouteLibraryLogs sends the log lines of go-libp2p and quic-go, which
+// otherwise write to stderr on their own, to the running node's
+// [Config.Logger] instead: go-libp2p's warnings and errors go there, its
+// debug and info lines and quic-go's UDP buffer size warning nowhere, and
+// nothing at all is written while no node with a logger runs. A program
+// that owns its terminal (a UI on stdout and stderr) calls it once, before
+// its first [New]; it changes process-wide state (go-libp2p's default log
+// handler, and the environment variable
+// QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING unless the user set it), which is
+// why the package never does so by itself. Later calls do nothing.
+//
+// go-libp2p logs through package-level slog loggers made by gologshim.
+// Each of them picks its handler once, on its first log call: gologshim's
+// default handler if one was set by then, otherwise a handler of its own
+// that writes to stderr. So the forwarding handler must be in place before
+// any host exists; [New] then points it at Config.Logger.
+func RouteLibraryLogs() {
+	routeOnce.Do(func() {
+		gologshim.SetDefaultHandler(libp2pLogs)
+		// quic-go prints a warning about UDP buffer sizes with the
+		// standard log package, straight to stderr, when the kernel
+		// refuses a larger buffer. It reads this variable on every QUIC
+		// listen; an explicit setting by the user wins.
+		if _, ok := os.LookupEnv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING"); !ok {
+			_ = os.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "true")
+		}
+	})
 }
+
+// routeOnce makes RouteLibraryLogs act once.
+var routeOnce sync.Once
 
 // libp2pMinLevel keeps go-libp2p's debug and info chatter out of the node's
 // log; its warnings and errors still arrive.
@@ -127,3 +141,44 @@ func (h *forwardHandler) WithGroup(name string) slog.Handler {
 
 // discardLogger is the node's logger when Config.Logger is nil.
 var discardLogger = slog.New(slog.DiscardHandler)
+
+// remoteLog is a token-bucket limiter for log lines that peers cause; the
+// lines it drops are counted and reported with the next line it lets
+// through.
+type remoteLog struct {
+	mu      sync.Mutex
+	b       bucket
+	dropped int
+}
+
+// allow reports whether a line may be written now, and how many were
+// dropped since the last one written.
+func (l *remoteLog) allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.b.take(now, remoteLogRate, remoteLogBurst) {
+		l.dropped++
+		return false, 0
+	}
+	d := l.dropped
+	l.dropped = 0
+	return true, d
+}
+
+// logRemote logs a remote-caused event at lvl, within the node's log rate
+// for such lines.
+func (n *Node) logRemote(lvl slog.Level, msg string, args ...any) {
+	if !n.log.Enabled(context.Background(), lvl) {
+		return
+	}
+	if n.rlog != nil {
+		ok, dropped := n.rlog.allow(time.Now())
+		if !ok {
+			return
+		}
+		if dropped > 0 {
+			args = append(args, "suppressed", dropped)
+		}
+	}
+	n.log.Log(context.Background(), lvl, msg, args...)
+}

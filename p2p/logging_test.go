@@ -2,7 +2,9 @@ package p2p
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -11,6 +13,9 @@ import (
 
 // TestLibp2pLogsRouted: go-libp2p's loggers write to the node's logger (at
 // warning level and up), and to nothing once no node has a logger.
+//
+// Not parallel: it points the process-wide forwarding handler at its own
+// logger for a moment.
 func TestLibp2pLogsRouted(t *testing.T) {
 	var buf bytes.Buffer
 	owner := new(int)
@@ -27,5 +32,21 @@ func TestLibp2pLogsRouted(t *testing.T) {
 	}
 	if strings.Contains(out, "quiet") || strings.Contains(out, "after clear") {
 		t.Errorf("unwanted records routed: %q", out)
+	}
+}
+
+// TestRouteLibraryLogs: TestMain called RouteLibraryLogs, as a program
+// does; it installed the forwarding handler as gologshim's default and
+// silenced quic-go's buffer warning, and calling it again changes nothing.
+func TestRouteLibraryLogs(t *testing.T) {
+	t.Parallel()
+	RouteLibraryLogs()
+	if v, ok := os.LookupEnv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING"); !ok || v == "" {
+		t.Errorf("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING = %q, %v; want it set", v, ok)
+	}
+	// A logger made now picks the default handler at its first use: with
+	// no node logger set, Enabled is false (the record goes nowhere).
+	if gologshim.Logger("securechat-route-test").Enabled(context.Background(), slog.LevelError) {
+		t.Error("a libp2p logger is enabled with no node logger: not routed through the forwarding handler")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,9 +17,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// RSA-3072 identities cost about a second each: tests draw them from a
-	// small pool, made once, in turn (distinct within any few nodes).
-	generateIdentity = pooledIdentity
+	// go-libp2p's logs go to the nodes' loggers (none in most tests: then
+	// nowhere), as in the command.
+	RouteLibraryLogs()
 	goleak.VerifyTestMain(m,
 		// Process-wide workers of go-libp2p's dependencies that start on
 		// first use and never stop; none belongs to a node.
@@ -28,40 +27,6 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
 		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
 	)
-}
-
-const identityPoolSize = 5
-
-var (
-	poolOnce sync.Once
-	pool     [identityPoolSize]*e2e.Identity
-	poolErr  error
-	poolNext atomic.Uint64
-)
-
-func pooledIdentity() (*e2e.Identity, error) {
-	poolOnce.Do(func() {
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for i := range pool {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				id, err := e2e.GenerateIdentity()
-				mu.Lock()
-				defer mu.Unlock()
-				pool[i] = id
-				if err != nil {
-					poolErr = err
-				}
-			}()
-		}
-		wg.Wait()
-	})
-	if poolErr != nil {
-		return nil, poolErr
-	}
-	return pool[(poolNext.Add(1)-1)%identityPoolSize], nil
 }
 
 // waitTimeout bounds every wait in these tests.
@@ -78,11 +43,26 @@ type testNode struct {
 	ev *collector
 }
 
+// testSettings are a test node's settings: the production timings, and
+// the test's fixture identity (fixtures_test.go) for a node called name.
+// Tests change the timings on their own copy, never on a global.
+func testSettings(tb testing.TB, name string) settings {
+	s := defaultSettings()
+	s.newIdentity = func() (*e2e.Identity, error) { return fixtureIdentity(tb, name) }
+	return s
+}
+
 // newTestNode starts an ephemeral node on 127.0.0.1 and closes it at the end
 // of the test.
 func newTestNode(t *testing.T, name string) *testNode {
 	t.Helper()
-	n, err := New(context.Background(), Config{Ephemeral: true, ListenAddrs: loopback, Name: name})
+	return newTestNodeWith(t, name, testSettings(t, name))
+}
+
+// newTestNodeWith is newTestNode with the given settings.
+func newTestNodeWith(t *testing.T, name string, set settings) *testNode {
+	t.Helper()
+	n, err := newNode(context.Background(), Config{Ephemeral: true, ListenAddrs: loopback, Name: name}, set)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -92,7 +72,7 @@ func newTestNode(t *testing.T, name string) *testNode {
 // newKeyedNode starts a node with the given host key and identity.
 func newKeyedNode(t *testing.T, name string, hk crypto.PrivKey, id *e2e.Identity) *testNode {
 	t.Helper()
-	n, err := start(context.Background(), Config{ListenAddrs: loopback, Name: name},
+	n, err := start(context.Background(), Config{ListenAddrs: loopback, Name: name}, testSettings(t, name),
 		nodeKeys{host: hk, id: id}, store.OpenMemory([32]byte{1}))
 	if err != nil {
 		t.Fatalf("start: %v", err)

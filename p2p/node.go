@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -52,9 +51,8 @@ type Node struct {
 	admission *admission // responder handshake limits
 	rlog      *remoteLog // rate limit of remote-caused log lines
 
-	// noReceipts is a test hook: a node with it set shows messages but
-	// never sends receipts, like a peer that lost them all.
-	noReceipts atomic.Bool
+	// set holds the node's timings (settings.go); read only.
+	set settings
 
 	// disc is the mDNS discovery (discovery.go); nil without Config.MDNS.
 	disc *mdns.Discovery
@@ -100,10 +98,6 @@ func (ps *peerState) notify() {
 	ps.changed = make(chan struct{})
 }
 
-// generateIdentity makes a fresh RSA identity. Tests swap it for a pool of
-// pre-generated identities: RSA-3072 key generation costs about a second.
-var generateIdentity = e2e.GenerateIdentity
-
 // nodeKeys are a node's long-term secrets.
 type nodeKeys struct {
 	host    crypto.PrivKey
@@ -115,10 +109,15 @@ type nodeKeys struct {
 // makes fresh keys in memory with cfg.Ephemeral, opens the store, starts
 // the libp2p host and raises [Ready] as the first event.
 func New(ctx context.Context, cfg Config) (*Node, error) {
+	return newNode(ctx, cfg, defaultSettings())
+}
+
+// newNode is [New] with the given settings (settings.go).
+func newNode(ctx context.Context, cfg Config, set settings) (*Node, error) {
 	if cfg.MaxSessions < 0 {
 		return nil, fmt.Errorf("p2p: MaxSessions %d is negative", cfg.MaxSessions)
 	}
-	keys, err := loadKeys(cfg)
+	keys, err := loadKeys(cfg, set.newIdentity)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +130,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	n, err := start(ctx, cfg, keys, st)
+	n, err := start(ctx, cfg, set, keys, st)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
@@ -139,14 +138,16 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// start brings a node up with the given keys and store, which it then owns.
-func start(ctx context.Context, cfg Config, keys nodeKeys, st store.Store) (*Node, error) {
+// start brings a node up with the given settings, keys and store, which it
+// then owns.
+func start(ctx context.Context, cfg Config, set settings, keys nodeKeys, st store.Store) (*Node, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = discardLogger
 	}
 	n := &Node{
 		log:     log,
+		set:     set,
 		name:    cfg.Name,
 		hostKey: keys.host,
 		id:      keys.id,
@@ -271,7 +272,7 @@ func (n *Node) peer(p peer.ID) *peerState {
 func (n *Node) emit(ev Event) {
 	n.evMu.Lock()
 	defer n.evMu.Unlock()
-	n.send(ev)
+	n.emitLocked(ev)
 }
 
 // unlockAndEmit releases n.mu and sends evs, keeping them in the order of
@@ -285,11 +286,12 @@ func (n *Node) unlockAndEmit(evs ...Event) {
 	n.mu.Unlock()
 	defer n.evMu.Unlock()
 	for _, ev := range evs {
-		n.send(ev)
+		n.emitLocked(ev)
 	}
 }
 
-func (n *Node) send(ev Event) {
+// emitLocked is emit for a caller that holds n.evMu.
+func (n *Node) emitLocked(ev Event) {
 	select {
 	case n.events <- ev:
 		return
@@ -389,10 +391,10 @@ func (n *Node) Peers() []PeerInfo {
 	out := make([]PeerInfo, 0, len(contacts))
 	n.mu.Lock()
 	for _, c := range contacts {
-		state, conn := "offline", "none"
+		state, conn := PeerOffline, "none"
 		if p, err := peer.Decode(c.PeerID); err == nil {
 			if ps := n.peers[p]; ps != nil && ps.up && ps.current != nil {
-				state, conn = "online", ps.conn
+				state, conn = PeerOnline, ps.conn
 			}
 		}
 		out = append(out, PeerInfo{

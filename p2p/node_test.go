@@ -22,6 +22,7 @@ import (
 )
 
 func TestReady(t *testing.T) {
+	t.Parallel()
 	a := newTestNode(t, "alice")
 	r := a.ev.snapshot()[0].(Ready)
 	if r.PeerID != a.PeerID() || r.Fingerprint != a.Fingerprint() || r.Name != "alice" {
@@ -41,6 +42,7 @@ func TestReady(t *testing.T) {
 // the reverse direction, and checks each arrives once, in order, and is
 // delivered.
 func TestChatBothWays(t *testing.T) {
+	t.Parallel()
 	const count = 300
 	for _, transport := range []string{"tcp", "quic-v1"} {
 		t.Run(transport, func(t *testing.T) {
@@ -124,6 +126,7 @@ func hostAddr(t *testing.T, h host.Host) multiaddr.Multiaddr {
 // byte for byte to a chat stream from M to B. The handshake binds the peer
 // IDs of each authenticated connection, so neither side gets a session.
 func TestSplice(t *testing.T) {
+	t.Parallel()
 	a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
 	m := rawHost(t)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
@@ -166,12 +169,13 @@ func TestSplice(t *testing.T) {
 }
 
 func TestKeyChanged(t *testing.T) {
+	t.Parallel()
 	a := newTestNode(t, "alice")
 	hk, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id1, _ := generateIdentity()
+	id1 := mustFixtureIdentity(t, "id1")
 	b1 := newKeyedNode(t, "bob", hk, id1)
 	b1.connect(t, a)
 	if err := b1.Close(); err != nil {
@@ -179,7 +183,7 @@ func TestKeyChanged(t *testing.T) {
 	}
 	a.ev.wait(t, "session down", func(e Event) bool { _, ok := e.(SessionDown); return ok })
 
-	id2, _ := generateIdentity()
+	id2 := mustFixtureIdentity(t, "id2")
 	b2 := newKeyedNode(t, "bob", hk, id2)
 	if b2.PeerID() != b1.PeerID() || b2.Fingerprint() == b1.Fingerprint() {
 		t.Fatal("test setup: want the same peer ID with another identity")
@@ -231,6 +235,7 @@ func TestKeyChanged(t *testing.T) {
 // TestSimultaneousConnect dials from both sides at once: one session each
 // side, raised once, and messages flow.
 func TestSimultaneousConnect(t *testing.T) {
+	t.Parallel()
 	for i := range 3 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
@@ -289,6 +294,7 @@ func chatStreams(n *Node) int {
 // third party's number with either differs, and without a session there is
 // none.
 func TestSafetyNumber(t *testing.T) {
+	t.Parallel()
 	a, b, c := newTestNode(t, "alice"), newTestNode(t, "bob"), newTestNode(t, "carol")
 	if _, err := a.SafetyNumber(b.PeerID()); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("before a session: %v, want ErrNoSession", err)

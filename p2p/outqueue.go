@@ -115,17 +115,6 @@ func (q *outQueue) remove(peerID string, id [messageIDLen]byte) (bool, error) {
 	return removed, nil
 }
 
-// count returns how many messages wait for peerID.
-func (q *outQueue) count(peerID string) (int, error) {
-	pq, err := q.queue(peerID)
-	if err != nil {
-		return 0, err
-	}
-	pq.mu.Lock()
-	defer pq.mu.Unlock()
-	return len(pq.msgs), nil
-}
-
 // next returns peerID's messages with seq >= from, in order. If some of
 // them have no text in memory, missing is the seq of the first of those
 // and the caller reads them from the store.

@@ -48,6 +48,7 @@ func seqs(ms []outMsg) []uint64 {
 // store read; next returns only what follows the cursor; receipts drop
 // messages; the limit refuses the next add.
 func TestOutQueueMirror(t *testing.T) {
+	t.Parallel()
 	st := store.OpenMemory([32]byte{1})
 	t.Cleanup(func() { _ = st.Close() })
 	ob := &countingOutbox{outbox: storeOutbox{st}}
@@ -113,6 +114,7 @@ func TestOutQueueMirror(t *testing.T) {
 // memory and reported missing, as are those of a mirror loaded from the
 // store (a restart); the store still has them all, in order.
 func TestOutQueueWrittenAndReload(t *testing.T) {
+	t.Parallel()
 	st := store.OpenMemory([32]byte{2})
 	t.Cleanup(func() { _ = st.Close() })
 	q := newOutQueue(storeOutbox{st})
@@ -150,6 +152,7 @@ func TestOutQueueWrittenAndReload(t *testing.T) {
 // TestOutQueueConcurrentAdds: concurrent adds for one peer enter the
 // mirror in seq order and never pass the limit.
 func TestOutQueueConcurrentAdds(t *testing.T) {
+	t.Parallel()
 	st := store.OpenMemory([32]byte{3})
 	t.Cleanup(func() { _ = st.Close() })
 	q := newOutQueue(storeOutbox{st})
@@ -181,4 +184,15 @@ func TestOutQueueConcurrentAdds(t *testing.T) {
 			t.Fatalf("mirror out of order at %d: %v", i, seqs(ms))
 		}
 	}
+}
+
+// count returns how many messages wait for peerID.
+func (q *outQueue) count(peerID string) (int, error) {
+	pq, err := q.queue(peerID)
+	if err != nil {
+		return 0, err
+	}
+	pq.mu.Lock()
+	defer pq.mu.Unlock()
+	return len(pq.msgs), nil
 }

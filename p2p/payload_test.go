@@ -8,6 +8,7 @@ import (
 )
 
 func TestPayloadRoundTrip(t *testing.T) {
+	t.Parallel()
 	id := [messageIDLen]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 	at := time.UnixMilli(1_700_000_000_123)
 	tests := []struct {
@@ -37,6 +38,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 }
 
 func TestHelloNameTruncated(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("é", 100) // 200 bytes
 	p, err := parsePayload(encodeHello(long))
 	if err != nil {
@@ -48,6 +50,7 @@ func TestHelloNameTruncated(t *testing.T) {
 }
 
 func TestPayloadMalformed(t *testing.T) {
+	t.Parallel()
 	id := [messageIDLen]byte{}
 	chat := encodeChat(id, time.UnixMilli(5), "ok")
 	tests := []struct {

@@ -1,7 +1,6 @@
 package p2p
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -56,17 +55,17 @@ type admission struct {
 	global   bucket
 	peers    map[peer.ID]*bucket
 	now      func() time.Time
-	refused  uint64 // streams refused, for tests and logs
+	refused  uint64 // streams refused, for tests
 }
 
 func newAdmission() *admission {
 	return &admission{perPeer: make(map[peer.ID]int), peers: make(map[peer.ID]*bucket), now: time.Now}
 }
 
-// admit reports whether p may start a responder handshake now; if so, the
-// caller must call done(p) when the handshake ends. trusted is asked only
+// acquire reports whether p may start a responder handshake now; if so,
+// the caller must call release(p) when the handshake ends. trusted is asked only
 // when a global limit would refuse. reason says why a stream was refused.
-func (a *admission) admit(p peer.ID, trusted func() bool) (ok bool, reason string) {
+func (a *admission) acquire(p peer.ID, trusted func() bool) (ok bool, reason string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
@@ -127,8 +126,8 @@ func (a *admission) prune(now time.Time) {
 	}
 }
 
-// done ends a handshake that admit let start.
-func (a *admission) done(p peer.ID) {
+// release ends a handshake that acquire let start.
+func (a *admission) release(p peer.ID) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.inFlight > 0 {
@@ -141,18 +140,11 @@ func (a *admission) done(p peer.ID) {
 	}
 }
 
-// refusedCount returns how many streams admit refused.
-func (a *admission) refusedCount() uint64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.refused
-}
-
-// admitHandshake is the node's gate in front of every incoming chat stream:
+// allowHandshake is the node's gate in front of every incoming chat stream:
 // blocked peers (which the connection gater normally stops earlier) and
 // handshakes over the limits are refused with a reset and a rate-limited
 // debug line, and never an alert: nothing was authenticated.
-func (n *Node) admitHandshake(p peer.ID) bool {
+func (n *Node) allowHandshake(p peer.ID) bool {
 	if n.gater != nil && n.gater.isBlocked(p) {
 		n.logRemote(slog.LevelDebug, "stream from blocked peer refused", "peer_id", p.String())
 		return false
@@ -160,17 +152,17 @@ func (n *Node) admitHandshake(p peer.ID) bool {
 	if n.admission == nil {
 		return true
 	}
-	ok, reason := n.admission.admit(p, func() bool { return n.isVerified(p) })
+	ok, reason := n.admission.acquire(p, func() bool { return n.isVerified(p) })
 	if !ok {
 		n.logRemote(slog.LevelDebug, "handshake refused", "peer_id", p.String(), "reason", reason)
 	}
 	return ok
 }
 
-// handshakeDone ends an admitted responder handshake.
+// handshakeDone ends a responder handshake that allowHandshake let start.
 func (n *Node) handshakeDone(p peer.ID) {
 	if n.admission != nil {
-		n.admission.done(p)
+		n.admission.release(p)
 	}
 }
 
@@ -179,45 +171,4 @@ func (n *Node) handshakeDone(p peer.ID) {
 func (n *Node) isVerified(p peer.ID) bool {
 	c, ok, err := n.store.Contact(p.String())
 	return err == nil && ok && !c.Blocked && c.Trust == TrustVerified
-}
-
-// remoteLog is a token-bucket limiter for log lines that peers cause; the
-// lines it drops are counted and reported with the next line it lets
-// through.
-type remoteLog struct {
-	mu      sync.Mutex
-	b       bucket
-	dropped int
-}
-
-// allow reports whether a line may be written now, and how many were
-// dropped since the last one written.
-func (l *remoteLog) allow(now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.b.take(now, remoteLogRate, remoteLogBurst) {
-		l.dropped++
-		return false, 0
-	}
-	d := l.dropped
-	l.dropped = 0
-	return true, d
-}
-
-// logRemote logs a remote-caused event at lvl, within the node's log rate
-// for such lines.
-func (n *Node) logRemote(lvl slog.Level, msg string, args ...any) {
-	if !n.log.Enabled(context.Background(), lvl) {
-		return
-	}
-	if n.rlog != nil {
-		ok, dropped := n.rlog.allow(time.Now())
-		if !ok {
-			return
-		}
-		if dropped > 0 {
-			args = append(args, "suppressed", dropped)
-		}
-	}
-	n.log.Log(context.Background(), lvl, msg, args...)
 }

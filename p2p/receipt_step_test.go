@@ -21,13 +21,14 @@ func (tn *testNode) liveStepOwed(p string) (owed, ok bool) {
 	if ps == nil || ps.current == nil {
 		return false, false
 	}
-	return ps.current.e2e.StepOwed(), true
+	return ps.current.sec.StepOwed(), true
 }
 
 // TestReceiptsDoNotStep: a receipt takes no ratchet step, so the receiver
 // of a message still owes one after its receipt went out; the heartbeat
 // timer, which receipts do not reset, then takes it.
 func TestReceiptsDoNotStep(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		interval time.Duration
@@ -37,10 +38,13 @@ func TestReceiptsDoNotStep(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			old := heartbeatInterval
-			heartbeatInterval = c.interval
-			t.Cleanup(func() { heartbeatInterval = old })
-			a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
+			t.Parallel()
+			node := func(name string) *testNode {
+				s := testSettings(t, name)
+				s.heartbeatInterval = c.interval
+				return newTestNodeWith(t, name, s)
+			}
+			a, b := node("alice"), node("bob")
 			a.connect(t, b)
 			// a has b's HELLO, so its message steps onto a fresh key.
 			if _, err := a.Send(context.Background(), b.PeerID(), "one"); err != nil {

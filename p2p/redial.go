@@ -43,10 +43,24 @@ type redialer struct {
 	wake    chan struct{} // cap 1
 }
 
+// backoff is one peer's redial schedule.
 type backoff struct {
-	next     time.Time
-	delay    time.Duration
-	inflight bool
+	next     time.Time     // the next attempt is due then
+	delay    time.Duration // the wait after the next failure, before jitter
+	inflight bool          // an attempt is running
+}
+
+// newBackoff is the schedule of a peer not tried yet: a first attempt
+// within redialFirst of now.
+func newBackoff(now time.Time) *backoff {
+	return &backoff{next: now.Add(jitter(redialFirst)), delay: redialMin}
+}
+
+// failed schedules the attempt after one that failed at now: after a
+// jittered delay, which doubles for the next failure, up to redialMax.
+func (b *backoff) failed(now time.Time) {
+	b.next = now.Add(jitter(b.delay))
+	b.delay = min(2*b.delay, redialMax)
 }
 
 // kick makes the loop look at its peers now.
@@ -162,7 +176,7 @@ func (n *Node) redialDue(now time.Time) time.Duration {
 		r.mu.Lock()
 		b := r.backoff[t.id]
 		if b == nil {
-			b = &backoff{next: now.Add(jitter(redialFirst)), delay: redialMin}
+			b = newBackoff(now)
 			r.backoff[t.id] = b
 		}
 		switch {
@@ -208,8 +222,7 @@ func (n *Node) redialOne(t redialTarget) {
 		return
 	}
 	n.log.Debug("redial failed", "peer_id", t.id.String(), "err", err)
-	b.next = time.Now().Add(jitter(b.delay))
-	b.delay = min(2*b.delay, redialMax)
+	b.failed(time.Now())
 }
 
 // recordAddrs stores where a peer with a live session can be reached

@@ -29,12 +29,9 @@ const reserveBound = 2*relay.RetryMax + 15*time.Second
 // (TCP) with host key hk.
 func startRelayNode(t *testing.T, hk crypto.PrivKey, port int) *testNode {
 	t.Helper()
-	id, err := generateIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := mustFixtureIdentity(t, "relay")
 	listen := []multiaddr.Multiaddr{multiaddr.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))}
-	n, err := start(context.Background(), Config{ListenAddrs: listen, Name: "relay", ServeRelay: true},
+	n, err := start(context.Background(), Config{ListenAddrs: listen, Name: "relay", ServeRelay: true}, testSettings(t, "relay"),
 		nodeKeys{host: hk, id: id}, store.OpenMemory([32]byte{2}))
 	if err != nil {
 		t.Fatalf("start relay: %v", err)
@@ -53,7 +50,7 @@ func newRelayedNode(t *testing.T, name string, relays ...multiaddr.Multiaddr) *t
 func newRelayedNodeCfg(t *testing.T, cfg Config) *testNode {
 	t.Helper()
 	cfg.Ephemeral, cfg.ListenAddrs = true, loopback
-	n, err := New(context.Background(), cfg)
+	n, err := newNode(context.Background(), cfg, testSettings(t, cfg.Name))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 // fingerprint (either case, with spaces around) resolved to, and refuses
 // what names no contact, like Send.
 func TestSendToResolves(t *testing.T) {
+	t.Parallel()
 	a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
 	a.connect(t, b)
 	fp := b.Fingerprint().String()

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -43,8 +44,8 @@ type session struct {
 	pid       string // peer.String(), which base58-encodes on every call
 	st        network.Stream
 	r         *bufio.Reader
-	e2e       *e2e.Session
-	preferred bool // initiated by the lower peer ID: wins a tie-break
+	sec       *e2e.Session // sealing, opening and the ratchet
+	preferred bool         // initiated by the lower peer ID: wins a tie-break
 	started   time.Time
 	fp        e2e.Fingerprint
 	trust     Trust
@@ -81,7 +82,7 @@ func (ss *session) kick() {
 // check and any tie-break passed, and under wmu like every record.
 func (ss *session) sendHello() error {
 	b := recordBatch{ss: ss}
-	err := b.add(func() ([]byte, error) { return ss.e2e.Seal(encodeHello(ss.n.name)) })
+	err := b.add(func() ([]byte, error) { return ss.sec.Seal(encodeHello(ss.n.name)) })
 	if werr := b.write(); err == nil {
 		err = werr
 	}
@@ -96,7 +97,7 @@ func (ss *session) closeLocal(deadline time.Time) {
 	ss.mu.Unlock()
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
-	rec, err := ss.e2e.SealClose()
+	rec, err := ss.sec.SealClose()
 	if err != nil {
 		return
 	}
@@ -170,7 +171,7 @@ func (ss *session) fill(b *recordBatch, receipts [][messageIDLen]byte, heartbeat
 	// step (e2e.Session.SealControl), so answering each message costs no
 	// X25519 work; the heartbeat still steps (PROTOCOL.md).
 	for _, id := range receipts {
-		if err := b.add(func() ([]byte, error) { return ss.e2e.SealControl(encodeReceipt(id)) }); err != nil {
+		if err := b.add(func() ([]byte, error) { return ss.sec.SealControl(encodeReceipt(id)) }); err != nil {
 			return nil, err
 		}
 	}
@@ -185,8 +186,8 @@ func (ss *session) fill(b *recordBatch, receipts [][messageIDLen]byte, heartbeat
 	// heartbeat is needed when nothing went out (it then also keeps the
 	// session alive) or when only receipts did and a step is still owed.
 	sent := len(receipts) > 0 || len(written) > 0
-	if heartbeat && (!sent || ss.e2e.StepOwed()) {
-		if err := b.add(ss.e2e.SealHeartbeat); err != nil {
+	if heartbeat && (!sent || ss.sec.StepOwed()) {
+		if err := b.add(ss.sec.SealHeartbeat); err != nil {
 			return nil, err
 		}
 	}
@@ -229,7 +230,7 @@ func (ss *session) fillOutbox(b *recordBatch, nextSeq *uint64) ([][messageIDLen]
 	}
 	written := make([][messageIDLen]byte, 0, len(msgs))
 	for _, m := range msgs {
-		if err := b.add(func() ([]byte, error) { return ss.e2e.Seal(encodeChat(m.id, m.sentAt, m.text)) }); err != nil {
+		if err := b.add(func() ([]byte, error) { return ss.sec.Seal(encodeChat(m.id, m.sentAt, m.text)) }); err != nil {
 			return nil, err
 		}
 		*nextSeq = m.seq + 1
@@ -257,7 +258,7 @@ func (ss *session) readLoop() string {
 			return ss.endReason("cut")
 		}
 		h := replayDigest(frame)
-		typ, pt, err := ss.e2e.Open(frame)
+		typ, pt, err := ss.sec.Open(frame)
 		if err != nil {
 			// The session is dead either way; the alert only tells the
 			// user whether the record was a copy of one already opened.
@@ -283,13 +284,45 @@ func (ss *session) readLoop() string {
 				return "error"
 			}
 		}
-		if ss.e2e.HeartbeatDue() {
+		if ss.sec.HeartbeatDue() {
 			ss.mu.Lock()
 			ss.heartbeat = true
 			ss.mu.Unlock()
 			ss.kick()
 		}
 	}
+}
+
+// isTimeout reports whether err is a stream deadline expiring.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// readFrame reads one record frame under the stream deadlines: the session
+// may be idle for the node's idle timeout, but once a frame has begun it
+// must be complete within its frame timeout. A deadline is set only before a read
+// that can block: setting one resets a timer, and records that arrive
+// together (receipts, bursts) are read from the buffer without any.
+func (ss *session) readFrame() ([]byte, error) {
+	if ss.r.Buffered() == 0 {
+		_ = ss.st.SetReadDeadline(time.Now().Add(ss.n.set.idleTimeout))
+		if _, err := ss.r.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	if !frameBuffered(ss.r) {
+		_ = ss.st.SetReadDeadline(time.Now().Add(ss.n.set.frameTimeout))
+	}
+	return e2e.ReadFrame(ss.r, e2e.MaxFrameSize)
+}
+
+// frameBuffered reports whether r's buffer holds a whole frame (length and
+// body), so that reading it cannot block.
+func frameBuffered(r *bufio.Reader) bool {
+	head, _ := r.Peek(min(r.Buffered(), binary.MaxVarintLen64))
+	n, k := binary.Uvarint(head)
+	return k > 0 && n <= uint64(r.Buffered()-k)
 }
 
 // endReason is "local" once we sent CLOSE ourselves, else reason.
@@ -356,7 +389,7 @@ func (ss *session) handlePayload(pt []byte) bool {
 	case payloadChat:
 		// A message on a session that lost a tie-break is dropped without
 		// a receipt: the sender resends it on the session that won.
-		if !n.onChat(ss, p) || n.noReceipts.Load() {
+		if !n.onChat(ss, p) || n.set.dropReceipts() {
 			return true
 		}
 		ss.mu.Lock()

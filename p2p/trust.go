@@ -13,14 +13,14 @@ import (
 	"github.com/securechat/securechat/p2p/store"
 )
 
-// Reasons admit refuses a session. They stay inside the node: the peer only
+// Reasons checkTrust refuses a session. They stay inside the node: the peer only
 // sees its stream reset, whatever the reason.
 var (
 	errBlocked    = errors.New("p2p: peer is blocked")
 	errKeyChanged = errors.New("p2p: peer presented a different key")
 )
 
-// admit is the trust-on-first-use check after a handshake: an unknown peer
+// checkTrust is the trust-on-first-use check after a handshake: an unknown peer
 // is pinned with its fingerprint (trust "new"); a known peer with the pinned
 // fingerprint gets its stored trust ("new" becomes "pinned" on a later
 // session); a known peer with a different fingerprint is a loud, blocking
@@ -28,8 +28,8 @@ var (
 // session, and sending refused until the user accepts the new key. A pin
 // that an invite set and no session confirmed yet is stricter: another key
 // is a fingerprint_mismatch alert and no session, nothing kept (invite.go).
-func (n *Node) admit(p peer.ID, fp e2e.Fingerprint, addrs []string) (Trust, error) {
-	trust, alert, err := n.admitLocked(p, fp, addrs)
+func (n *Node) checkTrust(p peer.ID, fp e2e.Fingerprint, addrs []string) (Trust, error) {
+	trust, alert, err := n.checkContact(p, fp, addrs)
 	if alert != "" {
 		// Raised outside trustMu: a reader of the events may call Verify.
 		n.alert(alertKindFor(err), p, alert)
@@ -37,7 +37,10 @@ func (n *Node) admit(p peer.ID, fp e2e.Fingerprint, addrs []string) (Trust, erro
 	return trust, err
 }
 
-func (n *Node) admitLocked(p peer.ID, fp e2e.Fingerprint, addrs []string) (_ Trust, alert string, _ error) {
+// checkContact does checkTrust's reads and writes of p's contact under
+// n.trustMu, which it takes itself, and returns the alert to raise once it
+// is released.
+func (n *Node) checkContact(p peer.ID, fp e2e.Fingerprint, addrs []string) (_ Trust, alert string, _ error) {
 	n.trustMu.Lock()
 	defer n.trustMu.Unlock()
 	now := time.Now()
@@ -83,12 +86,15 @@ func (n *Node) admitLocked(p peer.ID, fp e2e.Fingerprint, addrs []string) (_ Tru
 // with a different fingerprint, raises a name_collision alert: names are
 // chosen by their owners and prove nothing.
 func (n *Node) noteName(ss *session, name string) {
-	if alert := n.noteNameLocked(ss, name); alert != "" {
+	if alert := n.storeName(ss, name); alert != "" {
 		n.alert(AlertNameCollision, ss.peer, alert)
 	}
 }
 
-func (n *Node) noteNameLocked(ss *session, name string) (alert string) {
+// storeName does noteName's reads and writes of the contacts under
+// n.trustMu, which it takes itself, and returns the alert to raise once it
+// is released.
+func (n *Node) storeName(ss *session, name string) (alert string) {
 	n.trustMu.Lock()
 	defer n.trustMu.Unlock()
 	contacts, err := n.store.Contacts()
@@ -110,7 +116,7 @@ func (n *Node) noteNameLocked(ss *session, name string) (alert string) {
 	}
 	renamed := self.Name != name
 	self.Name = name
-	learnt := keepIdentity(&self, ss.e2e.PeerBundle().Identity())
+	learnt := keepIdentity(&self, ss.sec.PeerBundle().Identity())
 	if !renamed && !learnt {
 		return ""
 	}
@@ -131,7 +137,7 @@ func (n *Node) noteNameLocked(ss *session, name string) (alert string) {
 // for [Node.SafetyNumber] while the peer is offline, and reports whether c
 // changed. Only the pinned key's identity is kept: a session admitted under
 // an older pin (the user accepted a new key since) leaves c as it is, and a
-// key change never reaches here (admit refuses its session), so the stored
+// key change never reaches here (checkTrust refuses its session), so the stored
 // identity changes only after [Node.TrustNewKey].
 func keepIdentity(c *store.Contact, pub *e2e.PublicIdentity) bool {
 	if pub == nil || !pub.Fingerprint().Equal(c.Fingerprint) {
@@ -243,7 +249,7 @@ func (n *Node) SafetyNumber(peerID string) (string, error) {
 	ps := n.peers[p]
 	var remote *e2e.PublicIdentity
 	if ps != nil && ps.up && ps.current != nil {
-		remote = ps.current.e2e.PeerBundle().Identity()
+		remote = ps.current.sec.PeerBundle().Identity()
 	}
 	n.mu.Unlock()
 	switch {

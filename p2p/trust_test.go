@@ -42,9 +42,10 @@ func isDownOf(p string) func(Event) bool {
 // same safety number with the peer offline as they did online, one side
 // after a restart (from its store on disk).
 func TestSafetyNumberOffline(t *testing.T) {
+	t.Parallel()
 	a := newTestNode(t, "alice")
 	cfg := Config{Home: filepath.Join(t.TempDir(), "bob"), Passphrase: []byte("correct horse"), ListenAddrs: loopback, Name: "bob"}
-	n, err := New(context.Background(), cfg)
+	n, err := newNode(context.Background(), cfg, testSettings(t, cfg.Name))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -63,7 +64,7 @@ func TestSafetyNumberOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.ev.wait(t, "session down", isDownOf(bID))
-	if ps := a.Peers(); len(ps) != 1 || ps[0].State == "online" {
+	if ps := a.Peers(); len(ps) != 1 || ps[0].State == PeerOnline {
 		t.Fatalf("Peers = %+v, want b offline", ps)
 	}
 	if got := mustSafetyNumber(t, a.Node, bID); got != online {
@@ -74,12 +75,12 @@ func TestSafetyNumberOffline(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	n, err = New(context.Background(), cfg)
+	n, err = newNode(context.Background(), cfg, testSettings(t, cfg.Name))
 	if err != nil {
 		t.Fatalf("New again: %v", err)
 	}
 	b2 := wrap(t, n)
-	if ps := b2.Peers(); len(ps) != 1 || ps[0].PeerID != aID || ps[0].State == "online" {
+	if ps := b2.Peers(); len(ps) != 1 || ps[0].PeerID != aID || ps[0].State == PeerOnline {
 		t.Fatalf("Peers after restart = %+v, want a offline", ps)
 	}
 	if got := mustSafetyNumber(t, b2.Node, aID); got != online {
@@ -91,12 +92,13 @@ func TestSafetyNumberOffline(t *testing.T) {
 // and refuses the safety number until TrustNewKey; after it, the new key's
 // identity is stored at its first session, and nothing before.
 func TestSafetyNumberKeyChange(t *testing.T) {
+	t.Parallel()
 	a := newTestNode(t, "alice")
 	hk, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id1, _ := generateIdentity()
+	id1 := mustFixtureIdentity(t, "id1")
 	b1 := newKeyedNode(t, "bob", hk, id1)
 	bID := b1.PeerID()
 	b1.connect(t, a)
@@ -106,7 +108,7 @@ func TestSafetyNumberKeyChange(t *testing.T) {
 	}
 	a.ev.wait(t, "session down", isDownOf(bID))
 
-	id2, _ := generateIdentity()
+	id2 := mustFixtureIdentity(t, "id2")
 	b2 := newKeyedNode(t, "bob", hk, id2)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -157,6 +159,7 @@ func TestSafetyNumberKeyChange(t *testing.T) {
 // TestSafetyNumberStoredIdentity: the identity read from the store is used
 // only if it is the pinned key; anything else is refused, never shown.
 func TestSafetyNumberStoredIdentity(t *testing.T) {
+	t.Parallel()
 	a := newTestNode(t, "alice")
 	hk, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
@@ -166,8 +169,8 @@ func TestSafetyNumberStoredIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pinned, _ := generateIdentity()
-	other, _ := generateIdentity()
+	pinned := mustFixtureIdentity(t, "pinned")
+	other := mustFixtureIdentity(t, "other")
 	if pinned.Fingerprint() == other.Fingerprint() {
 		t.Fatal("test setup: want two identities")
 	}

@@ -130,7 +130,7 @@ func toJSONPeers(peers []p2p.PeerInfo) []peerJSON {
 			PeerID:      p.PeerID,
 			Fingerprint: p.Fingerprint.String(),
 			Name:        p.Name,
-			State:       p.State,
+			State:       string(p.State),
 			Trust:       string(p.Trust),
 			KeyChanged:  p.KeyChanged,
 		})

@@ -211,7 +211,7 @@ func (lm *lineMode) send(ctx context.Context, p p2p.PeerInfo, text string) {
 		lm.printf("*** not sent: %s\n", oneLine(err.Error()))
 		return
 	}
-	if p.State != "online" {
+	if p.State != p2p.PeerOnline {
 		lm.printf("*** %s is offline; the message waits in the outbox\n", peerLabel(p))
 	}
 }

@@ -32,6 +32,10 @@ const closeTimeout = 2500 * time.Millisecond
 // run executes the command cfg describes. It returns nil on a clean quit,
 // including one asked for by SIGINT or SIGTERM (ctx cancelled).
 func run(ctx context.Context, cfg *config, env environment, stdin io.Reader, stdout, stderr io.Writer) error {
+	// go-libp2p's own log lines follow the node's logger (the log file,
+	// stderr in headless mode, or nowhere), never straight to the terminal.
+	// It must come before the first node starts.
+	p2p.RouteLibraryLogs()
 	switch cfg.command {
 	case cmdVersion:
 		fmt.Fprintf(stdout, "securechat %s\n", version())

@@ -384,9 +384,9 @@ func (m *model) resolve(arg string) (*peer, error) {
 	infos := make([]p2p.PeerInfo, 0, len(m.order))
 	for _, id := range m.order {
 		p := m.peers[id]
-		state := "offline"
+		state := p2p.PeerOffline
 		if p.online {
-			state = "online"
+			state = p2p.PeerOnline
 		}
 		infos = append(infos, p2p.PeerInfo{PeerID: p.id, Name: p.name, Fingerprint: p.fp, State: state})
 	}

@@ -143,7 +143,7 @@ func (m *model) mergePeers(infos []p2p.PeerInfo) {
 		}
 		p.fp = info.Fingerprint
 		p.trust = info.Trust
-		p.online = info.State == "online"
+		p.online = info.State == p2p.PeerOnline
 		// The node is the authority on key changes; it names the new key in
 		// PendingFingerprint.
 		switch {

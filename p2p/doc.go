@@ -1,0 +1,45 @@
+// Package p2p is a securechat node: a go-libp2p host on which peers run the
+// end-to-end protocol of package e2e (e2e/PROTOCOL.md) over a
+// /securechat/1.0.0 stream, with trust on first use, an outbox of messages
+// waiting for receipts, redial of known peers, and an encrypted store
+// (package p2p/store; the key file is package p2p/keystore). [New] starts a
+// node; its methods are the whole public surface (api.go lists them), and
+// it reports what happens as [Event]s on [Node.Events].
+//
+// A program that owns its terminal calls [RouteLibraryLogs] once before
+// its first node, so that go-libp2p's own logs follow [Config.Logger].
+//
+// Files:
+//
+//   - api.go: [Config], [PeerInfo], the exported errors and limits.
+//   - node.go: [Node], [New], start and Close, peer state, event emission.
+//   - settings.go: a node's internal timings and key source (tests
+//     shorten them per node).
+//   - events.go: the [Event] types.
+//   - connect.go: [Node.Connect] and the dial of one peer.
+//   - send.go: [Node.Send] and [Node.SendTo].
+//   - peermatch.go: which contact a name given by the user means.
+//   - handler.go: the incoming stream handler, the handshake, and a
+//     session's registration, tie-break and end.
+//   - session.go: a live session: its reader, writer, heartbeats and
+//     record deadlines.
+//   - batch.go: records sealed and written together.
+//   - payload.go: the chat payloads inside records (HELLO, message,
+//     receipt).
+//   - trust.go: trust on first use, key changes, names, verification,
+//     blocking and safety numbers.
+//   - outbox.go, outqueue.go: messages waiting for their receipt, in the
+//     store and mirrored in memory.
+//   - history.go: [Node.History].
+//   - redial.go: redial of known peers with backoff, and their addresses.
+//   - host.go: the libp2p host, its resource manager and limits.
+//   - gater.go: the connection gater that enforces blocks.
+//   - ratelimit.go: admission of responder handshakes (token buckets).
+//   - limits.go: every bound on what a peer can make the node spend.
+//   - logging.go: go-libp2p's logs routed to the node's logger, and the
+//     rate limit of log lines that peers cause.
+//   - keys.go: the key file and fresh keys.
+//   - sanitize.go: remote names and texts made safe for a terminal.
+//
+// LAN discovery over mDNS lives in package p2p/mdns.
+package p2p
