@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -169,28 +168,7 @@ func (k *KeyFile) sealWithParams(passphrase []byte, p kdfParams, rnd io.Reader) 
 // it. Tests use it directly to make authenticated files with malformed
 // contents.
 func sealKeyFileSecrets(secrets, passphrase []byte, p kdfParams, rnd io.Reader) ([]byte, error) {
-	header := make([]byte, 0, keyFileHeaderLen)
-	header = append(header, keyFileMagic...)
-	header = append(header, keyFileVersion, kdfArgon2id)
-	header = binary.BigEndian.AppendUint32(header, p.time)
-	header = binary.BigEndian.AppendUint32(header, p.memory)
-	header = append(header, p.threads)
-	header = header[:keyFileHeaderLen]
-	random := header[keyFileHeaderLen-keyFileSaltLen-keyFileNonceLen:]
-	if _, err := io.ReadFull(rnd, random); err != nil {
-		return nil, fmt.Errorf("key file salt: %w", err)
-	}
-	salt, nonce := random[:keyFileSaltLen], random[keyFileSaltLen:]
-
-	key := deriveKeyFileKey(passphrase, salt, p)
-	defer clear(key)
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, len(header)+len(secrets)+aead.Overhead())
-	out = append(out, header...)
-	return aead.Seal(out, nonce, secrets, header), nil
+	return keyFileKind.seal(secrets, passphrase, p, rnd)
 }
 
 // OpenKeyFile decrypts a key file made by [KeyFile.Seal]. Every failure is,
@@ -198,45 +176,9 @@ func sealKeyFileSecrets(secrets, passphrase []byte, p kdfParams, rnd io.Reader) 
 // included, before the KDF runs, so a hostile file costs at most what the
 // caps allow (1 GiB, 16 passes), never what its header asks.
 func OpenKeyFile(data, passphrase []byte) (*KeyFile, error) {
-	if len(data) > maxKeyFileSize {
-		return nil, fmt.Errorf("%w: file too large", ErrPassphrase)
-	}
-	s := cryptobyte.String(data)
-	var magic, salt, nonce []byte
-	var version, kdf uint8
-	var p kdfParams
-	if !s.ReadBytes(&magic, len(keyFileMagic)) || !s.ReadUint8(&version) || !s.ReadUint8(&kdf) ||
-		!s.ReadUint32(&p.time) || !s.ReadUint32(&p.memory) || !s.ReadUint8(&p.threads) ||
-		!s.ReadBytes(&salt, keyFileSaltLen) || !s.ReadBytes(&nonce, keyFileNonceLen) ||
-		len(s) < chacha20poly1305.Overhead {
-		return nil, fmt.Errorf("%w: file truncated", ErrPassphrase)
-	}
-	if string(magic) != keyFileMagic {
-		return nil, fmt.Errorf("%w: not a securechat key file", ErrPassphrase)
-	}
-	if version != keyFileVersion {
-		return nil, fmt.Errorf("%w: unsupported key file version %d", ErrPassphrase, version)
-	}
-	if kdf != kdfArgon2id {
-		return nil, fmt.Errorf("%w: unsupported key derivation function %d", ErrPassphrase, kdf)
-	}
-	if err := p.check(); err != nil {
+	secrets, err := keyFileKind.open(data, passphrase)
+	if err != nil {
 		return nil, err
-	}
-	if len(passphrase) == 0 {
-		return nil, ErrPassphrase // Seal refuses empty passphrases
-	}
-
-	header := data[:keyFileHeaderLen]
-	key := deriveKeyFileKey(passphrase, salt, p)
-	defer clear(key)
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		return nil, ErrPassphrase
-	}
-	secrets, err := aead.Open(nil, nonce, s, header)
-	if err != nil {
-		return nil, ErrPassphrase
 	}
 	defer clear(secrets)
 	return parseKeyFileSecrets(secrets)

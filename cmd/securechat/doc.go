@@ -2,7 +2,8 @@
 //
 // Run it with no arguments for a plain line interface on the terminal, with
 // --headless for the JSON Lines API that scripts use, or with one of the
-// subcommands id, version and help. The public contract (flags, exit codes,
+// subcommands id, passwd, export, import, version and help (beyond
+// INTERFACE.md: passwd, export and import, README.md "Your identity"). The public contract (flags, exit codes,
 // events and commands) is INTERFACE.md; this package only wires that contract
 // to the [p2p.Node] and never touches libp2p streams itself.
 //

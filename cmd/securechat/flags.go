@@ -32,6 +32,9 @@ const (
 	cmdID      = "id"
 	cmdVersion = "version"
 	cmdHelp    = "help"
+	cmdPasswd  = "passwd" // passwd.go
+	cmdExport  = "export" // export.go
+	cmdImport  = "import"
 )
 
 // config is everything the command line and environment decide.
@@ -46,6 +49,8 @@ type config struct {
 	headless       bool
 	ephemeral      bool
 	passphraseFile string
+	newPassphrase  string // --new-passphrase-file: passwd's and export's new passphrase
+	file           string // export's and import's FILE
 	debug          bool
 	bell           bool // terminal UI: ring on a message while unfocused
 	maxSessions    int  // p2p.Config.MaxSessions; 0 = the node's default
@@ -64,7 +69,11 @@ const usageText = `securechat: serverless, end-to-end encrypted chat
 Usage:
   securechat [flags]            chat (line interface, or JSON Lines with --headless)
   securechat id [flags]         print this node's peer ID and fingerprint
-  securechat version            print the version
+  securechat passwd [flags]     change the passphrase of the identity in --home
+  securechat export FILE        write the identity and contacts to FILE, sealed under a
+                                passphrase of its own (asked twice), to move to another machine
+  securechat import FILE        restore FILE into --home, which must hold no identity yet
+  securechat version            print the version (also --version, -v)
   securechat help               print this help
 
 Flags (usable in any order, before or after the subcommand):
@@ -79,7 +88,10 @@ Flags (usable in any order, before or after the subcommand):
   --headless                JSON Lines API on stdin/stdout, logs on stderr
   --ephemeral               fresh identity in memory; nothing is written to disk
   --passphrase-file FILE    read the passphrase from the first line of FILE
-                            (default $SECURECHAT_PASSPHRASE, else ask on the terminal)
+                            (default $SECURECHAT_PASSPHRASE, else ask on the terminal,
+                            up to 3 times); refused if others may read it (chmod 600)
+  --new-passphrase-file FILE  passwd and export: the new passphrase, first line of FILE
+                            (default ask on the terminal, twice)
   --bell                    terminal UI: ring the bell on a message while unfocused
   --max-sessions N          concurrent peer sessions the node is sized for, 1-10000
                             (default 64; connection, stream and memory limits grow with it)
@@ -171,6 +183,10 @@ func parseArgs(args []string, env environment) (*config, error) {
 	fs.StringVar(&cfg.passphraseFile, "passphrase-file", "", "")
 	fs.BoolVar(&cfg.bell, "bell", false, "")
 	fs.Var(sessionsFlag{n: &cfg.maxSessions, failed: &flagErr}, "max-sessions", "")
+	fs.StringVar(&cfg.newPassphrase, "new-passphrase-file", "", "")
+	var showVersion bool
+	fs.BoolVar(&showVersion, "version", false, "")
+	fs.BoolVar(&showVersion, "v", false, "")
 
 	var positional []string
 	rest := args
@@ -200,10 +216,16 @@ func parseArgs(args []string, env environment) (*config, error) {
 
 	if len(positional) > 0 {
 		switch c := positional[0]; c {
-		case cmdID, cmdVersion, cmdHelp:
+		case cmdID, cmdVersion, cmdHelp, cmdPasswd, cmdExport, cmdImport:
 			cfg.command = c
 		default:
 			return nil, usageErrorf("run 'securechat help' for the commands", "unknown command %q", clip(c))
+		}
+		if c := cfg.command; c == cmdExport || c == cmdImport {
+			if len(positional) < 2 || positional[1] == "" {
+				return nil, usageErrorf("", "%s needs a FILE", c)
+			}
+			cfg.file, positional = positional[1], positional[1:]
 		}
 		if len(positional) > 1 {
 			return nil, usageErrorf("", "unexpected argument %q after %q", clip(positional[1]), cfg.command)
@@ -211,6 +233,9 @@ func parseArgs(args []string, env environment) (*config, error) {
 	}
 	if cfg.command == cmdHelp {
 		return nil, errHelp
+	}
+	if showVersion {
+		cfg.command = cmdVersion
 	}
 	cfg.mdns = !noMDNS
 
@@ -230,6 +255,9 @@ func parseArgs(args []string, env environment) (*config, error) {
 	}
 	if seen["passphrase-file"] && cfg.passphraseFile == "" {
 		return nil, usageErrorf("", "--passphrase-file: empty file name")
+	}
+	if err := checkIdentityFlags(cfg, seen); err != nil {
+		return nil, err
 	}
 	if cfg.home == "" {
 		cfg.home, cfg.homeErr = defaultHome(env)

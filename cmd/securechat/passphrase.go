@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"golang.org/x/term"
+
+	"github.com/securechat/securechat/p2p/keystore"
 )
 
 // maxPassphraseLine bounds the first line of --passphrase-file, so pointing
@@ -35,36 +36,44 @@ var openPrompter = openTTY
 // getPassphrase finds the identity passphrase, in this order:
 // --passphrase-file (its first line, line ending stripped), else
 // $SECURECHAT_PASSPHRASE (removed from the environment once read), else the
-// terminal (asked twice on first run, so a typo does not lock the user out).
+// terminal (chosen on first run: asked twice, so a typo does not lock the
+// user out, and confirmed once more if weak; see chooseNew). It asks once:
+// unlockWith asks again after a wrong one.
 //
 // An empty passphrase is refused with exit status 1, not 2: it is not a
 // malformed command line but a bad secret, like a wrong one.
 //
 // The caller must zero the result when done with it.
 func getPassphrase(ctx context.Context, cfg *config, env environment, firstRun bool) ([]byte, error) {
-	var p []byte
+	p, ok, err := fixedPassphrase(cfg, env)
+	if err != nil || ok {
+		return p, err
+	}
+	return askPassphrase(ctx, cfg, firstRun)
+}
+
+// fixedPassphrase returns the passphrase from --passphrase-file or
+// $SECURECHAT_PASSPHRASE, the sources nobody can retype; ok is false if
+// neither was given, and the terminal must be asked.
+func fixedPassphrase(cfg *config, env environment) (p []byte, ok bool, err error) {
 	switch v, inEnv := env.LookupEnvOnce(envPassphrase); {
 	case cfg.passphraseFile != "":
-		var err error
 		if p, err = readPassphraseFile(cfg.passphraseFile); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if len(p) == 0 {
-			return nil, failf("put the passphrase on the first line of the file", "empty passphrase in %s", cfg.passphraseFile)
+			return nil, false, failf("put the passphrase on the first line of the file", "empty passphrase in %s", cfg.passphraseFile)
 		}
 	case inEnv:
 		// A Go string cannot be wiped; the copy we hand on can.
 		p = []byte(v)
 		if len(p) == 0 {
-			return nil, failf(passphraseHint, "empty passphrase in %s", envPassphrase)
+			return nil, false, failf(passphraseHint, "empty passphrase in %s", envPassphrase)
 		}
 	default:
-		var err error
-		if p, err = askPassphrase(ctx, cfg, firstRun); err != nil {
-			return nil, err
-		}
+		return nil, false, nil
 	}
-	return p, nil
+	return p, true, nil
 }
 
 // readPassphraseFile returns the first line of name, without its line
@@ -76,6 +85,14 @@ func readPassphraseFile(name string) ([]byte, error) {
 		return nil, failf(passphraseHint, "read passphrase file: %v", err)
 	}
 	defer f.Close()
+	// The key file's mode check (p2p/keystore), on the file read: a
+	// passphrase others can read is as good as a key file others can read.
+	// Pipes (--passphrase-file <(...)) have no such bits to speak of.
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		if err := keystore.CheckMode("passphrase file", name, fi.Mode()); err != nil {
+			return nil, failf("", "%v", err)
+		}
+	}
 	buf := make([]byte, maxPassphraseLine+2) // room for the longest line and "\r\n"
 	defer clear(buf)
 	n, err := io.ReadFull(f, buf)
@@ -93,39 +110,23 @@ func readPassphraseFile(name string) ([]byte, error) {
 	return bytes.Clone(line), nil
 }
 
-// askPassphrase asks on the terminal.
+// askPassphrase asks on the terminal, once; on first run the passphrase is
+// chosen (chooseNew).
 func askPassphrase(ctx context.Context, cfg *config, firstRun bool) ([]byte, error) {
 	tty, err := openPrompter()
 	if err != nil {
 		return nil, failf(passphraseHint, "no passphrase: %v", err)
 	}
 	defer tty.Close()
-	if !firstRun {
-		p, err := tty.ReadSecret(ctx, fmt.Sprintf("Passphrase for %s: ", cfg.home))
-		if err != nil {
-			return nil, err
-		}
-		if len(p) == 0 {
-			return nil, failf("", "empty passphrase")
-		}
-		return p, nil
+	if firstRun {
+		return chooseNew(ctx, tty, fmt.Sprintf("New identity in %s.\n", cfg.home))
 	}
-	p, err := tty.ReadSecret(ctx, fmt.Sprintf("New identity in %s.\nChoose a passphrase: ", cfg.home))
+	p, err := tty.ReadSecret(ctx, fmt.Sprintf("Passphrase for %s: ", cfg.home))
 	if err != nil {
 		return nil, err
 	}
 	if len(p) == 0 {
-		return nil, failf("an empty passphrase would leave the key file unprotected", "empty passphrase")
-	}
-	again, err := tty.ReadSecret(ctx, "Repeat the passphrase: ")
-	defer clear(again)
-	if err != nil {
-		clear(p)
-		return nil, err
-	}
-	if subtle.ConstantTimeCompare(p, again) != 1 {
-		clear(p)
-		return nil, failf("", "the passphrases do not match")
+		return nil, errEmptyPassphrase
 	}
 	return p, nil
 }
@@ -186,13 +187,14 @@ func (t *ttyPrompter) Close() error { return t.f.Close() }
 // must be chosen (and asked twice) rather than entered. The key file layout
 // belongs to p2p; an absent or empty directory (our own log aside) is the
 // one sign we can rely on without knowing it.
+// The lock file (lock.go) is ours too.
 func isFirstRun(home string) bool {
 	entries, err := os.ReadDir(home)
 	if err != nil {
 		return errors.Is(err, os.ErrNotExist)
 	}
 	for _, e := range entries {
-		if e.Name() != logFileName {
+		if e.Name() != logFileName && e.Name() != lockFileName {
 			return false
 		}
 	}

@@ -125,7 +125,8 @@ func TestPassphraseTerminal(t *testing.T) {
 	}{
 		{"existing", false, []string{"pw"}, "pw", false},
 		{"existing empty", false, []string{""}, "", true},
-		{"first run", true, []string{"new pw", "new pw"}, "new pw", false},
+		{"first run", true, []string{"a new passphrase", "a new passphrase"}, "a new passphrase", false},
+		{"first run weak confirmed", true, []string{"new pw", "new pw", "new pw"}, "new pw", false},
 		{"first run mismatch", true, []string{"new pw", "new pv"}, "", true},
 		{"first run empty", true, []string{"", ""}, "", true},
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,7 +39,22 @@ func run(ctx context.Context, cfg *config, env environment, stdin io.Reader, std
 	case cmdVersion:
 		fmt.Fprintf(stdout, "securechat %s\n", version())
 		return nil
-	case cmdID:
+	case cmdPasswd:
+		return runPasswd(ctx, cfg, env, stdout, stderr)
+	case cmdExport:
+		return runExport(ctx, cfg, env, stdout, stderr)
+	case cmdImport:
+		return runImport(ctx, cfg, env, stdout)
+	}
+	if !cfg.ephemeral {
+		// One process per home, for the node's whole life (lock.go).
+		release, err := lockHome(cfg)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	if cfg.command == cmdID {
 		return runID(ctx, cfg, env, stdout, stderr)
 	}
 
@@ -140,17 +154,18 @@ func startNode(ctx context.Context, cfg *config, env environment, logger *slog.L
 		if err := makeHome(cfg); err != nil {
 			return nil, err
 		}
-		pass, err := getPassphrase(ctx, cfg, env, firstRun)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, nil
-			}
-			return nil, err
-		}
-		// New does not keep the passphrase; neither do we.
-		defer clear(pass)
 		pc.Home = cfg.home
-		pc.Passphrase = pass
+		// New does not keep the passphrase; neither does unlockWith,
+		// which asks again after a wrong one on a terminal.
+		var n *p2p.Node
+		err := unlockWith(ctx, cfg, env, firstRun, func(pass []byte) error {
+			pc.Passphrase = pass
+			var err error
+			n, err = p2p.New(ctx, pc)
+			return err
+		})
+		pc.Passphrase = nil
+		return n, startFailure(ctx, err)
 	}
 
 	n, err := p2p.New(ctx, pc)
@@ -161,6 +176,19 @@ func startNode(ctx context.Context, cfg *config, env environment, logger *slog.L
 		return nil, startError(err)
 	}
 	return n, nil
+}
+
+// startFailure is startError, or nil if ctx was cancelled (SIGINT) while
+// starting.
+func startFailure(ctx context.Context, err error) error {
+	var ee *exitError
+	switch {
+	case err == nil || ctx.Err() != nil:
+		return nil
+	case errors.As(err, &ee):
+		return err // the passphrase prompt's own, already worded
+	}
+	return startError(err)
 }
 
 // startError words a failure of p2p.New for the user, with a hint where one
@@ -221,19 +249,6 @@ func newLogger(w io.Writer, debugOn bool) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-// version is the module version the binary was built from, or "devel".
-func version() string {
-	v := "devel"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return v
-	}
-	if m := bi.Main.Version; m != "" && m != "(devel)" {
-		v = m
-	}
-	return v + " (" + bi.GoVersion + ")"
 }
 
 // maxHeldLog bounds the start-up logs kept back by [heldWriter].

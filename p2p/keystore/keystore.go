@@ -75,15 +75,20 @@ func Load(path string, passphrase []byte) (*e2e.KeyFile, error) {
 	return kf, nil
 }
 
-// checkMode refuses permission bits beyond 0600. Windows has no such bits
-// (os reports 0666 for every writable file), so the check is Unix-only.
-func checkMode(path string, mode fs.FileMode) error {
+// checkMode refuses a key file mode beyond 0600.
+func checkMode(path string, mode fs.FileMode) error { return CheckMode("key file", path, mode) }
+
+// CheckMode refuses permission bits beyond 0600 on a secret file (what names
+// it in the error: "key file", "passphrase file"), naming the fix. Windows
+// has no such bits (os reports 0666 for every writable file), so the check
+// is Unix-only.
+func CheckMode(what, path string, mode fs.FileMode) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
 	if perm := mode.Perm(); perm&^FileMode != 0 {
-		return fmt.Errorf("key file %s has mode %04o, which lets others read or change it; run: chmod 600 %s",
-			path, perm, path)
+		return fmt.Errorf("%s %s has mode %04o, which lets others read or change it; run: chmod 600 %s",
+			what, path, perm, path)
 	}
 	return nil
 }
