@@ -69,12 +69,9 @@ func (n *Node) Diagnostics() Diagnostics {
 		Observed:         []string{},
 		Relays:           []RelayStatus{},
 	}
+	// The sockets bound; the circuit transport's pseudo-address is not one.
 	for _, a := range n.host.Network().ListenAddresses() {
-		d.Listen = append(d.Listen, a.String())
-	}
-	if all, err := n.host.Network().InterfaceListenAddresses(); err == nil && len(all) > 0 {
-		d.Listen = d.Listen[:0]
-		for _, a := range all {
+		if !isCircuit(a) {
 			d.Listen = append(d.Listen, a.String())
 		}
 	}
