@@ -344,8 +344,14 @@ func (m *model) handleResult(r resultMsg) tea.Cmd {
 		}
 	}
 	if r.what == "connect" {
-		// By now the session is up and the peer has told its name.
-		r.text = "Connected to " + m.senderName(r.peerID) + " (" + r.conn + ")."
+		// By now the session is up and the peer has told its name; a
+		// connect to an invite may answer before the UI heard of the
+		// session, and names the peer as the invite does (r.text).
+		who := m.senderName(r.peerID)
+		if _, known := m.peers[r.peerID]; !known && r.text != "" {
+			who = r.text
+		}
+		r.text = "Connected to " + who + " (" + r.conn + ")."
 	}
 	m.system(r.conv, r.text)
 	return m.refreshPeers()

@@ -113,7 +113,7 @@ func (m *model) connectInvite(arg string) tea.Cmd {
 		ctx, cancel := context.WithTimeout(ctx, p2p.DialTimeout)
 		defer cancel()
 		c, err := node.ConnectInvite(ctx, text)
-		return resultMsg{conv: here, what: "connect", peerID: id, conn: c.Conn, err: err}
+		return resultMsg{conv: here, what: "connect", peerID: id, text: who, conn: c.Conn, err: err}
 	}
 }
 

@@ -137,7 +137,7 @@ func TestConnectInvite(t *testing.T) {
 	hs.ready()
 	hs.line("/connect " + inv)
 	hs.contains("Connecting to dave (" + shortID(id) + ") from the invite")
-	hs.contains("Connected to " + shortID(id) + " (relayed).")
+	hs.contains("Connected to dave (" + shortID(id) + ") (relayed).")
 	if len(hs.node.invites) != 1 || hs.node.invites[0] != inv {
 		t.Fatalf("ConnectInvite got %q", hs.node.invites)
 	}
