@@ -76,6 +76,7 @@ type PeerInfo struct {
 	Conn        string // ConnDirect or ConnRelayed while online, else "none"
 	Trust       Trust
 	KeyChanged  bool // a different key was seen and awaits TrustNewKey
+	Blocked     bool // refused since Block (kept across restarts)
 	// PendingFingerprint is the new key's fingerprint while KeyChanged.
 	PendingFingerprint e2e.Fingerprint
 }

@@ -405,6 +405,7 @@ func (n *Node) Peers() []PeerInfo {
 			Conn:        conn,
 			Trust:       c.Trust,
 			KeyChanged:  !c.PendingFingerprint.IsZero(),
+			Blocked:     c.Blocked,
 
 			PendingFingerprint: c.PendingFingerprint,
 		})

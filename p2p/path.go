@@ -192,7 +192,8 @@ func (n *Node) startHolePunch() error {
 	if !ok {
 		return errors.New("hole punching: host has no identify service")
 	}
-	svc, err := holepunch.NewService(n.host, h.IDService(), n.punchAddrs, holepunch.WithAddrFilter(quicOnly{}))
+	svc, err := holepunch.NewService(n.host, h.IDService(), n.punchAddrs, holepunch.WithAddrFilter(quicOnly{}),
+		holepunch.WithTracer(&n.wan.punches))
 	if err != nil {
 		return err
 	}

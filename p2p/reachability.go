@@ -52,6 +52,7 @@ type wanState struct {
 	emitter  event.Emitter      // EvtAutoRelayAddrsUpdated: makes the host recompute its addresses
 	sub      event.Subscription // the host's address events, read by watchAddrs
 	observed observedAddrs
+	punches  punchLog // doctor.go
 
 	reach atomic.Value // string: the last reachability seen
 
@@ -74,7 +75,7 @@ func newWAN(cfg Config) (*wanState, []libp2p.Option, error) {
 	opts := []libp2p.Option{libp2p.AddrsFactory(w.addrsFactory)}
 	if !w.private {
 		// libp2p's own service punches to public addresses only.
-		opts = append(opts, libp2p.EnableHolePunching(holepunch.WithAddrFilter(quicOnly{})))
+		opts = append(opts, libp2p.EnableHolePunching(holepunch.WithAddrFilter(quicOnly{}), holepunch.WithTracer(&w.punches)))
 	}
 	return w, opts, nil
 }
@@ -97,10 +98,10 @@ func (n *Node) startWAN(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("event emitter: %w", err)
 	}
-	types := []any{new(event.EvtLocalAddressesUpdated), new(event.EvtLocalReachabilityChanged)}
-	if w.private {
-		types = append(types, new(event.EvtPeerIdentificationCompleted))
-	}
+	// Identify's observed addresses feed hole punching with
+	// HolePunchPrivate, and Diagnostics always.
+	types := []any{new(event.EvtLocalAddressesUpdated), new(event.EvtLocalReachabilityChanged),
+		new(event.EvtPeerIdentificationCompleted)}
 	w.sub, err = n.host.EventBus().Subscribe(types, eventbus.Name("securechat addrs"))
 	if err != nil {
 		return fmt.Errorf("event subscription: %w", err)

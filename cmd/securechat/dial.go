@@ -5,8 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/multiformats/go-multiaddr"
-
 	"github.com/securechat/securechat/p2p"
 )
 
@@ -52,9 +50,10 @@ func newDialer(ctx context.Context, n chatNode, report func(any)) *dialer {
 	}
 }
 
-// start dials addr in the background; ref is the connect command's.
-func (d *dialer) start(addr multiaddr.Multiaddr, ref string) {
-	req := &dialReq{addr: addr.String(), ref: ref, started: time.Now()}
+// start dials t (an address or an invite) in the background; ref is the
+// connect command's.
+func (d *dialer) start(t dialTarget, ref string) {
+	req := &dialReq{addr: t.String(), ref: ref, started: time.Now()}
 	d.mu.Lock()
 	d.reqs[req] = struct{}{}
 	d.mu.Unlock()
@@ -73,7 +72,7 @@ func (d *dialer) start(addr multiaddr.Multiaddr, ref string) {
 				done <- result{err: p2p.ErrDialFailed}
 			}
 		}()
-		c, err := d.node.Connect(ctx, addr)
+		c, err := connectTarget(ctx, d.node, t)
 		done <- result{c, err}
 	}()
 	go func() {
@@ -112,7 +111,7 @@ func (d *dialer) finish(req *dialReq, c p2p.Connected, err error) {
 	d.answered[req.addr] = time.Now()
 	d.mu.Unlock()
 	code := errorCode(err)
-	if code != codeBadAddress {
+	if code != codeBadAddress && code != codeFingerprintMismatch {
 		code = codeDialFailed // timeouts and other failures are all failed dials
 	}
 	d.report(errorEvent{Event: "error", Code: code, Message: "dial " + req.addr + ": " + oneLine(err.Error()), Ref: req.ref, Addr: req.addr})

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/securechat/securechat/p2p"
 )
 
 // TestBinaryUsageErrors checks exit status 2 and one error line for each
@@ -24,6 +26,9 @@ func TestBinaryUsageErrors(t *testing.T) {
 		{"malformed multiaddr", []string{"--listen", "/ip4/not-an-ip/tcp/1"}},
 		{"unknown subcommand", []string{"fly"}},
 		{"bad name", []string{"--name", strings.Repeat("x", 40)}},
+		{"relay without p2p", []string{"--relay", "/ip4/127.0.0.1/tcp/4001"}},
+		{"malformed invite", []string{"--connect", "securechat:AAAA"}},
+		{"json outside doctor", []string{"--json"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,19 +82,25 @@ func TestBinaryStart(t *testing.T) {
 	home := t.TempDir()
 	env := binEnv(t, "SECURECHAT_PASSPHRASE="+testPassphrase)
 
-	out1, stderr, code := runBinary(t, env, "id", "--home", home, "--no-mdns")
+	lo := "/ip4/127.0.0.1/tcp/0"
+	out1, stderr, code := runBinary(t, env, "id", "--home", home, "--no-mdns", "--listen", lo)
 	if code != 0 {
 		t.Fatalf("id: exit %d: %s", code, stderr)
 	}
-	re := regexp.MustCompile(`(?m)^peer ID: +(12D3KooW\w+)\nfingerprint: +([0-9a-f]{64})$`)
-	if !re.MatchString(out1) {
+	// The peer ID and fingerprint, then this run's addresses and invite.
+	re := regexp.MustCompile(`^peer ID: +(12D3KooW\w+)\nfingerprint: +([0-9a-f]{64})\n(address: +/ip4/127\.0\.0\.1/tcp/\d+/p2p/12D3KooW\w+\n)+invite: +(securechat:\S+)\n$`)
+	m1 := re.FindStringSubmatch(out1)
+	if m1 == nil {
 		t.Fatalf("id output %q", out1)
 	}
-	out2, stderr, code := runBinary(t, env, "--home", home, "id", "--no-mdns")
-	if code != 0 || out2 != out1 {
+	if inv, err := p2p.ParseInvite(m1[4]); err != nil || inv.PeerID != m1[1] || inv.Fingerprint.String() != m1[2] {
+		t.Fatalf("id's invite: %v, %+v", err, inv)
+	}
+	out2, stderr, code := runBinary(t, env, "--home", home, "id", "--no-mdns", "--listen", lo)
+	if m2 := re.FindStringSubmatch(out2); code != 0 || m2 == nil || m2[1] != m1[1] || m2[2] != m1[2] {
 		t.Fatalf("second id: exit %d, %q vs %q: %s", code, out2, out1, stderr)
 	}
-	if out, _, code := runBinary(t, binEnv(t), "id", "--ephemeral", "--no-mdns"); code != 0 || !re.MatchString(out) || out == out1 {
+	if out, _, code := runBinary(t, binEnv(t), "id", "--ephemeral", "--no-mdns", "--listen", lo); code != 0 || !re.MatchString(out) || re.FindStringSubmatch(out)[1] == m1[1] {
 		t.Errorf("ephemeral id: exit %d, %q", code, out)
 	}
 

@@ -29,6 +29,21 @@ type sessionUpEvent struct {
 	Fingerprint string `json:"fingerprint"`
 	Name        string `json:"name"`
 	Trust       string `json:"trust"`
+	Conn        string `json:"conn"`
+}
+
+// pathEvent reports that the connection under a live session changed.
+type pathEvent struct {
+	Event  string `json:"event"`
+	PeerID string `json:"peer_id"`
+	Conn   string `json:"conn"`
+}
+
+// addrsEvent reports this node's dialable addresses after a change.
+type addrsEvent struct {
+	Event        string   `json:"event"`
+	Addrs        []string `json:"addrs"`
+	Reachability string   `json:"reachability"`
 }
 
 type sessionDownEvent struct {
@@ -59,6 +74,8 @@ type peerJSON struct {
 	Name        string `json:"name"`
 	State       string `json:"state"`
 	Trust       string `json:"trust"`
+	Conn        string `json:"conn"` // "direct", "relayed" or "none"
+	Blocked     bool   `json:"blocked"`
 	KeyChanged  bool   `json:"key_changed"` // extension: a new key awaits trust_new_key
 }
 
@@ -132,10 +149,20 @@ func toJSONPeers(peers []p2p.PeerInfo) []peerJSON {
 			Name:        p.Name,
 			State:       string(p.State),
 			Trust:       string(p.Trust),
+			Conn:        connOrNone(p.Conn),
+			Blocked:     p.Blocked,
 			KeyChanged:  p.KeyChanged,
 		})
 	}
 	return out
+}
+
+// connOrNone is a peer's connection kind, "none" when the node gives none.
+func connOrNone(c string) string {
+	if c == "" {
+		return "none"
+	}
+	return c
 }
 
 // eventJSON converts a node event to its headless event. It returns nil for
@@ -146,7 +173,15 @@ func eventJSON(ev p2p.Event) any {
 	case p2p.PeerFound:
 		return peerFoundEvent{"peer_found", e.PeerID, e.Via}
 	case p2p.SessionUp:
-		return sessionUpEvent{"session_up", e.PeerID, e.Fingerprint.String(), e.Name, string(e.Trust)}
+		return sessionUpEvent{"session_up", e.PeerID, e.Fingerprint.String(), e.Name, string(e.Trust), e.Conn}
+	case p2p.PathChanged:
+		return pathEvent{"path", e.PeerID, e.Conn}
+	case p2p.AddrsChanged:
+		addrs := e.Addrs
+		if addrs == nil {
+			addrs = []string{}
+		}
+		return addrsEvent{"addrs", addrs, e.Reachability}
 	case p2p.SessionDown:
 		return sessionDownEvent{"session_down", e.PeerID, e.Reason}
 	case p2p.MessageReceived:

@@ -29,6 +29,9 @@ type fakeNode struct {
 	safetyErr  error
 	sentTo     []string
 	connects   []string
+	invites    []string // ConnectInvite's invites
+	inviteErr  error    // what Invite and ConnectInvite answer, if set
+	diag       p2p.Diagnostics
 	blocked    []string
 	history    map[string][]p2p.HistoryEntry
 	closed     bool
@@ -75,6 +78,47 @@ func (n *fakeNode) Connect(ctx context.Context, addr multiaddr.Multiaddr) (p2p.C
 		conn = p2p.ConnDirect
 	}
 	return p2p.Connected{PeerID: id, Conn: conn}, nil
+}
+
+// ConnectInvite answers inviteErr or connectErr, or the invite's peer
+// over conn. The invite is parsed as the real node does.
+func (n *fakeNode) ConnectInvite(ctx context.Context, invite string) (p2p.Connected, error) {
+	inv, err := p2p.ParseInvite(invite)
+	if err != nil {
+		return p2p.Connected{}, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.invites = append(n.invites, invite)
+	if n.inviteErr != nil {
+		return p2p.Connected{}, n.inviteErr
+	}
+	if n.connectErr != nil {
+		return p2p.Connected{}, n.connectErr
+	}
+	conn := n.conn
+	if conn == "" {
+		conn = p2p.ConnDirect
+	}
+	return p2p.Connected{PeerID: inv.PeerID, Conn: conn}, nil
+}
+
+// fakeInvite is what the fake's Invite answers.
+const fakeInvite = "securechat:fake-invite"
+
+func (n *fakeNode) Invite() (string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.inviteErr != nil {
+		return "", n.inviteErr
+	}
+	return fakeInvite, nil
+}
+
+func (n *fakeNode) Diagnostics() p2p.Diagnostics {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.diag
 }
 
 func (n *fakeNode) Send(ctx context.Context, to, text string) (string, error) {

@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/multiformats/go-multiaddr"
+
+	"github.com/securechat/securechat/p2p/relay"
 )
 
 // maxNameRunes bounds --name, as INTERFACE.md says: 1-32 printable characters.
@@ -30,6 +32,8 @@ const (
 const (
 	cmdChat    = ""
 	cmdID      = "id"
+	cmdInvite  = "invite"
+	cmdDoctor  = "doctor"
 	cmdVersion = "version"
 	cmdHelp    = "help"
 	cmdPasswd  = "passwd" // passwd.go
@@ -43,7 +47,11 @@ type config struct {
 	home           string
 	homeErr        error // why no default home could be found; reported only if one is needed
 	listen         []multiaddr.Multiaddr
-	connect        []multiaddr.Multiaddr
+	connect        []dialTarget // multiaddrs and invites (invite.go)
+	relays         []multiaddr.Multiaddr
+	serveRelay     bool
+	holePunchPriv  bool // --holepunch-private
+	jsonOut        bool // doctor --json
 	mdns           bool
 	name           string
 	headless       bool
@@ -68,7 +76,9 @@ const usageText = `securechat: serverless, end-to-end encrypted chat
 
 Usage:
   securechat [flags]            chat (line interface, or JSON Lines with --headless)
-  securechat id [flags]         print this node's peer ID and fingerprint
+  securechat id [flags]         print this node's peer ID, fingerprint, addresses and invite
+  securechat invite [flags]     print this node's invite (one line) for a friend
+  securechat doctor [--json]    why can't my friend reach me: addresses, relays, hole punches
   securechat passwd [flags]     change the passphrase of the identity in --home
   securechat export FILE        write the identity and contacts to FILE, sealed under a
                                 passphrase of its own (asked twice), to move to another machine
@@ -81,7 +91,8 @@ Flags (usable in any order, before or after the subcommand):
                             else the user config dir + /securechat)
   --listen MULTIADDR        address to listen on; repeatable
                             (default TCP and QUIC on all interfaces, port 0)
-  --connect MULTIADDR       dial at start; repeatable; must end in /p2p/<peer-id>
+  --connect ADDR            dial at start; repeatable; a multiaddr ending in
+                            /p2p/<peer-id>, or an invite (securechat:...)
   --no-mdns                 do not announce or discover on the LAN
   --name NAME               nickname shown to peers, 1-32 printable characters
                             (default the OS user name)
@@ -95,6 +106,14 @@ Flags (usable in any order, before or after the subcommand):
   --bell                    terminal UI: ring the bell on a message while unfocused
   --max-sessions N          concurrent peer sessions the node is sized for, 1-10000
                             (default 64; connection, stream and memory limits grow with it)
+  --relay MULTIADDR         keep a reservation on this circuit relay (ends in /p2p/<relay-id>),
+                            so peers reach this node through it; repeatable
+  --serve-relay             also be a circuit relay for other nodes (bounded; see README)
+  --holepunch-private       also hole punch to outside addresses in private ranges
+                            (carrier-grade or nested NAT)
+
+id, invite and doctor start the node for a few seconds with the same flags (mDNS off),
+waiting up to 8 s for --relay reservations, print, and exit.
 
 Environment:
   SECURECHAT_HOME           default for --home
@@ -175,7 +194,11 @@ func parseArgs(args []string, env environment) (*config, error) {
 	fs.Usage = func() {}
 	fs.StringVar(&cfg.home, "home", "", "")
 	fs.Var(multiaddrList{name: "listen", addrs: &cfg.listen, failed: &flagErr}, "listen", "")
-	fs.Var(multiaddrList{name: "connect", addrs: &cfg.connect, needP2P: true, failed: &flagErr}, "connect", "")
+	fs.Var(connectList{targets: &cfg.connect, failed: &flagErr}, "connect", "")
+	fs.Var(multiaddrList{name: "relay", addrs: &cfg.relays, needP2P: true, failed: &flagErr}, "relay", "")
+	fs.BoolVar(&cfg.serveRelay, "serve-relay", false, "")
+	fs.BoolVar(&cfg.holePunchPriv, "holepunch-private", false, "")
+	fs.BoolVar(&cfg.jsonOut, "json", false, "")
 	fs.BoolVar(&noMDNS, "no-mdns", false, "")
 	fs.StringVar(&nameSet, "name", "", "")
 	fs.BoolVar(&cfg.headless, "headless", false, "")
@@ -216,7 +239,7 @@ func parseArgs(args []string, env environment) (*config, error) {
 
 	if len(positional) > 0 {
 		switch c := positional[0]; c {
-		case cmdID, cmdVersion, cmdHelp, cmdPasswd, cmdExport, cmdImport:
+		case cmdID, cmdInvite, cmdDoctor, cmdVersion, cmdHelp, cmdPasswd, cmdExport, cmdImport:
 			cfg.command = c
 		default:
 			return nil, usageErrorf("run 'securechat help' for the commands", "unknown command %q", clip(c))
@@ -236,6 +259,14 @@ func parseArgs(args []string, env environment) (*config, error) {
 	}
 	if showVersion {
 		cfg.command = cmdVersion
+	}
+	if cfg.jsonOut && cfg.command != cmdDoctor {
+		return nil, usageErrorf("", "--json is for 'securechat doctor' only")
+	}
+	if len(cfg.relays) > 0 {
+		if _, err := relay.ParseRelays(cfg.relays); err != nil {
+			return nil, usageErrorf("", "--relay: %v", err)
+		}
 	}
 	cfg.mdns = !noMDNS
 

@@ -317,12 +317,14 @@ func (h *headless) execute(ctx context.Context, c command) (quit bool) {
 	case "peers":
 		h.out.emit(peersEvent{Event: "peers", Peers: toJSONPeers(h.node.Peers()), Ref: c.Ref})
 	case "connect":
-		addr, err := parseMultiaddr(c.Addr, true)
+		t, err := parseDialTarget(c.Addr)
 		if err != nil {
 			h.fail(c.Ref, codeBadAddress, err.Error())
 			return false
 		}
-		h.dials.start(addr, c.Ref)
+		h.dials.start(t, c.Ref)
+	case "invite":
+		h.invite(c) // invite.go
 	case "send":
 		h.send(ctx, c)
 	case "verify", "trust_new_key":

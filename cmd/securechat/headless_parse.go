@@ -25,6 +25,7 @@ var commandFields = map[string][]string{
 	"connect":       {"addr"},
 	"send":          {"to", "text"},
 	"peers":         nil,
+	"invite":        nil,
 	"verify":        {"peer_id", "fingerprint"},
 	"trust_new_key": {"peer_id", "fingerprint"},
 	"history":       {"peer_id"},

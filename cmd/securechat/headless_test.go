@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/multiformats/go-multiaddr"
-
 	"github.com/securechat/securechat/p2p"
 )
 
@@ -235,7 +233,7 @@ func TestHeadlessConnectAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startAPI(t, n, &config{name: "me", connect: []multiaddr.Multiaddr{a}})
+	h := startAPI(t, n, &config{name: "me", connect: []dialTarget{{addr: a}}})
 	checkFields(t, h.next(), map[string]any{"event": "error", "code": "dial_failed"})
 }
 

@@ -28,7 +28,10 @@ type lineMode struct {
 }
 
 const lineHelp = `Commands:
-  /connect MULTIADDR          dial a peer (address ends in /p2p/<peer-id>)
+  /connect ADDR-OR-INVITE     dial a peer (address ends in /p2p/<peer-id>, or an invite)
+  /invite                     print your invite (one line) to give to a friend
+  /myid [all]                 your peer ID, fingerprint and invite (all: every address)
+  /doctor                     why a friend cannot reach you: addresses, relays, punches
   /peers                      list known peers
   /msg PEER [text]            talk to PEER (name, peer ID or fingerprint); send text
   /verify [PEER]              show what to compare with PEER out of band
@@ -127,17 +130,19 @@ func (lm *lineMode) handle(ctx context.Context, line string) (quit bool) {
 	case "/peers":
 		lm.listPeers()
 	case "/connect":
-		if len(args) != 1 {
-			lm.printf("usage: /connect MULTIADDR\n")
+		if len(args) == 0 {
+			lm.printf("usage: /connect MULTIADDR-OR-INVITE\n")
 			return false
 		}
-		addr, err := parseMultiaddr(args[0], true)
+		t, err := parseDialTarget(rest) // an invite pasted over lines may hold spaces
 		if err != nil {
 			lm.printf("*** %v\n", err)
 			return false
 		}
-		lm.printf("*** connecting to %s ...\n", addr)
-		lm.dials.start(addr, "")
+		lm.printf("*** connecting to %s ...\n", t)
+		lm.dials.start(t, "")
+	case "/invite", "/myid", "/doctor":
+		lm.reachCommand(cmd, args) // linemode_invite.go
 	case "/msg":
 		who, text, _ := strings.Cut(rest, " ")
 		if who == "" {

@@ -86,7 +86,7 @@ func TestDialerAnswersOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.start(addr, "r1")
+	d.start(dialTarget{addr: addr}, "r1")
 	d.wait(5 * time.Second)
 	d.dialFailed(p2p.DialFailed{Addr: addr.String(), Err: "refused"})   // the same failure again
 	d.dialFailed(p2p.DialFailed{Addr: "/ip4/10.0.0.1/tcp/1", Err: "x"}) // a redial of the node's own
@@ -117,7 +117,7 @@ func TestDialerAnswersConnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.start(addr, "r1")
+	d.start(dialTarget{addr: addr}, "r1")
 	d.wait(5 * time.Second)
 	d.dialFailed(p2p.DialFailed{Addr: addr.String(), Err: "refused"})
 	mu.Lock()

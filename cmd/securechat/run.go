@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/multiformats/go-multiaddr"
-
 	"github.com/securechat/securechat/e2e"
 	"github.com/securechat/securechat/p2p"
 	"github.com/securechat/securechat/p2p/mdns"
@@ -54,8 +52,13 @@ func run(ctx context.Context, cfg *config, env environment, stdin io.Reader, std
 		}
 		defer release()
 	}
-	if cfg.command == cmdID {
+	switch cfg.command {
+	case cmdID:
 		return runID(ctx, cfg, env, stdout, stderr)
+	case cmdInvite:
+		return runInvite(ctx, cfg, env, stdout, stderr)
+	case cmdDoctor:
+		return runDoctor(ctx, cfg, env, stdout, stderr)
 	}
 
 	var logger *slog.Logger
@@ -101,27 +104,6 @@ func run(ctx context.Context, cfg *config, env environment, stdin io.Reader, std
 	return runLineMode(ctx, n, cfg, stdin, stdout, logger)
 }
 
-// runID prints the node's peer ID and fingerprint. It starts the node like a
-// normal start would (creating the identity on first run), but listening on
-// loopback only and without mDNS, since it leaves at once.
-func runID(ctx context.Context, cfg *config, env environment, stdout, stderr io.Writer) error {
-	c := *cfg
-	c.mdns = false
-	c.listen = []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}
-	held := &heldWriter{w: stderr, held: !cfg.debug}
-	n, err := startNode(ctx, &c, env, newLogger(held, cfg.debug))
-	// id is a query: its output is the two lines, and a failure is the one
-	// error line; the node's start-up chatter is shown only when debugging.
-	held.release(false)
-	if err != nil || n == nil {
-		return err
-	}
-	peerID, fp := n.PeerID(), n.Fingerprint()
-	closeNode(n, closeTimeout)
-	fmt.Fprintf(stdout, "peer ID:     %s\nfingerprint: %s\n", peerID, fp)
-	return nil
-}
-
 // makeHome creates the home directory, 0700: it holds the encrypted keys
 // and the contact store, which are nobody else's business even encrypted.
 func makeHome(cfg *config) error {
@@ -144,6 +126,10 @@ func startNode(ctx context.Context, cfg *config, env environment, logger *slog.L
 		MDNS:        cfg.mdns,
 		Logger:      logger,
 		MaxSessions: cfg.maxSessions,
+
+		Relays:           cfg.relays,
+		ServeRelay:       cfg.serveRelay,
+		HolePunchPrivate: cfg.holePunchPriv,
 	}
 	if cfg.ephemeral {
 		// Not needed, but read once and dropped all the same, so the secret

@@ -27,7 +27,7 @@ func terminal(stdin io.Reader, stdout io.Writer) (*os.File, *os.File, bool) {
 func runTUI(ctx context.Context, n chatNode, cfg *config, in, out *os.File) error {
 	opts := tui.Options{Name: cfg.name, MDNS: cfg.mdns, Bell: cfg.bell, In: in, Out: out}
 	for _, a := range cfg.connect {
-		opts.Connect = append(opts.Connect, a.String())
+		opts.Connect = append(opts.Connect, a.arg())
 	}
 	err := tui.Run(ctx, n, n.Events(), opts)
 	closeNode(n, closeTimeout)

@@ -193,6 +193,19 @@ func TestTUIInTmux(t *testing.T) {
 		}
 	})
 
+	t.Run("connect to an invite", func(t *testing.T) {
+		carol := startHeadless(t, "carol", binEnv(t), "--ephemeral")
+		carol.send(map[string]any{"cmd": "invite", "ref": "i"})
+		inv, _ := carol.waitFor(10*time.Second, map[string]any{"event": "invite", "ref": "i"})["invite"].(string)
+		if !strings.HasPrefix(inv, "securechat:") {
+			t.Fatalf("carol's invite %q", inv)
+		}
+		tm.typeLine("/connect " + inv)
+		carol.waitFor(20*time.Second, map[string]any{"event": "session_up", "peer_id": alice, "name": "alice"})
+		tm.waitScreen(10*time.Second, "from the invite", "Connected to carol", "2/2 online")
+		carol.quit()
+	})
+
 	t.Run("no logs on screen", func(t *testing.T) {
 		screen, _ := tm.capture()
 		if m := logNoise.FindString(screen); m != "" {

@@ -49,9 +49,10 @@ type Keeper struct {
 	relays   []peer.AddrInfo
 	onChange func()
 
-	mu    sync.Mutex
-	held  map[peer.ID][]multiaddr.Multiaddr
-	kicks map[peer.ID]chan struct{}
+	mu     sync.Mutex
+	held   map[peer.ID][]multiaddr.Multiaddr
+	status map[peer.ID]*Status // status.go
+	kicks  map[peer.ID]chan struct{}
 
 	notifiee network.Notifiee
 	ctx      context.Context
@@ -87,10 +88,12 @@ func NewKeeper(h host.Host, relays []peer.AddrInfo, onChange func()) *Keeper {
 		relays:   relays,
 		onChange: onChange,
 		held:     make(map[peer.ID][]multiaddr.Multiaddr),
+		status:   make(map[peer.ID]*Status),
 		kicks:    make(map[peer.ID]chan struct{}),
 	}
 	for _, r := range relays {
 		k.kicks[r.ID] = make(chan struct{}, 1)
+		k.status[r.ID] = &Status{Relay: r.ID.String()}
 	}
 	k.ctx, k.cancel = context.WithCancel(context.Background())
 	return k
@@ -179,6 +182,7 @@ func (k *Keeper) hold(r peer.AddrInfo) {
 		ctx, cancel := context.WithTimeout(k.ctx, ReserveTimeout)
 		rsvp, err := client.Reserve(ctx, k.h, r)
 		cancel()
+		k.record(r.ID, rsvp, err)
 		if err != nil {
 			if k.ctx.Err() != nil {
 				return

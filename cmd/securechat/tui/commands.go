@@ -18,13 +18,15 @@ import (
 var commandHelp = []struct{ name, args, help string }{
 	{"help", "", "show this help"},
 	{"peers", "", "list known peers with fingerprint, trust and state"},
-	{"connect", "MULTIADDR", "dial a peer (the address ends in /p2p/<peer-id>)"},
+	{"connect", "ADDR-OR-INVITE", "dial a peer: an address ending in /p2p/<peer-id>, or an invite"},
+	{"invite", "", "show your invite (one line, and its QR code) for a friend"},
 	{"msg", "NAME-OR-ID [TEXT]", "switch to a conversation (and send TEXT)"},
 	{"verify", "[PEER]", "compare the safety number, then confirm (y) or reject (n)"},
 	{"trust-new-key", "[PEER]", "accept a peer's changed key after comparing it"},
 	{"block", "[PEER]", "refuse a peer from now on"},
 	{"nick", "NAME", "change the name shown for you"},
-	{"myid", "", "show your addresses, fingerprint and its QR code"},
+	{"myid", "[all]", "show your fingerprint, its QR code and your invite (all: every address)"},
+	{"doctor", "", "why a friend cannot reach you: addresses, relays, hole punches"},
 	{"clear", "", "clear this conversation from the screen"},
 	{"quit", "", "leave securechat"},
 }
@@ -100,7 +102,11 @@ func (m *model) command(line string) tea.Cmd {
 	case "nick":
 		return m.nick(rest)
 	case "myid":
-		m.myID()
+		m.showMyID(rest) // invite.go
+	case "invite":
+		m.showInvite()
+	case "doctor":
+		m.showDoctor()
 	case "clear":
 		c := m.conv(here)
 		c.lines, c.scroll = nil, 0
@@ -123,7 +129,7 @@ func (m *model) listPeers() {
 		p := m.peers[id]
 		state := "offline"
 		if p.online {
-			state = "online"
+			state = "online, " + p.conn
 		}
 		m.system(m.current, fmt.Sprintf("%d. %s  %s  fp %s  %s  %s",
 			i+1, m.senderName(id), id, p.fp.Short(), trustWords(p), state))
@@ -134,8 +140,11 @@ func (m *model) listPeers() {
 func (m *model) connect(arg string) tea.Cmd {
 	here := m.current
 	if arg == "" {
-		m.alert(here, "Usage: /connect MULTIADDR (ending in /p2p/<peer-id>)")
+		m.alert(here, "Usage: /connect MULTIADDR (ending in /p2p/<peer-id>) or /connect INVITE")
 		return nil
+	}
+	if p2p.IsInvite(arg) {
+		return m.connectInvite(arg) // invite.go
 	}
 	addr, err := multiaddr.NewMultiaddr(arg)
 	if err != nil || !strings.Contains(arg, "/p2p/") {
@@ -212,20 +221,6 @@ func (m *model) nick(arg string) tea.Cmd {
 	m.name = n
 	m.system(m.current, "You are now "+n+" on this screen only: this node cannot announce a new name to peers yet.")
 	return nil
-}
-
-// myID writes the own identity into the conversation and shows its QR.
-func (m *model) myID() {
-	here := m.current
-	m.system(here, fmt.Sprintf("You are %s, peer ID %s", m.name, m.peerID))
-	m.system(here, "Fingerprint: "+m.fp.String())
-	if len(m.addrs) == 0 {
-		m.system(here, "Not listening yet.")
-	}
-	for _, a := range m.addrs {
-		m.system(here, a)
-	}
-	m.modal = m.myIDModal()
 }
 
 // sendText sends text to conversation id, unless that is not possible.
@@ -349,8 +344,14 @@ func (m *model) handleResult(r resultMsg) tea.Cmd {
 		}
 	}
 	if r.what == "connect" {
-		// By now the session is up and the peer has told its name.
-		r.text = "Connected to " + m.senderName(r.peerID) + " (" + r.conn + ")."
+		// By now the session is up and the peer has told its name; a
+		// connect to an invite may answer before the UI heard of the
+		// session, and names the peer as the invite does (r.text).
+		who := m.senderName(r.peerID)
+		if _, known := m.peers[r.peerID]; !known && r.text != "" {
+			who = r.text
+		}
+		r.text = "Connected to " + who + " (" + r.conn + ")."
 	}
 	m.system(r.conv, r.text)
 	return m.refreshPeers()

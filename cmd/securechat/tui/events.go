@@ -30,6 +30,10 @@ func (m *model) handleEvent(ev p2p.Event) tea.Cmd {
 		}
 		m.system(statusConv, fmt.Sprintf("Listening on %d addresses as %s (fingerprint %s). /myid shows them.",
 			len(ev.Addrs), shortID(ev.PeerID), ev.Fingerprint.Short()))
+	case p2p.PathChanged:
+		m.pathChanged(ev) // invite.go
+	case p2p.AddrsChanged:
+		m.addrsChanged(ev)
 	case p2p.PeerFound:
 		m.system(statusConv, fmt.Sprintf("Found %s via %s.", shortID(ev.PeerID), cleanName(ev.Via)))
 	case p2p.SessionUp:
@@ -39,7 +43,7 @@ func (m *model) handleEvent(ev p2p.Event) tea.Cmd {
 		if !ok {
 			return nil
 		}
-		p.online = false
+		p.online, p.conn = false, ""
 		m.system(p.id, fmt.Sprintf("%s went offline (%s).", m.senderName(p.id), cleanName(ev.Reason)))
 		return m.refreshPeers()
 	case p2p.MessageReceived:
@@ -63,6 +67,7 @@ func (m *model) sessionUp(ev p2p.SessionUp) tea.Cmd {
 		p.name = n
 	}
 	p.online = true
+	p.conn = ev.Conn
 	p.trust = ev.Trust
 	switch {
 	case p.fp.IsZero():
@@ -74,6 +79,9 @@ func (m *model) sessionUp(ev p2p.SessionUp) tea.Cmd {
 		p.newFP = ev.Fingerprint
 	}
 	text := fmt.Sprintf("%s is online (%s).", m.senderName(p.id), trustWords(p))
+	if ev.Conn == p2p.ConnRelayed {
+		text = fmt.Sprintf("%s is online through a relay (%s).", m.senderName(p.id), trustWords(p))
+	}
 	if !p.verified() && !p.keyChanged {
 		text += " Compare safety numbers with /verify."
 	}
@@ -144,6 +152,12 @@ func (m *model) mergePeers(infos []p2p.PeerInfo) {
 		p.fp = info.Fingerprint
 		p.trust = info.Trust
 		p.online = info.State == p2p.PeerOnline
+		if p.online && info.Conn != "" && info.Conn != "none" {
+			p.conn = info.Conn
+		}
+		if info.Blocked {
+			p.blocked = true
+		}
 		// The node is the authority on key changes; it names the new key in
 		// PendingFingerprint.
 		switch {

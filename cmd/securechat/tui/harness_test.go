@@ -62,6 +62,9 @@ type fakeNode struct {
 	safetyErr  error
 	n          int
 	history    map[string][]p2p.HistoryEntry
+	invites    []string        // ConnectInvite's (invite_test.go)
+	inviteErr  error           // what Invite answers, if set
+	diag       p2p.Diagnostics // what Diagnostics answers
 }
 
 func newFakeNode() *fakeNode {

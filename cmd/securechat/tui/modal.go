@@ -181,7 +181,7 @@ func (m *model) myIDModal() *modal {
 	for _, r := range fpGroups(m.fp) {
 		body = append(body, "  "+r)
 	}
-	body = append(body, "", "Your addresses are listed in", "the conversation behind this.")
+	body = append(body, "", "Your invite (and with /myid all,", "your addresses) is in the", "conversation behind this.")
 	return &modal{
 		title:  "Your identity",
 		body:   body,

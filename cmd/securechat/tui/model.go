@@ -37,6 +37,7 @@ type peer struct {
 	newFP      e2e.Fingerprint // the changed key awaiting /trust-new-key, if known
 	trust      p2p.Trust
 	online     bool
+	conn       string // p2p.ConnDirect or p2p.ConnRelayed while online
 	keyChanged bool
 	blocked    bool // blocked from this screen during this run
 }
@@ -52,6 +53,7 @@ const (
 	lineOwn                    // a message from us
 	lineSystem                 // a join, leave or command output
 	lineAlert                  // a security event
+	lineRaw                    // copyable text: no stamp, no prefix (invite.go)
 )
 
 // sendState is the delivery state of an own message.
@@ -293,6 +295,11 @@ func (m *model) handlePaste(content string) tea.Cmd {
 	content = strings.TrimRight(content, "\n")
 	if m.modal != nil || content == "" {
 		return nil
+	}
+	if v := m.input.Value(); p2p.IsInvite(content) && (v == "" || strings.HasPrefix(strings.ToLower(v), "/connect")) {
+		// An invite copied over several screen rows: one line again, to
+		// /connect, never sent as a message.
+		content = stripSpace(content)
 	}
 	if !strings.Contains(content, "\n") {
 		var cmd tea.Cmd

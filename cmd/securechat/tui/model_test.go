@@ -319,7 +319,7 @@ func TestConnectFailure(t *testing.T) {
 func TestMyIDClearQuit(t *testing.T) {
 	hs := newHarness(t, 80, 24)
 	hs.ready()
-	hs.line("/myid")
+	hs.line("/myid all")
 	hs.golden("myid_80x24")
 	hs.press(tea.KeyEnter) // closes the window
 	hs.contains("/ip4/192.168.1.10/udp/4001/quic-")

@@ -36,6 +36,13 @@ import (
 // or the store, and is only ever made from a [tea.Cmd].
 type Node interface {
 	Connect(ctx context.Context, addr multiaddr.Multiaddr) (p2p.Connected, error)
+	// ConnectInvite dials the peer an invite names, pinning its
+	// fingerprint first (see [p2p.Node.ConnectInvite]).
+	ConnectInvite(ctx context.Context, invite string) (p2p.Connected, error)
+	// Invite returns this node's invite, one line.
+	Invite() (string, error)
+	// Diagnostics is what /doctor shows.
+	Diagnostics() p2p.Diagnostics
 	Send(ctx context.Context, to, text string) (string, error)
 	Peers() []p2p.PeerInfo
 	Verify(peerID string, fp e2e.Fingerprint) error

@@ -7,6 +7,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/securechat/securechat/p2p"
 )
 
 // Layout constants.
@@ -108,6 +110,9 @@ func (m *model) title() string {
 	state := "offline"
 	if p.online {
 		state = "online"
+		if c := connWord(p); c != "" {
+			state += ", " + c
+		}
 	}
 	return fmt.Sprintf(" %s · %s · fp %s · %s · %s", m.senderName(p.id), shortID(p.id), p.fp.Short(), trustWords(p), state)
 }
@@ -154,6 +159,11 @@ func (m *model) lineRows(l line, prev time.Time, w int) []string {
 	at := l.at.In(m.loc)
 	if !sameDay(prev.In(m.loc), at) {
 		rows = append(rows, styleDim.Render(fit("──── "+at.Format("Monday 2 January 2006")+" ────", w)))
+	}
+	if l.kind == lineRaw {
+		// Copyable: no stamp, no indent; a word longer than the width
+		// (an invite, an address) is cut at the width only.
+		return append(rows, strings.Split(ansi.Wrap(l.text, max(1, w), ""), "\n")...)
 	}
 	wrapped := strings.Split(ansi.Wrap(m.lineBody(l), max(1, w-stampWidth), ""), "\n")
 	for j, r := range wrapped {
@@ -274,7 +284,10 @@ func (m *model) renderSidebar(w, h int) []string {
 			break
 		}
 		dot := "○"
-		if p.online {
+		switch {
+		case p.online && p.conn == p2p.ConnRelayed:
+			dot = "◐" // online through a relay
+		case p.online:
 			dot = "●"
 		}
 		badge, word := "?", styleWarn.Render("unverified")
@@ -318,6 +331,9 @@ func (m *model) renderStatus(w int) string {
 	listen := "starting"
 	if m.ready || len(m.addrs) > 0 {
 		listen = fmt.Sprintf("listening: %d", len(m.addrs))
+		if hasCircuit(m.addrs) {
+			listen += " (relay)"
+		}
 	}
 	mdns := "mDNS off"
 	if m.opts.MDNS {

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/securechat/securechat/p2p"
+)
+
+// This file is the command's side of invites (INTERFACE.md, "invite"):
+// everywhere an address to dial is accepted an invite is accepted too,
+// `securechat invite` prints this node's, and the headless `invite`
+// command answers with it.
+
+// dialTarget is what a user asked to dial: a multiaddr ending in
+// /p2p/<peer-id>, or an invite.
+type dialTarget struct {
+	addr   multiaddr.Multiaddr // nil for an invite
+	invite string              // the invite, whitespace removed
+	peerID string              // the invite's peer
+}
+
+// String names the target in messages: the address, or the invite's peer
+// (an invite is too long for one error line).
+func (t dialTarget) String() string {
+	if t.addr != nil {
+		return t.addr.String()
+	}
+	return "invite for " + t.peerID
+}
+
+// arg is the target as a user gives it: the address, or the invite.
+func (t dialTarget) arg() string {
+	if t.addr != nil {
+		return t.addr.String()
+	}
+	return t.invite
+}
+
+// parseDialTarget reads s as an invite (it starts with "securechat:") or
+// as a multiaddr ending in /p2p/<peer-id>. An invite is checked (its
+// signature, peer ID and addresses) before anything is dialled.
+func parseDialTarget(s string) (dialTarget, error) {
+	if p2p.IsInvite(s) {
+		inv := cleanInvite(s)
+		parsed, err := p2p.ParseInvite(inv)
+		if err != nil {
+			return dialTarget{}, errors.New(strings.TrimPrefix(err.Error(), "p2p: "))
+		}
+		return dialTarget{invite: inv, peerID: parsed.PeerID}, nil
+	}
+	a, err := parseMultiaddr(s, true)
+	if err != nil {
+		return dialTarget{}, err
+	}
+	return dialTarget{addr: a}, nil
+}
+
+// cleanInvite removes every space and line break from a pasted invite: its
+// text after the prefix is base64url, so a copy taken from several screen
+// rows (or with a stray space) still reads back whole.
+func cleanInvite(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// connect dials t on n.
+func connectTarget(ctx context.Context, n chatNode, t dialTarget) (p2p.Connected, error) {
+	if t.addr != nil {
+		return n.Connect(ctx, t.addr)
+	}
+	return n.ConnectInvite(ctx, t.invite)
+}
+
+// connectList is the repeatable --connect flag: multiaddrs and invites.
+type connectList struct {
+	targets *[]dialTarget
+	failed  *error
+}
+
+func (l connectList) String() string { return "" }
+
+func (l connectList) Set(s string) error {
+	t, err := parseDialTarget(s)
+	if err != nil {
+		*l.failed = usageErrorf("", "--connect %q: %v", clip(s), err)
+		return err
+	}
+	*l.targets = append(*l.targets, t)
+	return nil
+}
+
+// inviteEvent answers the headless invite command.
+type inviteEvent struct {
+	Event  string   `json:"event"`
+	Invite string   `json:"invite"`
+	Addrs  []string `json:"addrs"`
+	Ref    string   `json:"ref,omitempty"`
+}
+
+// invite answers the headless invite command: the invite and the
+// addresses it was made from.
+func (h *headless) invite(c command) {
+	inv, err := h.node.Invite()
+	if err != nil {
+		h.fail(c.Ref, codeNoAddress, oneLine(err.Error()))
+		return
+	}
+	addrs := h.node.Addrs()
+	if addrs == nil {
+		addrs = []string{}
+	}
+	h.out.emit(inviteEvent{Event: "invite", Invite: inv, Addrs: addrs, Ref: c.Ref})
+}
+
+// codeNoAddress answers invite while the node has no address to put in it.
+const codeNoAddress = "no_address"
+
+// relayWait bounds how long `securechat invite`, `id` and `doctor` wait
+// for the reservations on --relay relays before they print.
+const relayWait = 8 * time.Second
+
+// waitRelays waits until every relay of n has a reservation or has had an
+// attempt fail, at most bound (or ctx). Without relays it returns at once.
+func waitRelays(ctx context.Context, n *p2p.Node, bound time.Duration) {
+	deadline := time.NewTimer(bound)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		done := true
+		for _, r := range n.Diagnostics().Relays {
+			if !r.Reserved && r.LastAttempt.IsZero() {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// briefNode starts the node as a query subcommand (id, invite, doctor)
+// needs it: the configured listen addresses and relays, no mDNS, the
+// node's events drained, and its start-up logs shown only when debugging.
+// It waits for the relays' reservations (see waitRelays). The caller
+// closes the node with stop. A nil node and nil error mean ctx ended.
+func briefNode(ctx context.Context, cfg *config, env environment, stderr io.Writer) (n *p2p.Node, stop func(), err error) {
+	c := *cfg
+	c.mdns = false
+	held := &heldWriter{w: stderr, held: !cfg.debug}
+	n, err = startNode(ctx, &c, env, newLogger(held, cfg.debug))
+	// A query's output is its lines, and a failure is the one error line.
+	held.release(false)
+	if err != nil || n == nil {
+		return nil, nil, err
+	}
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for range n.Events() {
+		}
+	}()
+	waitRelays(ctx, n, relayWait)
+	return n, func() {
+		closeNode(n, closeTimeout)
+		select {
+		case <-drained:
+		case <-time.After(time.Second):
+		}
+	}, nil
+}
+
+// runInvite prints this node's invite on one line and exits.
+func runInvite(ctx context.Context, cfg *config, env environment, stdout, stderr io.Writer) error {
+	n, stop, err := briefNode(ctx, cfg, env, stderr)
+	if err != nil || n == nil {
+		return err
+	}
+	inv, err := n.Invite()
+	stop()
+	if err != nil {
+		return failf("pass --listen with an address peers can reach, or --relay", "invite: %v", err)
+	}
+	fmt.Fprintln(stdout, inv)
+	return nil
+}
+
+// runID prints the node's peer ID and fingerprint, then the addresses it
+// listened on for this run and its invite.
+func runID(ctx context.Context, cfg *config, env environment, stdout, stderr io.Writer) error {
+	n, stop, err := briefNode(ctx, cfg, env, stderr)
+	if err != nil || n == nil {
+		return err
+	}
+	peerID, fp, addrs := n.PeerID(), n.Fingerprint(), n.Addrs()
+	inv, invErr := n.Invite()
+	stop()
+	fmt.Fprintf(stdout, "peer ID:     %s\nfingerprint: %s\n", peerID, fp)
+	for _, a := range addrs {
+		fmt.Fprintf(stdout, "address:     %s\n", a)
+	}
+	if invErr == nil {
+		fmt.Fprintf(stdout, "invite:      %s\n", inv)
+	}
+	return nil
+}
