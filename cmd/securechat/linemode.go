@@ -101,10 +101,15 @@ func (lm *lineMode) loop(ctx context.Context, lines <-chan lineResult) error {
 	}
 }
 
+// printf is the line interface's one way to the terminal. Whatever it
+// prints passes [p2p.SanitizeText] as a whole: a remote string that some
+// call site forgot to clean (a dial error quoting a listener's reply, an
+// address from mDNS) still reaches the terminal without its escapes.
 func (lm *lineMode) printf(format string, args ...any) {
+	s := sanitizeText(fmt.Sprintf(format, args...))
 	lm.mu.Lock()
 	defer lm.mu.Unlock()
-	fmt.Fprintf(lm.out, format, args...)
+	io.WriteString(lm.out, s)
 }
 
 // handle runs one typed line; it reports whether it was /quit.

@@ -321,6 +321,11 @@ func (m *model) conv(id string) *conversation {
 // add appends a line to conversation id and counts it unread there if that
 // conversation is not on screen.
 func (m *model) add(id string, l line) {
+	// The one way onto the message pane: every line is cleaned here, so a
+	// remote string that a caller forgot to clean (an error quoting a
+	// listener's reply, a pasted address) never reaches the terminal with
+	// its escapes. Cleaning is idempotent and cheap on clean text.
+	l.text = cleanText(l.text, true)
 	c := m.conv(id)
 	if l.at.IsZero() {
 		l.at = m.now()

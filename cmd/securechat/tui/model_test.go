@@ -478,3 +478,27 @@ func TestKeyChangeAtStart(t *testing.T) {
 	}
 	hs.lacks("⚠")
 }
+
+// TestHostileDialErrors: dial errors, connect failures and alerts quote
+// remote bytes (go-multistream puts a listener's reply into its error);
+// they reach the screen without escapes, control characters or bidi
+// overrides, and so does an address copied from somewhere hostile.
+func TestHostileDialErrors(t *testing.T) {
+	const evil = "\x1b]0;pwned\x07\x1b[2J\x1b[31mALERT\x1b[0m \u009b2J\u009d0;pwned8\u009c \u202eevil\u202c\a done"
+	hs := newHarness(t, 200, 40)
+	hs.event(p2p.DialFailed{Addr: "/ip4/10.0.0.3/tcp/1", Err: "unrecognized response: " + evil})
+	hs.node.connectErr = fmt.Errorf("%w: got %s", p2p.ErrDialFailed, evil)
+	hs.line("/connect /ip4/10.0.0.2/tcp/4001/p2p/" + bobID)
+	hs.event(p2p.Alert{Kind: p2p.AlertBadFrame, PeerID: bobID, Message: evil})
+	hs.m.submit("/connect /ip4/10.0.0.5" + evil) // pasted: the input line keeps ESC out, not all
+
+	out := hs.m.View().Content
+	for _, bad := range []string{"\x1b]", "\x1b[2J", "\x07", "\u009b", "\u009d", "\u202e", "pwned"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("screen carries %q from a peer", bad)
+		}
+	}
+	hs.contains("Dial to /ip4/10.0.0.3/tcp/1 failed: unrecognized response: ALERT  evil done")
+	hs.contains("failed: p2p: dial failed: got ALERT  evil done")
+	hs.contains("Not a multiaddr ending in /p2p/<peer-id>: /ip4/10.0.0.5ALERT  evil done")
+}
