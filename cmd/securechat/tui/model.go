@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/securechat/securechat/cmd/securechat/internal/alertlimit"
 	"github.com/securechat/securechat/e2e"
 	"github.com/securechat/securechat/p2p"
 )
@@ -119,6 +120,8 @@ type model struct {
 	delivered map[string]bool // receipts that came before Send returned
 	// historyDue lists conversations opened since the last history load.
 	historyDue []string
+	hsLimit    *alertlimit.Limiter // failed handshakes shown (alerts.go)
+	hsFailed   int                 // failed handshakes since the start
 	quitting   bool
 }
 
@@ -153,6 +156,7 @@ func newModel(ctx context.Context, node Node, events <-chan p2p.Event, opts Opti
 		convs:     map[string]*conversation{statusConv: {}},
 		input:     in,
 		delivered: map[string]bool{},
+		hsLimit:   alertlimit.New(alertlimit.BurstHuman),
 	}
 	m.system(statusConv, "Welcome to securechat. Type /help for commands; Ctrl+N/Ctrl+P switch conversations.")
 	return m

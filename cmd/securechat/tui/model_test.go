@@ -378,8 +378,13 @@ func TestAlerts(t *testing.T) {
 	hs.event(p2p.Alert{Kind: p2p.AlertBadFrame, PeerID: bobID, Message: "frame too large"})
 	hs.contains("!! Security alert (bad_frame): frame too large")
 	hs.event(p2p.Alert{Kind: p2p.AlertHandshakeFailed, Message: "from 10.0.0.9"})
-	hs.contains("!! Security alert (handshake_failed): from 10.0.0.9")
 	hs.event(p2p.Alert{Kind: p2p.AlertHandshakeFailed, PeerID: "12D3KooWStrangerStrangerStrangerStrangerStrangeXYZ", Message: "bad signature"})
+	// A stranger's failed handshakes go to the status conversation, not
+	// the open one; the status bar counts them.
+	hs.lacks("handshake_failed")
+	hs.contains("2 failed handshakes")
+	hs.press('0', tea.ModAlt)
+	hs.contains("!! Security alert (handshake_failed): from 10.0.0.9")
 	hs.contains("(handshake_failed): 12D3Ko…ngeXYZ: bad signature")
 	if len(hs.m.order) != 3 {
 		t.Errorf("a stranger's alert added it to the peer list: %q", hs.m.order)
@@ -501,4 +506,39 @@ func TestHostileDialErrors(t *testing.T) {
 	hs.contains("Dial to /ip4/10.0.0.3/tcp/1 failed: unrecognized response: ALERT  evil done")
 	hs.contains("failed: p2p: dial failed: got ALERT  evil done")
 	hs.contains("Not a multiaddr ending in /p2p/<peer-id>: /ip4/10.0.0.5ALERT  evil done")
+}
+
+// TestHandshakeFailureFlood: 2000 failed handshakes from strangers leave
+// the open conversation as it was; the status conversation gets the first
+// few and one summary when the minute is over, the status bar the count.
+func TestHandshakeFailureFlood(t *testing.T) {
+	hs := chat(t, 120, 40)
+	hs.press('1', tea.ModAlt) // bob's conversation
+	before := hs.screen()
+	hs.contains("hi alice, long time no see")
+	statusLines, bobLines := len(hs.m.convs[statusConv].lines), len(hs.m.convs[bobID].lines)
+	for i := range 2000 {
+		id := fmt.Sprintf("12D3KooWStranger%036d", i%700)
+		hs.event(p2p.Alert{Kind: p2p.AlertHandshakeFailed, PeerID: id, Message: "end-to-end handshake failed"})
+	}
+	hs.contains("2000 failed handshakes")
+	if got := strings.ReplaceAll(hs.screen(), "2000 failed handshakes │ ", ""); got != before {
+		t.Errorf("the open conversation changed:\n--- before:\n%s--- after:\n%s", before, got)
+	}
+	if n := len(hs.m.convs[bobID].lines); n != bobLines {
+		t.Errorf("bob's conversation has %d lines after the flood, %d before", n, bobLines)
+	}
+	hs.clock = hs.clock.Add(time.Minute)
+	hs.event(p2p.PeerFound{PeerID: carolID, Via: "mdns"}) // any event sums up the minute
+	added := hs.m.convs[statusConv].lines[statusLines:]
+	var texts []string
+	for _, l := range added {
+		texts = append(texts, l.text)
+	}
+	if len(added) != 5 { // 3 failures, the summary, the PeerFound
+		t.Fatalf("status conversation got %d lines:\n%s", len(added), strings.Join(texts, "\n"))
+	}
+	if !strings.Contains(texts[3], "1997 more handshake failures from 700 peers in the last minute") {
+		t.Errorf("summary %q", texts[3])
+	}
 }

@@ -332,6 +332,10 @@ func (m *model) renderStatus(w int) string {
 	if n := m.unverifiedCount(); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d unverified", n))
 	}
+	if m.hsFailed > 0 {
+		// Rate-limited in the panes (alerts.go); counted in full here.
+		parts = append(parts, fmt.Sprintf("%d %s", m.hsFailed, plural(m.hsFailed, "failed handshake", "failed handshakes")))
+	}
 	if n := m.unreadCount(); n > 0 && w < sidebarMinWidth {
 		// The peer list, which shows unread counts, is hidden.
 		parts = append(parts, fmt.Sprintf("%d unread", n))
