@@ -34,7 +34,7 @@ type fakeNode struct {
 	closed     bool
 	closeOnce  sync.Once
 	// panics makes the next calls of the named methods ("Peers",
-	// "Addrs", "SendTo") panic, once per count: a bug in a front-end's
+	// "Addrs", "SendTo", "Close" after closing) panic, once per count: a bug in a front-end's
 	// event handling, injected.
 	panics map[string]int
 }
@@ -185,6 +185,9 @@ func (n *fakeNode) Close() error {
 		n.mu.Unlock()
 		close(n.events)
 	})
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.maybePanic("Close")
 	return nil
 }
 

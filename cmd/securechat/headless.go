@@ -91,7 +91,9 @@ func runHeadless(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	go readLineBatches(ctx, stdin, lines)
 
 	err := h.loop(ctx, lines, pumpDone)
-	shutdown(cancel, n, pumpDone, h.dials)
+	if cerr := shutdown(cancel, n, pumpDone, h.dials, h.log); err == nil {
+		err = cerr
+	}
 	h.out.close(eventWriterClose)
 	return err
 }

@@ -77,7 +77,9 @@ func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	lines := make(chan lineResult)
 	go readLines(ctx, stdin, lines)
 	err := lm.loop(ctx, lines)
-	shutdown(cancel, n, pumpDone, lm.dials)
+	if cerr := shutdown(cancel, n, pumpDone, lm.dials, log); err == nil {
+		err = cerr
+	}
 	return err
 }
 

@@ -77,3 +77,30 @@ func TestLineModeEventPanic(t *testing.T) {
 		t.Errorf("the log lacks the panic and its stack:\n%s", l)
 	}
 }
+
+// TestClosePanic: a panic in the node's Close is no longer swallowed: the
+// interface returns an internal error (exit 1, one line) and the stack is
+// in the log.
+func TestClosePanic(t *testing.T) {
+	n := newFakeNode()
+	n.panics = map[string]int{"Close": 1}
+	var log syncBuffer
+	h := startLineModeLog(t, n, slog.New(slog.NewTextHandler(&log, nil)))
+	h.expect("Type /help")
+	h.typeLine("/quit")
+	select {
+	case err := <-h.done:
+		h.done <- err // for the harness's cleanup
+		if err == nil || err.Error() != "internal error while closing: injected panic in Close" {
+			t.Fatalf("runLineMode: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("runLineMode did not return after /quit")
+	}
+	if l := log.String(); !strings.Contains(l, "closing the node panicked") || !strings.Contains(l, "goroutine") {
+		t.Errorf("the log lacks the panic's stack:\n%s", l)
+	}
+	if strings.Contains(h.out.String(), "goroutine") {
+		t.Errorf("the terminal shows the stack:\n%s", h.out.String())
+	}
+}
