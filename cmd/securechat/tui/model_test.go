@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -540,5 +541,23 @@ func TestHandshakeFailureFlood(t *testing.T) {
 	}
 	if !strings.Contains(texts[3], "1997 more handshake failures from 700 peers in the last minute") {
 		t.Errorf("summary %q", texts[3])
+	}
+}
+
+// TestPanicLoggedNotShown: a panic in a command (here the node's Peers)
+// quits the interface with one internal error for Run to return, and its
+// stack goes to the log, not to the terminal, where Bubble Tea would have
+// printed it.
+func TestPanicLoggedNotShown(t *testing.T) {
+	var log strings.Builder
+	hs := newHarness(t, 80, 24)
+	hs.m.opts.Log = slog.New(slog.NewTextHandler(&log, nil))
+	hs.node.panicPeers = true
+	hs.peerUp(bobID, "bob", p2p.TrustNew) // refreshes the peers in a command
+	if !hs.quit || hs.m.err == nil || hs.m.err.Error() != "internal error: injected panic in Peers" {
+		t.Fatalf("quit %v, err %v", hs.quit, hs.m.err)
+	}
+	if l := log.String(); !strings.Contains(l, "command panicked") || !strings.Contains(l, "goroutine") {
+		t.Errorf("the log lacks the stack:\n%s", l)
 	}
 }

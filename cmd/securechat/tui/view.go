@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -23,8 +24,15 @@ const (
 )
 
 // View draws the screen.
-func (m *model) View() tea.View {
-	v := tea.NewView(m.render())
+func (m *model) View() (v tea.View) {
+	defer func() {
+		if r := recover(); r != nil {
+			// Update quits on the next message (panics.go).
+			m.crash("view", r, debug.Stack())
+			v = tea.NewView("securechat: internal error; quitting.")
+		}
+	}()
+	v = tea.NewView(m.render())
 	v.AltScreen = true
 	v.ReportFocus = m.opts.Bell
 	v.WindowTitle = "securechat"
