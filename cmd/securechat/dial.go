@@ -114,7 +114,7 @@ func (d *dialer) finish(req *dialReq, c p2p.Connected, err error) {
 	if code != codeBadAddress && code != codeFingerprintMismatch {
 		code = codeDialFailed // timeouts and other failures are all failed dials
 	}
-	d.report(errorEvent{Event: "error", Code: code, Message: "dial " + req.addr + ": " + oneLine(err.Error()), Ref: req.ref, Addr: req.addr})
+	d.report(errorEvent{Event: "error", Code: code, Message: oneLine("dial " + req.addr + ": " + err.Error()), Ref: req.ref, Addr: p2p.SanitizeName(req.addr)})
 }
 
 // dialFailed handles the node's DialFailed event.
@@ -139,7 +139,7 @@ func (d *dialer) dialFailed(e p2p.DialFailed) {
 		return
 	}
 	d.mu.Unlock()
-	d.report(errorEvent{Event: "error", Code: codeDialFailed, Message: "dial " + e.Addr + ": " + oneLine(e.Err), Ref: ref, Addr: e.Addr})
+	d.report(errorEvent{Event: "error", Code: codeDialFailed, Message: oneLine("dial " + e.Addr + ": " + e.Err), Ref: ref, Addr: p2p.SanitizeName(e.Addr)})
 }
 
 // expireLocked forgets dials older than any dial can last.

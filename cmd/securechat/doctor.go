@@ -21,7 +21,9 @@ func runDoctor(ctx context.Context, cfg *config, env environment, stdout, stderr
 		return err
 	}
 	d := n.Diagnostics()
-	stop()
+	if err := stop(); err != nil {
+		return err
+	}
 	// The query's node never runs mDNS; a chat started with these flags
 	// would.
 	d.MDNS = cfg.mdns

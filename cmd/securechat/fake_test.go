@@ -36,6 +36,18 @@ type fakeNode struct {
 	history    map[string][]p2p.HistoryEntry
 	closed     bool
 	closeOnce  sync.Once
+	// panics makes the next calls of the named methods ("Peers",
+	// "Addrs", "SendTo", "Close" after closing) panic, once per count: a bug in a front-end's
+	// event handling, injected.
+	panics map[string]int
+}
+
+// maybePanic panics if a panic of method is due; n.mu is held.
+func (n *fakeNode) maybePanic(method string) {
+	if n.panics[method] > 0 {
+		n.panics[method]--
+		panic("injected panic in " + method)
+	}
 }
 
 var _ chatNode = (*fakeNode)(nil)
@@ -131,6 +143,7 @@ func (n *fakeNode) Send(ctx context.Context, to, text string) (string, error) {
 func (n *fakeNode) SendTo(ctx context.Context, to, text string) (string, string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.maybePanic("SendTo")
 	if n.sendErr != nil {
 		return "", "", n.sendErr
 	}
@@ -178,6 +191,7 @@ func (n *fakeNode) History(peerID string, limit int) ([]p2p.HistoryEntry, error)
 func (n *fakeNode) Peers() []p2p.PeerInfo {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.maybePanic("Peers")
 	return append([]p2p.PeerInfo(nil), n.peers...)
 }
 
@@ -201,7 +215,12 @@ func (n *fakeNode) trust(peerID string, fp e2e.Fingerprint) error {
 
 func (n *fakeNode) PeerID() string               { return "12D3KooWSelf" }
 func (n *fakeNode) Fingerprint() e2e.Fingerprint { return e2e.Fingerprint{1} }
-func (n *fakeNode) Addrs() []string              { return []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWSelf"} }
+func (n *fakeNode) Addrs() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.maybePanic("Addrs")
+	return []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWSelf"}
+}
 
 func (n *fakeNode) Close() error {
 	n.closeOnce.Do(func() {
@@ -210,6 +229,9 @@ func (n *fakeNode) Close() error {
 		n.mu.Unlock()
 		close(n.events)
 	})
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.maybePanic("Close")
 	return nil
 }
 

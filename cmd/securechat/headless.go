@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/securechat/securechat/cmd/securechat/internal/alertlimit"
 	"github.com/securechat/securechat/e2e"
 	"github.com/securechat/securechat/p2p"
 )
@@ -31,6 +33,10 @@ type headless struct {
 	log   *slog.Logger
 	dials *dialer
 	order eventOrder // sent before the delivered of its message
+	// hsLimit rate-limits handshake_failed alerts (headless_alerts.go);
+	// the pump's alone.
+	hsLimit *alertlimit.Limiter
+	now     func() time.Time
 }
 
 // eventWriterClose bounds the last flush of the events to stdout, for a
@@ -40,7 +46,7 @@ const eventWriterClose = 500 * time.Millisecond
 
 func newHeadless(ctx context.Context, n chatNode, stdout io.Writer, log *slog.Logger) *headless {
 	w := newEventWriter(stdout)
-	h := &headless{node: n, out: w, log: log}
+	h := &headless{node: n, out: w, log: log, hsLimit: alertlimit.New(alertlimit.BurstHeadless), now: time.Now}
 	h.dials = newDialer(ctx, n, func(e any) { h.out.emit(e) })
 	return h
 }
@@ -57,7 +63,13 @@ func runHeadless(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
+				// The API ends with exit 1 and one line; the stack
+				// goes to the log. The node is not left blocked on
+				// a full event buffer while it closes.
+				logPanic(h.log, "headless: event pump", r, debug.Stack())
 				pumpDone <- fmt.Errorf("internal error: %v", r)
+				for range n.Events() {
+				}
 			}
 		}()
 		h.pump(ready, cfg.name)
@@ -68,6 +80,8 @@ func runHeadless(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	select {
 	case <-ready:
 	case <-ctx.Done():
+	case err := <-pumpDone:
+		pumpDone <- err // no ready will come; the loop ends on this
 	}
 	for _, a := range cfg.connect {
 		h.dials.start(a, "")
@@ -77,7 +91,9 @@ func runHeadless(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	go readLineBatches(ctx, stdin, lines)
 
 	err := h.loop(ctx, lines, pumpDone)
-	shutdown(cancel, n, pumpDone, h.dials)
+	if cerr := shutdown(cancel, n, pumpDone, h.dials, h.log); err == nil {
+		err = cerr
+	}
 	h.out.close(eventWriterClose)
 	return err
 }
@@ -234,9 +250,7 @@ func (h *headless) pump(ready chan<- struct{}, name string) {
 	if events == nil {
 		return
 	}
-	for ev := range events {
-		h.event(ev)
-	}
+	h.drainEvents(events) // headless_alerts.go
 }
 
 // event shows one node event.
@@ -245,15 +259,24 @@ func (h *headless) event(ev p2p.Event) {
 		h.dials.dialFailed(df)
 		return
 	}
-	if j := eventJSON(ev); j != nil {
-		h.order.mu.Lock()
-		defer h.order.mu.Unlock()
-		if h.order.sending {
-			h.order.held = append(h.order.held, j)
-			return
-		}
-		h.out.emit(j)
+	if a, ok := ev.(p2p.Alert); ok && a.Kind == p2p.AlertHandshakeFailed && !h.handshakeFailed(a) {
+		return // rate-limited (headless_alerts.go)
 	}
+	if j := eventJSON(ev); j != nil {
+		h.emitNodeEvent(j)
+	}
+}
+
+// emitNodeEvent writes the event of a node event, or holds it while a
+// Send runs (eventOrder).
+func (h *headless) emitNodeEvent(j any) {
+	h.order.mu.Lock()
+	defer h.order.mu.Unlock()
+	if h.order.sending {
+		h.order.held = append(h.order.held, j)
+		return
+	}
+	h.out.emit(j)
 }
 
 // eventOrder keeps the answer to a send ahead of what the node raises
@@ -293,7 +316,7 @@ func (h *headless) handleLine(ctx context.Context, line []byte) (quit bool) {
 		// Whatever goes wrong inside one command stays inside it: the
 		// line is answered with an error and the API carries on.
 		if r := recover(); r != nil {
-			h.log.Error("command panicked", "panic", fmt.Sprint(r))
+			logPanic(h.log, "headless: command", r, debug.Stack())
 			h.fail("", "internal", "internal error")
 			quit = false
 		}

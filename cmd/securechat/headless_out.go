@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/securechat/securechat/p2p"
 )
 
 // eventQueue is how many encoded events may wait for the writer; beyond
@@ -104,7 +106,24 @@ func (ew *eventWriter) failed() error {
 // emit queues one event. Events emitted by one goroutine keep their order;
 // after close they are dropped.
 func (ew *eventWriter) emit(v any) {
-	ew.emitLine(appendEvent(make([]byte, 0, 128), v))
+	ew.emitLine(appendEvent(make([]byte, 0, 128), cleanEvent(v)))
+}
+
+// cleanEvent puts the texts of error and alert events on one clean line.
+// JSON escapes control characters, but a script that prints a message
+// unescapes them onto its terminal, and error texts quote remote bytes (a
+// listener's reply in a dial error): every event passes here on its way
+// out, so none is missed.
+func cleanEvent(v any) any {
+	switch e := v.(type) {
+	case errorEvent:
+		e.Message, e.Addr = oneLine(e.Message), p2p.SanitizeName(e.Addr)
+		return e
+	case alertEvent:
+		e.Message = oneLine(e.Message)
+		return e
+	}
+	return v
 }
 
 // emitLine queues one encoded event line, newline included.

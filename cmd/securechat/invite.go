@@ -162,12 +162,14 @@ func waitRelays(ctx context.Context, n *p2p.Node, bound time.Duration) {
 // needs it: the configured listen addresses and relays, no mDNS, the
 // node's events drained, and its start-up logs shown only when debugging.
 // It waits for the relays' reservations (see waitRelays). The caller
-// closes the node with stop. A nil node and nil error mean ctx ended.
-func briefNode(ctx context.Context, cfg *config, env environment, stderr io.Writer) (n *p2p.Node, stop func(), err error) {
+// closes the node with stop, whose error (a panic in Close) ends the
+// command. A nil node and nil error mean ctx ended.
+func briefNode(ctx context.Context, cfg *config, env environment, stderr io.Writer) (n *p2p.Node, stop func() error, err error) {
 	c := *cfg
 	c.mdns = false
 	held := &heldWriter{w: stderr, held: !cfg.debug}
-	n, err = startNode(ctx, &c, env, newLogger(held, cfg.debug))
+	logger := newLogger(held, cfg.debug)
+	n, err = startNode(ctx, &c, env, logger)
 	// A query's output is its lines, and a failure is the one error line.
 	held.release(false)
 	if err != nil || n == nil {
@@ -180,12 +182,13 @@ func briefNode(ctx context.Context, cfg *config, env environment, stderr io.Writ
 		}
 	}()
 	waitRelays(ctx, n, relayWait)
-	return n, func() {
-		closeNode(n, closeTimeout)
+	return n, func() error {
+		err := closeNode(n, closeTimeout, logger)
 		select {
 		case <-drained:
 		case <-time.After(time.Second):
 		}
+		return err
 	}, nil
 }
 
@@ -196,7 +199,9 @@ func runInvite(ctx context.Context, cfg *config, env environment, stdout, stderr
 		return err
 	}
 	inv, err := n.Invite()
-	stop()
+	if cerr := stop(); cerr != nil {
+		return cerr
+	}
 	if err != nil {
 		return failf("pass --listen with an address peers can reach, or --relay", "invite: %v", err)
 	}
@@ -213,7 +218,9 @@ func runID(ctx context.Context, cfg *config, env environment, stdout, stderr io.
 	}
 	peerID, fp, addrs := n.PeerID(), n.Fingerprint(), n.Addrs()
 	inv, invErr := n.Invite()
-	stop()
+	if err := stop(); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "peer ID:     %s\nfingerprint: %s\n", peerID, fp)
 	for _, a := range addrs {
 		fmt.Fprintf(stdout, "address:     %s\n", a)

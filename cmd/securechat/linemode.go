@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/securechat/securechat/cmd/securechat/internal/alertlimit"
 	"github.com/securechat/securechat/e2e"
 	"github.com/securechat/securechat/p2p"
 )
@@ -21,6 +22,8 @@ type lineMode struct {
 	node  chatNode
 	log   *slog.Logger
 	dials *dialer
+
+	hsLimit *alertlimit.Limiter // failed handshakes shown; the pump's alone
 
 	mu      sync.Mutex // guards out and current
 	out     io.Writer
@@ -47,7 +50,7 @@ Any other line is sent to the current peer.
 func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	lm := &lineMode{node: n, log: log, out: stdout}
+	lm := &lineMode{node: n, log: log, out: stdout, hsLimit: alertlimit.New(alertlimit.BurstHuman)}
 	lm.dials = newDialer(ctx, n, func(e any) {
 		switch e := e.(type) {
 		case connectedEvent:
@@ -68,10 +71,7 @@ func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	pumpDone := make(chan struct{})
 	go func() {
 		defer close(pumpDone)
-		defer func() { recover() }() // never a trace on the user's screen
-		for ev := range n.Events() {
-			lm.event(ev)
-		}
+		lm.pump(n.Events()) // linemode_events.go
 	}()
 	for _, a := range cfg.connect {
 		lm.dials.start(a, "")
@@ -80,7 +80,9 @@ func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	lines := make(chan lineResult)
 	go readLines(ctx, stdin, lines)
 	err := lm.loop(ctx, lines)
-	shutdown(cancel, n, pumpDone, lm.dials)
+	if cerr := shutdown(cancel, n, pumpDone, lm.dials, log); err == nil {
+		err = cerr
+	}
 	return err
 }
 
@@ -104,10 +106,15 @@ func (lm *lineMode) loop(ctx context.Context, lines <-chan lineResult) error {
 	}
 }
 
+// printf is the line interface's one way to the terminal. Whatever it
+// prints passes [p2p.SanitizeText] as a whole: a remote string that some
+// call site forgot to clean (a dial error quoting a listener's reply, an
+// address from mDNS) still reaches the terminal without its escapes.
 func (lm *lineMode) printf(format string, args ...any) {
+	s := sanitizeText(fmt.Sprintf(format, args...))
 	lm.mu.Lock()
 	defer lm.mu.Unlock()
-	fmt.Fprintf(lm.out, format, args...)
+	io.WriteString(lm.out, s)
 }
 
 // handle runs one typed line; it reports whether it was /quit.
@@ -352,6 +359,10 @@ func (lm *lineMode) event(ev p2p.Event) {
 	case p2p.Delivered:
 		lm.printf("*** delivered to %s\n", peerLabel(lm.peer(e.PeerID)))
 	case p2p.Alert:
+		if e.Kind == p2p.AlertHandshakeFailed {
+			lm.handshakeFailed(e) // linemode_events.go: rate-limited
+			return
+		}
 		what := sanitizeName(e.Kind)
 		if e.Kind == p2p.AlertKeyChanged {
 			what = "key changed"

@@ -42,10 +42,16 @@ type lineHarness struct {
 
 func startLineMode(t *testing.T, n *fakeNode) *lineHarness {
 	t.Helper()
+	return startLineModeLog(t, n, slog.New(slog.DiscardHandler))
+}
+
+// startLineModeLog is startLineMode logging to log.
+func startLineModeLog(t *testing.T, n *fakeNode, log *slog.Logger) *lineHarness {
+	t.Helper()
 	inR, inW := io.Pipe()
 	h := &lineHarness{t: t, stdin: inW, out: &syncBuffer{}, done: make(chan error, 1)}
 	go func() {
-		h.done <- runLineMode(context.Background(), n, &config{name: "me"}, inR, h.out, slog.New(slog.DiscardHandler))
+		h.done <- runLineMode(context.Background(), n, &config{name: "me"}, inR, h.out, log)
 		inR.Close()
 	}()
 	t.Cleanup(func() {

@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/securechat/securechat/p2p"
 )
 
 // Exit statuses, as INTERFACE.md fixes them.
@@ -98,11 +100,16 @@ func report(stderr io.Writer, err error) int {
 }
 
 // oneLine folds a possibly multi-line message (libp2p joins errors with
-// newlines) into a single line, so every failure is exactly one line.
+// newlines) into a single line, so every failure is exactly one line, and
+// strips it of escape sequences and control characters
+// ([p2p.SanitizeName]): error texts carry remote bytes (go-multistream
+// quotes up to 1 KiB of a listener's unauthenticated reply in its dial
+// errors), and every error the command shows passes through here.
 func oneLine(s string) string {
-	s = strings.TrimSpace(s)
 	s = strings.ReplaceAll(s, "\r", "")
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+	s = strings.ReplaceAll(s, "\n", "; ")
+	s = strings.ReplaceAll(s, "\t", " ")
+	return strings.Join(strings.Fields(p2p.SanitizeName(s)), " ")
 }
 
 // environment is the slice of the process environment the command reads;

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -99,7 +100,7 @@ func run(ctx context.Context, cfg *config, env environment, stdin io.Reader, std
 		return runHeadless(ctx, n, cfg, stdin, stdout, logger)
 	}
 	if in, out, ok := terminal(stdin, stdout); ok {
-		return runTUI(ctx, n, cfg, in, out)
+		return runTUI(ctx, n, cfg, in, out, logger)
 	}
 	return runLineMode(ctx, n, cfg, stdin, stdout, logger)
 }
@@ -203,28 +204,40 @@ func isPassphraseError(err error) bool {
 // and dials, close the node (bounded), give the event pump a second to drain
 // what the node raised while closing, and let dials in flight answer. All of
 // it stays within the 5 s INTERFACE.md promises.
-func shutdown[T any](cancel context.CancelFunc, n chatNode, pumpDone <-chan T, dials *dialer) {
+//
+// It returns an error only if closing the node panicked.
+func shutdown[T any](cancel context.CancelFunc, n chatNode, pumpDone <-chan T, dials *dialer, log *slog.Logger) error {
 	cancel()
-	closeNode(n, closeTimeout)
+	err := closeNode(n, closeTimeout, log)
 	select {
 	case <-pumpDone:
 	case <-time.After(time.Second):
 	}
 	dials.wait(500 * time.Millisecond)
+	return err
 }
 
 // closeNode closes n, giving up after timeout so the process can still exit
-// on time if the network stalls the close.
-func closeNode(n interface{ Close() error }, timeout time.Duration) {
-	done := make(chan struct{})
+// on time if the network stalls the close. A panic in Close is no trace on
+// the terminal: its stack goes to log and it comes back as an error, so the
+// process ends with exit 1 and one line.
+func closeNode(n interface{ Close() error }, timeout time.Duration, log *slog.Logger) error {
+	done := make(chan error, 1)
 	go func() {
-		defer close(done)
-		defer func() { recover() }() // a panic in Close must not become a trace
+		defer func() {
+			if r := recover(); r != nil {
+				logPanic(log, "closing the node", r, debug.Stack())
+				done <- fmt.Errorf("internal error while closing: %v", r)
+			}
+		}()
 		n.Close()
+		done <- nil
 	}()
 	select {
-	case <-done:
+	case err := <-done:
+		return err
 	case <-time.After(timeout):
+		return nil
 	}
 }
 

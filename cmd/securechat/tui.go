@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"os"
 
 	"golang.org/x/term"
@@ -24,12 +25,20 @@ func terminal(stdin io.Reader, stdout io.Writer) (*os.File, *os.File, bool) {
 
 // runTUI shows the full-screen terminal UI until the user quits. It is the
 // only reader of the node's events; the caller closes the node afterwards.
-func runTUI(ctx context.Context, n chatNode, cfg *config, in, out *os.File) error {
-	opts := tui.Options{Name: cfg.name, MDNS: cfg.mdns, Bell: cfg.bell, In: in, Out: out}
+func runTUI(ctx context.Context, n chatNode, cfg *config, in, out *os.File, log *slog.Logger) error {
+	opts := tui.Options{Name: cfg.name, MDNS: cfg.mdns, Bell: cfg.bell, In: in, Out: out, Log: log}
 	for _, a := range cfg.connect {
 		opts.Connect = append(opts.Connect, a.arg())
 	}
 	err := tui.Run(ctx, n, n.Events(), opts)
-	closeNode(n, closeTimeout)
+	// Run reads no more events: keep them drained while the node closes,
+	// or a node blocked on a full event buffer could stall the close.
+	go func() {
+		for range n.Events() {
+		}
+	}()
+	if cerr := closeNode(n, closeTimeout, log); err == nil {
+		err = cerr
+	}
 	return err
 }

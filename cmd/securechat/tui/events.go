@@ -21,6 +21,7 @@ func (m *model) refreshPeers() tea.Cmd {
 
 // handleEvent folds one node event into the model.
 func (m *model) handleEvent(ev p2p.Event) tea.Cmd {
+	m.flushAlerts()
 	switch ev := ev.(type) {
 	case p2p.Ready:
 		m.ready = true
@@ -114,6 +115,10 @@ func (m *model) received(ev p2p.MessageReceived) tea.Cmd {
 // handleAlert shows a security event; a key change also blocks sending.
 func (m *model) handleAlert(ev p2p.Alert) tea.Cmd {
 	kind, text := cleanName(ev.Kind), cleanText(ev.Message, false)
+	if ev.Kind == p2p.AlertHandshakeFailed {
+		m.handshakeFailed(ev, text) // alerts.go: rate-limited
+		return nil
+	}
 	if _, known := m.peers[ev.PeerID]; ev.PeerID == statusConv || !known && ev.Kind != p2p.AlertKeyChanged {
 		// A stranger (a failed handshake, garbage on a stream) gets no
 		// entry in the peer list, or anyone could fill it.

@@ -60,6 +60,7 @@ type fakeNode struct {
 	sendErr    error
 	connectErr error
 	safetyErr  error
+	panicPeers bool // Peers panics: a bug, injected
 	n          int
 	history    map[string][]p2p.HistoryEntry
 	invites    []string        // ConnectInvite's (invite_test.go)
@@ -96,6 +97,9 @@ func (f *fakeNode) Send(ctx context.Context, to, text string) (string, error) {
 func (f *fakeNode) Peers() []p2p.PeerInfo {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.panicPeers {
+		panic("injected panic in Peers")
+	}
 	return append([]p2p.PeerInfo(nil), f.peers...)
 }
 

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/securechat/securechat/cmd/securechat/internal/alertlimit"
 	"github.com/securechat/securechat/e2e"
 	"github.com/securechat/securechat/p2p"
 )
@@ -121,6 +123,9 @@ type model struct {
 	delivered map[string]bool // receipts that came before Send returned
 	// historyDue lists conversations opened since the last history load.
 	historyDue []string
+	hsLimit    *alertlimit.Limiter // failed handshakes shown (alerts.go)
+	hsFailed   int                 // failed handshakes since the start
+	err        error               // an internal error (panics.go) Run returns
 	quitting   bool
 }
 
@@ -155,6 +160,7 @@ func newModel(ctx context.Context, node Node, events <-chan p2p.Event, opts Opti
 		convs:     map[string]*conversation{statusConv: {}},
 		input:     in,
 		delivered: map[string]bool{},
+		hsLimit:   alertlimit.New(alertlimit.BurstHuman),
 	}
 	m.system(statusConv, "Welcome to securechat. Type /help for commands; Ctrl+N/Ctrl+P switch conversations.")
 	return m
@@ -162,25 +168,36 @@ func newModel(ctx context.Context, node Node, events <-chan p2p.Event, opts Opti
 
 // Init starts the event pump and loads the known peers.
 func (m *model) Init() tea.Cmd {
-	cmds := []tea.Cmd{waitEvent(m.ctx, m.events), m.refreshPeers()}
+	cmds := []tea.Cmd{guard(waitEvent(m.ctx, m.events)), guard(m.refreshPeers())}
 	// --connect addresses are dialled like a typed /connect, so their
 	// progress and failures show in the status conversation.
 	for _, a := range m.opts.Connect {
-		cmds = append(cmds, m.connect(a))
+		cmds = append(cmds, guard(m.connect(a)))
 	}
 	return tea.Batch(cmds...)
 }
 
 // Update handles one message.
-func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	cmd := m.update(msg)
+func (m *model) Update(msg tea.Msg) (_ tea.Model, cmd tea.Cmd) {
+	defer func() {
+		if r := recover(); r != nil {
+			cmd = m.crash("update", r, debug.Stack()) // panics.go
+		}
+	}()
+	if p, ok := msg.(panicMsg); ok {
+		return m, m.crash("command", p.r, p.stack)
+	}
+	if m.err != nil {
+		return m, tea.Quit // a View that panicked
+	}
+	cmd = m.update(msg)
 	if len(m.historyDue) > 0 {
 		cmd = tea.Batch(cmd, m.loadHistory())
 	}
 	// The prompt names the conversation, so its width can change with any
 	// message, not only with a resize.
 	m.input.SetWidth(max(1, m.width-ansi.StringWidth(m.prompt())-1))
-	return m, cmd
+	return m, guard(cmd)
 }
 
 // update does the work of Update.
@@ -328,6 +345,11 @@ func (m *model) conv(id string) *conversation {
 // add appends a line to conversation id and counts it unread there if that
 // conversation is not on screen.
 func (m *model) add(id string, l line) {
+	// The one way onto the message pane: every line is cleaned here, so a
+	// remote string that a caller forgot to clean (an error quoting a
+	// listener's reply, a pasted address) never reaches the terminal with
+	// its escapes. Cleaning is idempotent and cheap on clean text.
+	l.text = cleanText(l.text, true)
 	c := m.conv(id)
 	if l.at.IsZero() {
 		l.at = m.now()

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -378,8 +379,13 @@ func TestAlerts(t *testing.T) {
 	hs.event(p2p.Alert{Kind: p2p.AlertBadFrame, PeerID: bobID, Message: "frame too large"})
 	hs.contains("!! Security alert (bad_frame): frame too large")
 	hs.event(p2p.Alert{Kind: p2p.AlertHandshakeFailed, Message: "from 10.0.0.9"})
-	hs.contains("!! Security alert (handshake_failed): from 10.0.0.9")
 	hs.event(p2p.Alert{Kind: p2p.AlertHandshakeFailed, PeerID: "12D3KooWStrangerStrangerStrangerStrangerStrangeXYZ", Message: "bad signature"})
+	// A stranger's failed handshakes go to the status conversation, not
+	// the open one; the status bar counts them.
+	hs.lacks("handshake_failed")
+	hs.contains("2 failed handshakes")
+	hs.press('0', tea.ModAlt)
+	hs.contains("!! Security alert (handshake_failed): from 10.0.0.9")
 	hs.contains("(handshake_failed): 12D3Ko…ngeXYZ: bad signature")
 	if len(hs.m.order) != 3 {
 		t.Errorf("a stranger's alert added it to the peer list: %q", hs.m.order)
@@ -477,4 +483,81 @@ func TestKeyChangeAtStart(t *testing.T) {
 		t.Fatalf("TrustNewKey called with %v, want the pending key", got)
 	}
 	hs.lacks("⚠")
+}
+
+// TestHostileDialErrors: dial errors, connect failures and alerts quote
+// remote bytes (go-multistream puts a listener's reply into its error);
+// they reach the screen without escapes, control characters or bidi
+// overrides, and so does an address copied from somewhere hostile.
+func TestHostileDialErrors(t *testing.T) {
+	const evil = "\x1b]0;pwned\x07\x1b[2J\x1b[31mALERT\x1b[0m \u009b2J\u009d0;pwned8\u009c \u202eevil\u202c\a done"
+	hs := newHarness(t, 200, 40)
+	hs.event(p2p.DialFailed{Addr: "/ip4/10.0.0.3/tcp/1", Err: "unrecognized response: " + evil})
+	hs.node.connectErr = fmt.Errorf("%w: got %s", p2p.ErrDialFailed, evil)
+	hs.line("/connect /ip4/10.0.0.2/tcp/4001/p2p/" + bobID)
+	hs.event(p2p.Alert{Kind: p2p.AlertBadFrame, PeerID: bobID, Message: evil})
+	hs.m.submit("/connect /ip4/10.0.0.5" + evil) // pasted: the input line keeps ESC out, not all
+
+	out := hs.m.View().Content
+	for _, bad := range []string{"\x1b]", "\x1b[2J", "\x07", "\u009b", "\u009d", "\u202e", "pwned"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("screen carries %q from a peer", bad)
+		}
+	}
+	hs.contains("Dial to /ip4/10.0.0.3/tcp/1 failed: unrecognized response: ALERT  evil done")
+	hs.contains("failed: p2p: dial failed: got ALERT  evil done")
+	hs.contains("Not a multiaddr ending in /p2p/<peer-id>: /ip4/10.0.0.5ALERT  evil done")
+}
+
+// TestHandshakeFailureFlood: 2000 failed handshakes from strangers leave
+// the open conversation as it was; the status conversation gets the first
+// few and one summary when the minute is over, the status bar the count.
+func TestHandshakeFailureFlood(t *testing.T) {
+	hs := chat(t, 120, 40)
+	hs.press('1', tea.ModAlt) // bob's conversation
+	before := hs.screen()
+	hs.contains("hi alice, long time no see")
+	statusLines, bobLines := len(hs.m.convs[statusConv].lines), len(hs.m.convs[bobID].lines)
+	for i := range 2000 {
+		id := fmt.Sprintf("12D3KooWStranger%036d", i%700)
+		hs.event(p2p.Alert{Kind: p2p.AlertHandshakeFailed, PeerID: id, Message: "end-to-end handshake failed"})
+	}
+	hs.contains("2000 failed handshakes")
+	if got := strings.ReplaceAll(hs.screen(), "2000 failed handshakes │ ", ""); got != before {
+		t.Errorf("the open conversation changed:\n--- before:\n%s--- after:\n%s", before, got)
+	}
+	if n := len(hs.m.convs[bobID].lines); n != bobLines {
+		t.Errorf("bob's conversation has %d lines after the flood, %d before", n, bobLines)
+	}
+	hs.clock = hs.clock.Add(time.Minute)
+	hs.event(p2p.PeerFound{PeerID: carolID, Via: "mdns"}) // any event sums up the minute
+	added := hs.m.convs[statusConv].lines[statusLines:]
+	var texts []string
+	for _, l := range added {
+		texts = append(texts, l.text)
+	}
+	if len(added) != 5 { // 3 failures, the summary, the PeerFound
+		t.Fatalf("status conversation got %d lines:\n%s", len(added), strings.Join(texts, "\n"))
+	}
+	if !strings.Contains(texts[3], "1997 more handshake failures from 700 peers in the last minute") {
+		t.Errorf("summary %q", texts[3])
+	}
+}
+
+// TestPanicLoggedNotShown: a panic in a command (here the node's Peers)
+// quits the interface with one internal error for Run to return, and its
+// stack goes to the log, not to the terminal, where Bubble Tea would have
+// printed it.
+func TestPanicLoggedNotShown(t *testing.T) {
+	var log strings.Builder
+	hs := newHarness(t, 80, 24)
+	hs.m.opts.Log = slog.New(slog.NewTextHandler(&log, nil))
+	hs.node.panicPeers = true
+	hs.peerUp(bobID, "bob", p2p.TrustNew) // refreshes the peers in a command
+	if !hs.quit || hs.m.err == nil || hs.m.err.Error() != "internal error: injected panic in Peers" {
+		t.Fatalf("quit %v, err %v", hs.quit, hs.m.err)
+	}
+	if l := log.String(); !strings.Contains(l, "command panicked") || !strings.Contains(l, "goroutine") {
+		t.Errorf("the log lacks the stack:\n%s", l)
+	}
 }

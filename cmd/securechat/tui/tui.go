@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -74,6 +75,9 @@ type Options struct {
 	Out io.Writer
 	// Connect lists multiaddrs to dial at start (the --connect flag).
 	Connect []string
+	// Log receives the stack of a panic in the interface; nil logs
+	// nothing. It must not write to the terminal.
+	Log *slog.Logger
 }
 
 // Run shows the interface until the user quits or ctx ends. It returns nil on
@@ -91,6 +95,9 @@ func Run(ctx context.Context, node Node, events <-chan p2p.Event, opts Options) 
 		popts = append(popts, tea.WithOutput(opts.Out))
 	}
 	_, err := tea.NewProgram(m, popts...).Run()
+	if m.err != nil {
+		return m.err // a panic, logged (panics.go)
+	}
 	switch {
 	case err == nil, errors.Is(err, tea.ErrInterrupted):
 		return nil

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -25,8 +26,15 @@ const (
 )
 
 // View draws the screen.
-func (m *model) View() tea.View {
-	v := tea.NewView(m.render())
+func (m *model) View() (v tea.View) {
+	defer func() {
+		if r := recover(); r != nil {
+			// Update quits on the next message (panics.go).
+			m.crash("view", r, debug.Stack())
+			v = tea.NewView("securechat: internal error; quitting.")
+		}
+	}()
+	v = tea.NewView(m.render())
 	v.AltScreen = true
 	v.ReportFocus = m.opts.Bell
 	v.WindowTitle = "securechat"
@@ -347,6 +355,10 @@ func (m *model) renderStatus(w int) string {
 	}
 	if n := m.unverifiedCount(); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d unverified", n))
+	}
+	if m.hsFailed > 0 {
+		// Rate-limited in the panes (alerts.go); counted in full here.
+		parts = append(parts, fmt.Sprintf("%d %s", m.hsFailed, plural(m.hsFailed, "failed handshake", "failed handshakes")))
 	}
 	if n := m.unreadCount(); n > 0 && w < sidebarMinWidth {
 		// The peer list, which shows unread counts, is hidden.
