@@ -234,9 +234,11 @@ func dialTimedOut(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-// fallbackText is an unrecognised error's innermost text, on one line,
+// fallbackText is an unrecognised error's innermost text (or, when that is
+// ErrDialFailed itself, the last part of the whole text), on one line,
 // sanitized and cut short.
 func fallbackText(err error) string {
+	whole := err.Error()
 	for {
 		next := errors.Unwrap(err)
 		if next == nil {
@@ -251,7 +253,15 @@ func fallbackText(err error) string {
 		}
 		err = next
 	}
-	s := strings.Join(strings.Fields(SanitizeText(err.Error())), " ")
+	text := err.Error()
+	if errors.Is(err, ErrDialFailed) {
+		// Our own wrapping, with the reason in its text: "p2p: dial
+		// failed: ADDR: the session ended at once".
+		if i := strings.LastIndex(whole, ": "); i >= 0 {
+			text = whole[i+2:]
+		}
+	}
+	s := strings.Join(strings.Fields(SanitizeText(text)), " ")
 	if utf8.RuneCountInString(s) > maxFallbackRunes {
 		s = string([]rune(s)[:maxFallbackRunes-1]) + "…"
 	}

@@ -107,6 +107,7 @@ func TestDescribeDialError(t *testing.T) {
 			errors.New("protocol \x1b]0;pwned\a\x1b[2J\nnegotiation\tfailed")),
 			"protocol negotiation failed"},
 		{"unknown, innermost text", fmt.Errorf("%w: a: %w", ErrDialFailed, errors.New("no session")), "no session"},
+		{"own wrapping", fmt.Errorf("%w: /ip4/1.2.3.4/tcp/1/p2p/x: the session ended at once", ErrDialFailed), "the session ended at once"},
 		{"unknown, long", errors.New(strings.Repeat("x", 300)), strings.Repeat("x", maxFallbackRunes-1) + "…"},
 	}
 	for _, tt := range tests {

@@ -51,7 +51,7 @@ func (m *model) handleEvent(ev p2p.Event) tea.Cmd {
 	case p2p.Alert:
 		return m.handleAlert(ev)
 	case p2p.DialFailed:
-		m.alert(m.current, fmt.Sprintf("Dial to %s failed: %s", cleanText(ev.Addr, false), cleanText(ev.Err, false)))
+		m.alert(m.current, fmt.Sprintf("Dial to %s failed: %s", cleanText(ev.Addr, false), dialReason(ev)))
 	}
 	return nil
 }

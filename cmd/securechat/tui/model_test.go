@@ -311,7 +311,7 @@ func TestConnectFailure(t *testing.T) {
 	hs.node.connectErr = fmt.Errorf("%w: %s: no session", p2p.ErrDialFailed, addr)
 	hs.line("/connect " + addr)
 	hs.contains("Connecting to 12D3Ko…bBBBBB at /ip4/10.0.0.2/tcp/4001 …")
-	hs.contains("Connect to 12D3Ko…bBBBBB failed: p2p: dial failed: no session")
+	hs.contains("Connect to 12D3Ko…bBBBBB failed: no session")
 	hs.event(p2p.DialFailed{Addr: "/ip4/10.0.0.3/tcp/1", Err: "refused"})
 	hs.contains("Dial to /ip4/10.0.0.3/tcp/1 failed: refused")
 }
