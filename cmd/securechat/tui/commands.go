@@ -33,7 +33,8 @@ var commandHelp = []struct{ name, args, help string }{
 var keyHelp = []string{
 	"Enter send · Tab complete · Up/Down input history · Ctrl+C quit",
 	"Ctrl+N/Ctrl+P (Alt+Right/Left) next/previous conversation · Alt+0 status · Alt+1..9 peers",
-	"PgUp/PgDn scroll · Esc back to the newest line · start a message with // to send a leading /",
+	"PgUp/PgDn scroll (PgUp at the top reads older history) · Esc back to the newest line",
+	"typing / lists the commands under the input · start a message with // to send a leading /",
 }
 
 // sendResultMsg is the node's answer to a Send.

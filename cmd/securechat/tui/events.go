@@ -97,10 +97,7 @@ func (m *model) received(ev p2p.MessageReceived) tea.Cmd {
 	// when it differs, which is what a message held in an outbox looks
 	// like.
 	m.add(p.id, line{kind: lineIn, from: p.id, id: ev.ID, text: cleanText(ev.Text, true), sentAt: ev.SentAt})
-	if m.opts.Bell && !m.focused {
-		return tea.Raw("\a")
-	}
-	return nil
+	return m.unfocusedArrival(p.id)
 }
 
 // handleAlert shows a security event; a key change also blocks sending.
