@@ -48,6 +48,7 @@ type config struct {
 	passphraseFile string
 	debug          bool
 	bell           bool // terminal UI: ring on a message while unfocused
+	notify         bool // terminal UI: desktop notification on a message while unfocused
 	maxSessions    int  // p2p.Config.MaxSessions; 0 = the node's default
 }
 
@@ -62,7 +63,8 @@ var errHelp = errors.New("help requested")
 const usageText = `securechat: serverless, end-to-end encrypted chat
 
 Usage:
-  securechat [flags]            chat (line interface, or JSON Lines with --headless)
+  securechat [flags]            chat (full-screen on a terminal, line mode with pipes,
+                                JSON Lines with --headless)
   securechat id [flags]         print this node's peer ID and fingerprint
   securechat version            print the version
   securechat help               print this help
@@ -81,6 +83,8 @@ Flags (usable in any order, before or after the subcommand):
   --passphrase-file FILE    read the passphrase from the first line of FILE
                             (default $SECURECHAT_PASSPHRASE, else ask on the terminal)
   --bell                    terminal UI: ring the bell on a message while unfocused
+  --notify                  terminal UI: desktop notification (OSC 9 or OSC 777) on a
+                            message while unfocused; it names the sender, never the text
   --max-sessions N          concurrent peer sessions the node is sized for, 1-10000
                             (default 64; connection, stream and memory limits grow with it)
 
@@ -170,6 +174,7 @@ func parseArgs(args []string, env environment) (*config, error) {
 	fs.BoolVar(&cfg.ephemeral, "ephemeral", false, "")
 	fs.StringVar(&cfg.passphraseFile, "passphrase-file", "", "")
 	fs.BoolVar(&cfg.bell, "bell", false, "")
+	fs.BoolVar(&cfg.notify, "notify", false, "")
 	fs.Var(sessionsFlag{n: &cfg.maxSessions, failed: &flagErr}, "max-sessions", "")
 
 	var positional []string

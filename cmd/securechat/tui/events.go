@@ -28,8 +28,8 @@ func (m *model) handleEvent(ev p2p.Event) tea.Cmd {
 		if n := cleanName(ev.Name); n != "" && m.name == "" {
 			m.name = n
 		}
-		m.system(statusConv, fmt.Sprintf("Listening on %d addresses as %s (fingerprint %s). /myid shows them.",
-			len(ev.Addrs), shortID(ev.PeerID), ev.Fingerprint.Short()))
+		m.system(statusConv, fmt.Sprintf("Listening on %d %s as %s (fingerprint %s). /myid shows them.",
+			len(ev.Addrs), plural(len(ev.Addrs), "address", "addresses"), shortID(ev.PeerID), ev.Fingerprint.Short()))
 	case p2p.PeerFound:
 		m.system(statusConv, fmt.Sprintf("Found %s via %s.", shortID(ev.PeerID), cleanName(ev.Via)))
 	case p2p.SessionUp:

@@ -82,7 +82,7 @@ func (m *model) mergeHistory(msg historyMsg) {
 // being first.
 func historyHeader(first p2p.HistoryEntry, n int) line {
 	return line{kind: lineSystem, at: first.SentAt, header: true,
-		text: fmt.Sprintf("Earlier messages (%d, from the history):", n)}
+		text: fmt.Sprintf("Earlier %s (%d, from the history):", plural(n, "message", "messages"), n)}
 }
 
 // appendHistory appends stored entries of the conversation with peerID
