@@ -126,7 +126,7 @@ func describeCause(err error, addr multiaddr.Multiaddr) string {
 		return relayLine(res.Status)
 	case dialTimedOut(err), errors.Is(err, swarm.ErrDialTimeout):
 		if hostPort != "" {
-			return "no answer from " + hostPort + " (timed out)"
+			return "timed out reaching " + hostPort
 		}
 		return "timed out"
 	}
