@@ -121,6 +121,7 @@ var _ interface {
 	SafetyNumber(peerID string) (string, error)
 	Block(peerID string) error
 	History(peerID string, limit int) ([]HistoryEntry, error)
+	HistoryBefore(peerID string, before uint64, limit int) ([]HistoryEntry, error)
 	PeerID() string
 	Fingerprint() e2e.Fingerprint
 	Addrs() []string

@@ -66,7 +66,7 @@ func (p discoveryPeers) Dial(ctx context.Context, ai peer.AddrInfo, addr multiad
 		return
 	}
 	n.log.Debug("mDNS: dial failed", "peer_id", ai.ID.String(), "err", err)
-	n.emit(DialFailed{Addr: addr.String(), Err: err.Error()})
+	n.emit(DialFailed{Addr: addr.String(), Err: err.Error(), Reason: DescribeDialError(err)})
 }
 
 // peerFound is called once per discovery of a peer (not once per

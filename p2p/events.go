@@ -114,7 +114,10 @@ const (
 // returns its failure to the caller, which reports it once.
 type DialFailed struct {
 	Addr string
-	Err  string
+	Err  string // go-libp2p's text: several lines, for logs
+	// Reason is the failure worded for people, on one line, by
+	// [DescribeDialError].
+	Reason string
 }
 
 func (Ready) isEvent()           {}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/securechat/securechat/p2p/store"
 )
 
 // DefaultHistoryLimit is how many messages [Node.History] returns when the
@@ -29,6 +31,9 @@ type HistoryEntry struct {
 	Text   string // incoming texts are sanitized, as MessageReceived shows them
 	SentAt time.Time
 	State  string // StateQueued, StateSent or StateDelivered
+	// Seq orders the node's messages: pass the oldest entry's to
+	// [Node.HistoryBefore] for the page before it.
+	Seq uint64
 }
 
 // History returns the last limit messages exchanged with the peer, oldest
@@ -36,6 +41,21 @@ type HistoryEntry struct {
 // it is capped at [MaxHistoryLimit]. A peer that is not a contact is
 // [ErrUnknownPeer].
 func (n *Node) History(peerID string, limit int) ([]HistoryEntry, error) {
+	return n.history(peerID, 0, limit)
+}
+
+// HistoryBefore is [Node.History] for the messages older than the entry
+// whose Seq is before: the page a reader scrolling back asks for next. It
+// returns none for before 0.
+func (n *Node) HistoryBefore(peerID string, before uint64, limit int) ([]HistoryEntry, error) {
+	if before == 0 {
+		return nil, nil
+	}
+	return n.history(peerID, before, limit)
+}
+
+// history is History and HistoryBefore; before 0 means no bound.
+func (n *Node) history(peerID string, before uint64, limit int) ([]HistoryEntry, error) {
 	p, err := peer.Decode(peerID)
 	if err != nil {
 		return nil, ErrUnknownPeer
@@ -53,13 +73,18 @@ func (n *Node) History(peerID string, limit int) ([]HistoryEntry, error) {
 		limit = DefaultHistoryLimit
 	}
 	limit = min(limit, MaxHistoryLimit)
-	ms, err := n.store.History(p.String(), limit)
+	var ms []store.Message
+	if before == 0 {
+		ms, err = n.store.History(p.String(), limit)
+	} else {
+		ms, err = n.store.HistoryBefore(p.String(), before, limit)
+	}
 	if err != nil {
 		return nil, err
 	}
 	out := make([]HistoryEntry, len(ms))
 	for i, m := range ms {
-		out[i] = HistoryEntry{ID: hexID(m.ID), FromMe: m.FromMe, Text: m.Text, SentAt: m.SentAt, State: string(m.State)}
+		out[i] = HistoryEntry{ID: hexID(m.ID), FromMe: m.FromMe, Text: m.Text, SentAt: m.SentAt, State: string(m.State), Seq: m.Seq}
 	}
 	return out, nil
 }

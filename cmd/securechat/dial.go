@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -114,7 +115,9 @@ func (d *dialer) finish(req *dialReq, c p2p.Connected, err error) {
 	if code != codeBadAddress && code != codeFingerprintMismatch {
 		code = codeDialFailed // timeouts and other failures are all failed dials
 	}
-	d.report(errorEvent{Event: "error", Code: code, Message: oneLine("dial " + req.addr + ": " + err.Error()), Ref: req.ref, Addr: p2p.SanitizeName(req.addr)})
+	// The message is the one human line; go-libp2p's own text (every
+	// address and its cause) is in the node's debug log.
+	d.report(errorEvent{Event: "error", Code: code, Message: p2p.DescribeDialError(err), Ref: req.ref, Addr: p2p.SanitizeName(req.addr)})
 }
 
 // dialFailed handles the node's DialFailed event.
@@ -139,7 +142,16 @@ func (d *dialer) dialFailed(e p2p.DialFailed) {
 		return
 	}
 	d.mu.Unlock()
-	d.report(errorEvent{Event: "error", Code: codeDialFailed, Message: oneLine("dial " + e.Addr + ": " + e.Err), Ref: ref, Addr: p2p.SanitizeName(e.Addr)})
+	d.report(errorEvent{Event: "error", Code: codeDialFailed, Message: dialReason(e), Ref: ref, Addr: p2p.SanitizeName(e.Addr)})
+}
+
+// dialReason is a DialFailed's human line: the node's Reason, or its raw
+// text made safe and short when it gave none.
+func dialReason(e p2p.DialFailed) string {
+	if e.Reason != "" {
+		return p2p.SanitizeName(e.Reason)
+	}
+	return p2p.DescribeDialError(errors.New(e.Err))
 }
 
 // expireLocked forgets dials older than any dial can last.

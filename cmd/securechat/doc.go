@@ -1,9 +1,10 @@
 // Command securechat is a serverless, end-to-end encrypted chat in one binary.
 //
-// Run it with no arguments for a plain line interface on the terminal, with
-// --headless for the JSON Lines API that scripts use, or with one of the
-// subcommands id, passwd, export, import, version and help (beyond
-// INTERFACE.md: passwd, export and import, README.md "Your identity"). The public contract (flags, exit codes,
+// Run it with no arguments for the full-screen interface on a terminal (a
+// plain line interface when stdin or stdout is a pipe), with --headless for
+// the JSON Lines API that scripts use, or with one of the subcommands id,
+// invite, doctor, passwd, export, import, version and help (docs/INTERFACE.md
+// lists them). The public contract (flags, exit codes,
 // events and commands) is INTERFACE.md; this package only wires that contract
 // to the [p2p.Node] and never touches libp2p streams itself.
 //
@@ -16,7 +17,8 @@
 //   - "blocked" {peer_id, ref} answers block.
 //   - "peers" entries carry "key_changed" (bool): a new key awaits
 //     trust_new_key.
-//   - "error" events for dials carry "addr".
+//   - "error" events for dials carry "addr"; their message is one line
+//     for people ([p2p.DescribeDialError]), go-libp2p's text is logged.
 //
 // Extension command: "trust_new_key" {peer_id, fingerprint} accepts a
 // peer's changed key; fingerprint must be the new one.

@@ -188,6 +188,20 @@ func (n *fakeNode) History(peerID string, limit int) ([]p2p.HistoryEntry, error)
 	return nil, p2p.ErrUnknownPeer
 }
 
+// HistoryBefore answers the entries kept for peerID with a Seq below
+// before, the last limit of them.
+func (n *fakeNode) HistoryBefore(peerID string, before uint64, limit int) ([]p2p.HistoryEntry, error) {
+	es, err := n.History(peerID, 0)
+	i := 0
+	for i < len(es) && es[i].Seq < before {
+		i++
+	}
+	if limit > 0 {
+		return es[max(0, i-limit):i], err
+	}
+	return es[:i], err
+}
+
 func (n *fakeNode) Peers() []p2p.PeerInfo {
 	n.mu.Lock()
 	defer n.mu.Unlock()

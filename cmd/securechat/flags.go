@@ -61,6 +61,7 @@ type config struct {
 	file           string // export's and import's FILE
 	debug          bool
 	bell           bool // terminal UI: ring on a message while unfocused
+	notify         bool // terminal UI: desktop notification on a message while unfocused
 	maxSessions    int  // p2p.Config.MaxSessions; 0 = the node's default
 }
 
@@ -75,7 +76,8 @@ var errHelp = errors.New("help requested")
 const usageText = `securechat: serverless, end-to-end encrypted chat
 
 Usage:
-  securechat [flags]            chat (line interface, or JSON Lines with --headless)
+  securechat [flags]            chat (full-screen on a terminal, line mode with pipes,
+                                JSON Lines with --headless)
   securechat id [flags]         print this node's peer ID, fingerprint, addresses and invite
   securechat invite [flags]     print this node's invite (one line) for a friend
   securechat doctor [--json]    why can't my friend reach me: addresses, relays, hole punches
@@ -104,6 +106,8 @@ Flags (usable in any order, before or after the subcommand):
   --new-passphrase-file FILE  passwd and export: the new passphrase, first line of FILE
                             (default ask on the terminal, twice)
   --bell                    terminal UI: ring the bell on a message while unfocused
+  --notify                  terminal UI: desktop notification (OSC 9 or OSC 777) on a
+                            message while unfocused; it names the sender, never the text
   --max-sessions N          concurrent peer sessions the node is sized for, 1-10000
                             (default 64; connection, stream and memory limits grow with it)
   --relay MULTIADDR         keep a reservation on this circuit relay (ends in /p2p/<relay-id>),
@@ -205,6 +209,7 @@ func parseArgs(args []string, env environment) (*config, error) {
 	fs.BoolVar(&cfg.ephemeral, "ephemeral", false, "")
 	fs.StringVar(&cfg.passphraseFile, "passphrase-file", "", "")
 	fs.BoolVar(&cfg.bell, "bell", false, "")
+	fs.BoolVar(&cfg.notify, "notify", false, "")
 	fs.Var(sessionsFlag{n: &cfg.maxSessions, failed: &flagErr}, "max-sessions", "")
 	fs.StringVar(&cfg.newPassphrase, "new-passphrase-file", "", "")
 	var showVersion bool

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/securechat/securechat/p2p"
 )
 
@@ -55,7 +57,11 @@ func (lm *lineMode) showHistory(p p2p.PeerInfo) {
 	if err != nil || len(es) == 0 {
 		return
 	}
-	lm.printf("*** last %d messages with %s:\n", len(es), peerLabel(p))
+	what := fmt.Sprintf("last %d messages", len(es))
+	if len(es) == 1 {
+		what = "last message"
+	}
+	lm.printf("*** %s with %s:\n", what, peerLabel(p))
 	for _, e := range es {
 		who := sanitizeName(p.Name)
 		if who == "" {

@@ -105,8 +105,13 @@ func TestHeadlessConnectInvite(t *testing.T) {
 	h.write(fmt.Sprintf(`{"cmd":"connect","addr":%q,"ref":"c5"}`, inv))
 	ev := h.next()
 	checkFields(t, ev, map[string]any{"event": "error", "code": "dial_failed", "ref": "c5"})
-	if msg, _ := ev["message"].(string); !strings.Contains(msg, "invite for "+id) || strings.Contains(msg, "securechat:") {
-		t.Errorf("message %q: want the invite's peer, not the invite", msg)
+	// The message is the human line; addr names the target, as the
+	// invite's peer rather than the whole invite.
+	if addr, _ := ev["addr"].(string); addr != "invite for "+id {
+		t.Errorf("addr %q: want the invite's peer, not the invite", addr)
+	}
+	if msg, _ := ev["message"].(string); msg == "" || strings.Contains(msg, "securechat:") {
+		t.Errorf("message %q: want a human line without the invite", msg)
 	}
 	n.mu.Lock()
 	if len(n.invites) != 3 {

@@ -56,7 +56,7 @@ func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 		case connectedEvent:
 			lm.printf("*** connected to %s (%s)\n", peerLabel(lm.peer(e.PeerID)), e.Conn)
 		case errorEvent:
-			lm.printf("*** could not connect: %s\n", e.Message)
+			lm.printf("*** could not connect to %s: %s\n", sanitizeName(e.Addr), e.Message)
 		}
 	})
 

@@ -27,6 +27,9 @@ func terminal(stdin io.Reader, stdout io.Writer) (*os.File, *os.File, bool) {
 // only reader of the node's events; the caller closes the node afterwards.
 func runTUI(ctx context.Context, n chatNode, cfg *config, in, out *os.File, log *slog.Logger) error {
 	opts := tui.Options{Name: cfg.name, MDNS: cfg.mdns, Bell: cfg.bell, In: in, Out: out, Log: log}
+	if cfg.notify {
+		opts.Notify, opts.InTmux = tui.DetectNotify(os.Getenv), os.Getenv("TMUX") != ""
+	}
 	for _, a := range cfg.connect {
 		opts.Connect = append(opts.Connect, a.arg())
 	}

@@ -113,6 +113,9 @@ type Store interface {
 	// History returns the last limit messages of the conversation with
 	// peerID (all of them if limit <= 0), oldest first.
 	History(peerID string, limit int) ([]Message, error)
+	// HistoryBefore is History for the messages whose Seq is below
+	// before: the page that precedes one already read.
+	HistoryBefore(peerID string, before uint64, limit int) ([]Message, error)
 
 	// Close releases the store. Later calls fail with [ErrClosed]; a second
 	// Close returns nil.

@@ -401,13 +401,34 @@ func (s *sealedStore) Receive(m Message) (Message, bool, error) {
 
 // History implements [Store].
 func (s *sealedStore) History(peerID string, limit int) ([]Message, error) {
+	return s.history(peerID, 0, limit)
+}
+
+// HistoryBefore implements [Store].
+func (s *sealedStore) HistoryBefore(peerID string, before uint64, limit int) ([]Message, error) {
+	if before == 0 {
+		return nil, nil // no seq is below the first
+	}
+	return s.history(peerID, before, limit)
+}
+
+// history returns the last limit messages with peerID (all if limit <= 0)
+// whose seq is below before (any seq if before is 0), oldest first.
+func (s *sealedStore) history(peerID string, before uint64, limit int) ([]Message, error) {
 	var all []Message
 	prefix := s.peerPrefix(bucketHistory, peerID)
+	var stop []byte
+	if before > 0 {
+		stop = seqKey(prefix, before)
+	}
 	err := s.view(func(tx sealedTx) error {
 		// Collect the raw records first (valid until the view ends), so
 		// that only the last limit of them are opened.
 		var keys, raws [][]byte
 		err := tx.scan(bucketHistory, prefix, prefix, func(k, v []byte) error {
+			if stop != nil && bytes.Compare(k, stop) >= 0 {
+				return errStop
+			}
 			keys, raws = append(keys, k), append(raws, v)
 			return nil
 		})

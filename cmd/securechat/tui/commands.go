@@ -35,7 +35,8 @@ var commandHelp = []struct{ name, args, help string }{
 var keyHelp = []string{
 	"Enter send · Tab complete · Up/Down input history · Ctrl+C quit",
 	"Ctrl+N/Ctrl+P (Alt+Right/Left) next/previous conversation · Alt+0 status · Alt+1..9 peers",
-	"PgUp/PgDn scroll · Esc back to the newest line · start a message with // to send a leading /",
+	"PgUp/PgDn scroll (PgUp at the top reads older history) · Esc back to the newest line",
+	"typing / lists the commands under the input · start a message with // to send a leading /",
 }
 
 // sendResultMsg is the node's answer to a Send.
@@ -53,7 +54,6 @@ type resultMsg struct {
 	peerID string
 	fp     e2e.Fingerprint
 	text   string // reported on success
-	addr   string // the address of a connect, left out of its error
 	conn   string // a connect's kind of connection, "direct" or "relayed"
 	err    error
 }
@@ -160,7 +160,7 @@ func (m *model) connect(arg string) tea.Cmd {
 		ctx, cancel := context.WithTimeout(ctx, p2p.DialTimeout)
 		defer cancel()
 		c, err := node.Connect(ctx, addr)
-		return resultMsg{conv: here, what: "connect", peerID: id, addr: arg, conn: c.Conn, err: err}
+		return resultMsg{conv: here, what: "connect", peerID: id, conn: c.Conn, err: err}
 	}
 }
 
@@ -321,9 +321,8 @@ func (m *model) handleResult(r resultMsg) tea.Cmd {
 			what += " to " + shortID(r.peerID)
 		}
 		why := errText(r.err)
-		if r.addr != "" {
-			// The node's dial errors repeat the whole address.
-			why = strings.ReplaceAll(why, r.addr+": ", "")
+		if r.what == "connect" {
+			why = p2p.DescribeDialError(r.err)
 		}
 		m.alert(r.conv, fmt.Sprintf("%s%s failed: %s", strings.ToUpper(what[:1]), what[1:], why))
 		return m.refreshPeers()

@@ -29,8 +29,8 @@ func (m *model) handleEvent(ev p2p.Event) tea.Cmd {
 		if n := cleanName(ev.Name); n != "" && m.name == "" {
 			m.name = n
 		}
-		m.system(statusConv, fmt.Sprintf("Listening on %d addresses as %s (fingerprint %s). /myid shows them.",
-			len(ev.Addrs), shortID(ev.PeerID), ev.Fingerprint.Short()))
+		m.system(statusConv, fmt.Sprintf("Listening on %d %s as %s (fingerprint %s). /myid shows them.",
+			len(ev.Addrs), plural(len(ev.Addrs), "address", "addresses"), shortID(ev.PeerID), ev.Fingerprint.Short()))
 	case p2p.PathChanged:
 		m.pathChanged(ev) // invite.go
 	case p2p.AddrsChanged:
@@ -56,7 +56,7 @@ func (m *model) handleEvent(ev p2p.Event) tea.Cmd {
 	case p2p.Alert:
 		return m.handleAlert(ev)
 	case p2p.DialFailed:
-		m.alert(m.current, fmt.Sprintf("Dial to %s failed: %s", cleanText(ev.Addr, false), cleanText(ev.Err, false)))
+		m.alert(m.current, fmt.Sprintf("Dial to %s failed: %s", cleanText(ev.Addr, false), dialReason(ev)))
 	}
 	return nil
 }
@@ -106,10 +106,7 @@ func (m *model) received(ev p2p.MessageReceived) tea.Cmd {
 	// when it differs, which is what a message held in an outbox looks
 	// like.
 	m.add(p.id, line{kind: lineIn, from: p.id, id: ev.ID, text: cleanText(ev.Text, true), sentAt: ev.SentAt})
-	if m.opts.Bell && !m.focused {
-		return tea.Raw("\a")
-	}
-	return nil
+	return m.unfocusedArrival(p.id)
 }
 
 // handleAlert shows a security event; a key change also blocks sending.

@@ -66,6 +66,7 @@ type fakeNode struct {
 	invites    []string        // ConnectInvite's (invite_test.go)
 	inviteErr  error           // what Invite answers, if set
 	diag       p2p.Diagnostics // what Diagnostics answers
+	pages      int             // HistoryBefore calls
 }
 
 func newFakeNode() *fakeNode {
@@ -160,6 +161,19 @@ func (f *fakeNode) History(peerID string, limit int) ([]p2p.HistoryEntry, error)
 	return es[max(0, len(es)-limit):], nil
 }
 
+// HistoryBefore answers the last limit entries whose Seq is below before.
+func (f *fakeNode) HistoryBefore(peerID string, before uint64, limit int) ([]p2p.HistoryEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pages++
+	es := f.history[peerID]
+	n := 0
+	for n < len(es) && es[n].Seq < before {
+		n++
+	}
+	return es[max(0, n-limit):n], nil
+}
+
 func (f *fakeNode) PeerID() string               { return selfID }
 func (f *fakeNode) Fingerprint() e2e.Fingerprint { return fp("self") }
 func (f *fakeNode) Addrs() []string {
@@ -187,6 +201,7 @@ type harness struct {
 	node  *fakeNode
 	clock time.Time
 	bells int
+	raws  []string // other sequences written to the terminal
 	quit  bool
 }
 
@@ -225,6 +240,8 @@ func (hs *harness) run(cmd tea.Cmd) {
 	case tea.RawMsg:
 		if msg.Msg == "\a" {
 			hs.bells++
+		} else {
+			hs.raws = append(hs.raws, fmt.Sprint(msg.Msg))
 		}
 	case tea.QuitMsg:
 		hs.quit = true

@@ -48,6 +48,12 @@ func (m *model) loadHistory() tea.Cmd {
 // event for an entry taken here is dropped by ID in [model.received]).
 func (m *model) mergeHistory(msg historyMsg) {
 	c := m.conv(msg.peerID)
+	// Scrolling back goes on from the oldest entry read, shown here or
+	// already on screen from this run.
+	c.older.done = len(msg.entries) < historyShown
+	if len(msg.entries) > 0 {
+		c.older.before = msg.entries[0].Seq
+	}
 	shown := map[string]bool{}
 	for _, l := range c.lines {
 		if l.id != "" {
@@ -61,22 +67,37 @@ func (m *model) mergeHistory(msg historyMsg) {
 	if len(es) == 0 {
 		return
 	}
+	c.older.shown = len(es)
 	old := make([]line, 0, len(es)+1)
-	old = append(old, line{kind: lineSystem, at: es[0].SentAt,
-		text: fmt.Sprintf("Earlier messages (%d, from the history):", len(es))})
-	for _, e := range es {
-		// A stored message has only the sender's time; it is shown as the
-		// line's time, coarse as it is (the node rounds it to the minute).
-		l := line{kind: lineIn, at: e.SentAt, from: msg.peerID, id: e.ID, text: cleanText(e.Text, true)}
-		if e.FromMe {
-			l.kind, l.state = lineOwn, historyState(e.State)
-		}
-		old = append(old, l)
-	}
+	old = append(old, historyHeader(es[0], c.older.shown))
+	old = appendHistory(old, msg.peerID, es)
 	c.lines = append(old, c.lines...)
 	if len(c.lines) > maxLines {
 		c.lines = c.lines[len(c.lines)-maxLines:]
+		c.older.done = true
 	}
+}
+
+// historyHeader is the line over the history shown: n entries, the oldest
+// being first.
+func historyHeader(first p2p.HistoryEntry, n int) line {
+	return line{kind: lineSystem, at: first.SentAt, header: true,
+		text: fmt.Sprintf("Earlier %s (%d, from the history):", plural(n, "message", "messages"), n)}
+}
+
+// appendHistory appends stored entries of the conversation with peerID
+// to ls as lines.
+func appendHistory(ls []line, peerID string, es []p2p.HistoryEntry) []line {
+	for _, e := range es {
+		// A stored message has only the sender's time; it is shown as the
+		// line's time, coarse as it is (the node rounds it to the minute).
+		l := line{kind: lineIn, at: e.SentAt, from: peerID, id: e.ID, text: cleanText(e.Text, true)}
+		if e.FromMe {
+			l.kind, l.state = lineOwn, historyState(e.State)
+		}
+		ls = append(ls, l)
+	}
+	return ls
 }
 
 // historyState maps a stored delivery state to the one drawn.

@@ -81,6 +81,7 @@ type line struct {
 	sentAt time.Time
 	seq    int // local sequence number of an own message
 	state  sendState
+	header bool // the "Earlier messages" line over the history shown
 }
 
 // conversation is the scrollback with one peer, or the status conversation.
@@ -88,6 +89,7 @@ type conversation struct {
 	lines  []line
 	scroll int // screen rows scrolled up from the bottom
 	unread int
+	older  olderHistory // where scrolling back reads on (scrollback.go)
 }
 
 // model is the Bubble Tea model. It is used through a pointer: Update
@@ -126,6 +128,7 @@ type model struct {
 	hsLimit    *alertlimit.Limiter // failed handshakes shown (alerts.go)
 	hsFailed   int                 // failed handshakes since the start
 	err        error               // an internal error (panics.go) Run returns
+	notified   map[string]bool     // peers notified of while unfocused (notify.go)
 	quitting   bool
 }
 
@@ -208,6 +211,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.FocusMsg:
 		m.focused = true
+		clear(m.notified) // the next unfocused message notifies again
 		return nil
 	case tea.BlurMsg:
 		m.focused = false
@@ -231,6 +235,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return m.handleResult(msg)
 	case historyMsg:
 		m.mergeHistory(msg)
+		return nil
+	case olderMsg:
+		m.mergeOlder(msg)
 		return nil
 	}
 	return nil
@@ -257,8 +264,7 @@ func (m *model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		m.cycle(-1)
 		return nil
 	case "pgup":
-		m.scroll(m.paneHeight() - 1)
-		return nil
+		return m.pageUp()
 	case "pgdown":
 		m.scroll(-(m.paneHeight() - 1))
 		return nil
@@ -366,6 +372,7 @@ func (m *model) add(id string, l line) {
 	c.lines = append(c.lines, l)
 	if len(c.lines) > maxLines {
 		c.lines = append(c.lines[:0:0], c.lines[len(c.lines)-maxLines:]...)
+		c.older.done = true // what scrolled away stays in the node
 	}
 	if id != m.current && l.kind == lineIn {
 		c.unread++

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -312,7 +313,7 @@ func TestConnectFailure(t *testing.T) {
 	hs.node.connectErr = fmt.Errorf("%w: %s: no session", p2p.ErrDialFailed, addr)
 	hs.line("/connect " + addr)
 	hs.contains("Connecting to 12D3Ko…bBBBBB at /ip4/10.0.0.2/tcp/4001 …")
-	hs.contains("Connect to 12D3Ko…bBBBBB failed: p2p: dial failed: no session")
+	hs.contains("Connect to 12D3Ko…bBBBBB failed: no session")
 	hs.event(p2p.DialFailed{Addr: "/ip4/10.0.0.3/tcp/1", Err: "refused"})
 	hs.contains("Dial to /ip4/10.0.0.3/tcp/1 failed: refused")
 }
@@ -504,8 +505,10 @@ func TestHostileDialErrors(t *testing.T) {
 			t.Errorf("screen carries %q from a peer", bad)
 		}
 	}
-	hs.contains("Dial to /ip4/10.0.0.3/tcp/1 failed: unrecognized response: ALERT  evil done")
-	hs.contains("failed: p2p: dial failed: got ALERT  evil done")
+	// Dial failures show DescribeDialError's one line; for an error it does
+	// not recognise, that is the peer's text, cleaned and cut short.
+	hs.contains("Dial to /ip4/10.0.0.3/tcp/1 failed: " + p2p.DescribeDialError(errors.New("unrecognized response: "+evil)))
+	hs.contains("failed: " + p2p.DescribeDialError(hs.node.connectErr))
 	hs.contains("Not a multiaddr ending in /p2p/<peer-id>: /ip4/10.0.0.5ALERT  evil done")
 }
 

@@ -54,6 +54,9 @@ type Node interface {
 	Block(peerID string) error
 	// History returns the stored conversation, oldest first.
 	History(peerID string, limit int) ([]p2p.HistoryEntry, error)
+	// HistoryBefore returns the limit messages before the one whose Seq
+	// is before, oldest first: the next page when scrolling back.
+	HistoryBefore(peerID string, before uint64, limit int) ([]p2p.HistoryEntry, error)
 	PeerID() string
 	Fingerprint() e2e.Fingerprint
 	Addrs() []string
@@ -69,6 +72,12 @@ type Options struct {
 	// Bell rings the terminal bell when a message arrives while the
 	// terminal does not have focus.
 	Bell bool
+	// Notify asks the terminal for a desktop notification, naming only
+	// the sender, when a message arrives while it does not have focus
+	// ([DetectNotify] picks the style).
+	Notify NotifyStyle
+	// InTmux wraps notifications for tmux's passthrough.
+	InTmux bool
 	// In and Out are the terminal. Nil means the process's stdin and
 	// stdout.
 	In  io.Reader

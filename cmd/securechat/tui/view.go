@@ -36,12 +36,12 @@ func (m *model) View() (v tea.View) {
 	}()
 	v = tea.NewView(m.render())
 	v.AltScreen = true
-	v.ReportFocus = m.opts.Bell
+	v.ReportFocus = m.opts.Bell || m.opts.Notify != NotifyOff
 	v.WindowTitle = "securechat"
 	if m.modal == nil && !m.quitting && m.width >= minWidth && m.height >= minHeight {
 		if c := m.input.Cursor(); c != nil {
 			c.X += ansi.StringWidth(m.prompt())
-			c.Y = m.height - 1
+			c.Y = m.height - 1 - m.suggestRows()
 			v.Cursor = c
 		}
 	}
@@ -54,7 +54,7 @@ func (m *model) render() string {
 	if w < minWidth || h < minHeight {
 		return fit("Terminal too small for securechat.", w)
 	}
-	mainH := h - 2
+	mainH := m.mainHeight()
 	var rows []string
 	if m.modal != nil {
 		rows = m.renderModal(w, mainH)
@@ -73,7 +73,16 @@ func (m *model) render() string {
 		}
 	}
 	rows = append(rows, m.renderStatus(w), m.renderInput(w))
+	if m.suggestRows() > 0 {
+		rows = append(rows, m.renderSuggestion(w))
+	}
 	return strings.Join(rows, "\n")
+}
+
+// mainHeight is the height of the area over the status bar: the screen
+// less the status bar, the input line and any suggestion line under it.
+func (m *model) mainHeight() int {
+	return m.height - 2 - m.suggestRows()
 }
 
 // paneHeight is how many message rows the pane shows, roughly, for paging.
