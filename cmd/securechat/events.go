@@ -60,6 +60,8 @@ type peerJSON struct {
 	State       string `json:"state"`
 	Trust       string `json:"trust"`
 	KeyChanged  bool   `json:"key_changed"` // extension: a new key awaits trust_new_key
+	Blocked     bool   `json:"blocked"`
+	Label       string `json:"label"` // extension: the user's own name for the peer; "" if none
 }
 
 type peersEvent struct {
@@ -120,6 +122,10 @@ const (
 	codeDialFailed          = "dial_failed"
 	codeTooLarge            = "too_large"
 	codeFingerprintMismatch = "fingerprint_mismatch"
+	codeBlocked             = "blocked"           // send to a blocked peer
+	codeNothingToAccept     = "nothing_to_accept" // trust_new_key, key unchanged
+	codeInvalidName         = "invalid_name"      // nick or label not 1-32 printable characters
+	codeNoSession           = "no_session"        // safety_number before the peer was ever online
 )
 
 // toJSONPeers converts the node's peer list; never nil, so it encodes as [].
@@ -133,6 +139,8 @@ func toJSONPeers(peers []p2p.PeerInfo) []peerJSON {
 			State:       string(p.State),
 			Trust:       string(p.Trust),
 			KeyChanged:  p.KeyChanged,
+			Blocked:     p.Blocked,
+			Label:       p.Label,
 		})
 	}
 	return out
@@ -155,6 +163,8 @@ func eventJSON(ev p2p.Event) any {
 		return msgIDEvent{Event: "delivered", PeerID: e.PeerID, ID: e.ID}
 	case p2p.Alert:
 		return alertEvent{"alert", e.Kind, e.PeerID, e.Message}
+	case p2p.NameChanged:
+		return nameChangedEvent{"name_changed", e.PeerID, e.Name}
 	}
 	return nil
 }

@@ -43,6 +43,7 @@ type config struct {
 	connect        []multiaddr.Multiaddr
 	mdns           bool
 	name           string
+	nameSet        bool // --name was given: it replaces the saved name
 	headless       bool
 	ephemeral      bool
 	passphraseFile string
@@ -221,7 +222,7 @@ func parseArgs(args []string, env environment) (*config, error) {
 		if err != nil {
 			return nil, usageErrorf("", "--name: %v", err)
 		}
-		cfg.name = n
+		cfg.name, cfg.nameSet = n, true
 	} else {
 		cfg.name = defaultName(env)
 	}
