@@ -32,8 +32,8 @@ const statusConv = ""
 // peer is what the interface knows of one peer.
 type peer struct {
 	id         string
-	name       string // the name the peer announced, cleaned
-	label      string // the user's own name for it, if any (contacts.go)
+	name       string          // the name the peer announced, cleaned
+	label      string          // the user's own name for it, if any (contacts.go)
 	fp         e2e.Fingerprint // the pinned fingerprint
 	newFP      e2e.Fingerprint // the changed key awaiting /trust-new-key, if known
 	trust      p2p.Trust
