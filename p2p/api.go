@@ -35,9 +35,10 @@ type Config struct {
 	Passphrase []byte
 	// ListenAddrs default to TCP and QUIC on all interfaces, port 0.
 	ListenAddrs []multiaddr.Multiaddr
-	// Name is the nickname shown to peers (1-32 printable characters,
-	// [ValidName]). Given, it replaces the name saved in the home, and is
-	// saved there; empty, the saved name is used, else DefaultName.
+	// Name is the nickname shown to peers, taken as given (front ends
+	// check it with [ValidName]; at most 128 bytes of UTF-8). Given, it
+	// replaces the name saved in the home, and is saved there; empty, the
+	// saved name is used, else DefaultName.
 	Name string
 	// DefaultName is the nickname when neither Name nor a saved name is
 	// there (the command passes the OS user name). It is not saved.

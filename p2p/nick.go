@@ -37,17 +37,15 @@ func ValidName(s string) (string, error) {
 // startName picks the name a node starts with: cfg.Name, which is then
 // saved in the store; else the name saved there by an earlier run (or
 // [Node.SetName]); else cfg.DefaultName, not saved, so that a later run
-// with another default follows it.
+// with another default follows it. cfg.Name is taken as given (the
+// command checks --name; tests send hostile names on purpose), within
+// what the store keeps: at most 128 bytes of UTF-8.
 func startName(st store.Store, cfg Config) (string, error) {
 	if cfg.Name != "" {
-		name, err := ValidName(cfg.Name)
-		if err != nil {
-			return "", err
+		if err := st.SetOwnName(cfg.Name); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrInvalidName, err)
 		}
-		if err := st.SetOwnName(name); err != nil {
-			return "", err
-		}
-		return name, nil
+		return cfg.Name, nil
 	}
 	saved, ok, err := st.OwnName()
 	if err != nil {

@@ -139,6 +139,9 @@ func (m *model) listPeers() {
 		if p.online {
 			state = "online"
 		}
+		if p.blocked {
+			state += "  blocked"
+		}
 		m.system(m.current, fmt.Sprintf("%d. %s  %s  fp %s  %s  %s",
 			i+1, m.senderName(id), id, p.fp.Short(), trustWords(p), state))
 	}
@@ -229,7 +232,7 @@ func (m *model) sendText(id, text string) tea.Cmd {
 		return nil
 	}
 	if p.blocked {
-		m.alert(id, fmt.Sprintf("Not sent: you blocked %s.", m.senderName(id)))
+		m.alert(id, fmt.Sprintf("Not sent: you blocked %s. /unblock undoes it.", m.senderName(id)))
 		return nil
 	}
 	if p.keyChanged {

@@ -13,6 +13,8 @@ func TestUnblock(t *testing.T) {
 	hs.node.setPeer(p2p.PeerInfo{PeerID: bobID, Fingerprint: fp(bobID), Name: "bob", State: "offline", Trust: p2p.TrustPinned, Blocked: true})
 	hs.run(hs.m.refreshPeers())
 	hs.contains(fp(bobID).Short() + " blocked")
+	hs.line("/peers")
+	hs.contains("offline  blocked")
 	hs.line("/unblock bob")
 	if len(hs.node.unblocked) != 1 || hs.node.unblocked[0] != bobID {
 		t.Fatalf("unblocked %q", hs.node.unblocked)
