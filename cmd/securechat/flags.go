@@ -75,8 +75,9 @@ Flags (usable in any order, before or after the subcommand):
                             (default TCP and QUIC on all interfaces, port 0)
   --connect MULTIADDR       dial at start; repeatable; must end in /p2p/<peer-id>
   --no-mdns                 do not announce or discover on the LAN
-  --name NAME               nickname shown to peers, 1-32 printable characters
-                            (default the OS user name)
+  --name NAME               nickname shown to peers, 1-32 printable characters;
+                            saved in the home (default the saved name, else
+                            the OS user name)
   --headless                JSON Lines API on stdin/stdout, logs on stderr
   --ephemeral               fresh identity in memory; nothing is written to disk
   --passphrase-file FILE    read the passphrase from the first line of FILE
