@@ -35,8 +35,14 @@ type Config struct {
 	Passphrase []byte
 	// ListenAddrs default to TCP and QUIC on all interfaces, port 0.
 	ListenAddrs []multiaddr.Multiaddr
-	// Name is the nickname shown to peers.
+	// Name is the nickname shown to peers, taken as given (front ends
+	// check it with [ValidName]; at most 128 bytes of UTF-8). Given, it
+	// replaces the name saved in the home, and is saved there; empty, the
+	// saved name is used, else DefaultName.
 	Name string
+	// DefaultName is the nickname when neither Name nor a saved name is
+	// there (the command passes the OS user name). It is not saved.
+	DefaultName string
 	// MDNS turns on LAN discovery.
 	MDNS bool
 	// Logger receives the node's logs; nil discards them.
@@ -76,9 +82,14 @@ type PeerInfo struct {
 	Conn        string // ConnDirect or ConnRelayed while online, else "none"
 	Trust       Trust
 	KeyChanged  bool // a different key was seen and awaits TrustNewKey
-	Blocked     bool // refused since Block (kept across restarts)
 	// PendingFingerprint is the new key's fingerprint while KeyChanged.
 	PendingFingerprint e2e.Fingerprint
+	// Label is the user's own name for the peer ([Node.SetLabel]), shown
+	// instead of Name on the user's screens; empty if none. Peers never
+	// see it.
+	Label string
+	// Blocked peers are refused ([Node.Block]) until [Node.Unblock].
+	Blocked bool
 }
 
 // PeerState is whether a known peer has a live session.
@@ -100,6 +111,14 @@ var (
 	ErrDialFailed          = errors.New("p2p: dial failed")
 	ErrClosed              = errors.New("p2p: node closed")
 	ErrNoSession           = errors.New("p2p: no live session with that peer") // or, from SafetyNumber: its keys were never seen
+	// ErrBlocked is [Node.Send]'s answer for a peer the user blocked.
+	ErrBlocked = errors.New("p2p: peer is blocked; unblock it first")
+	// ErrNothingToAccept is [Node.TrustNewKey]'s answer when the peer's
+	// key did not change: there is no new key to accept.
+	ErrNothingToAccept = errors.New("p2p: the peer's key has not changed; nothing to accept")
+	// ErrInvalidName is returned for a name or label that is not 1-32
+	// printable characters ([ValidName]).
+	ErrInvalidName = errors.New("p2p: a name is 1-32 printable characters")
 )
 
 // MaxMessageText is the largest message text a user may send (64 KiB).
@@ -120,6 +139,11 @@ var _ interface {
 	TrustNewKey(peerID string, fp e2e.Fingerprint) error
 	SafetyNumber(peerID string) (string, error)
 	Block(peerID string) error
+	Unblock(peerID string) error
+	Forget(peerID string) error
+	SetLabel(peerID, label string) error
+	SetName(name string) error
+	Name() string
 	History(peerID string, limit int) ([]HistoryEntry, error)
 	HistoryBefore(peerID string, before uint64, limit int) ([]HistoryEntry, error)
 	PeerID() string

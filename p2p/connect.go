@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -141,8 +142,11 @@ func (n *Node) resolve(to string) (peer.ID, string, error) {
 		if err != nil {
 			return "", "", err
 		}
-		if !ok || c.Blocked {
+		if !ok {
 			return "", "", ErrUnknownPeer
+		}
+		if c.Blocked {
+			return "", "", ErrBlocked
 		}
 		if !c.PendingFingerprint.IsZero() {
 			return "", "", ErrKeyChanged
@@ -154,8 +158,12 @@ func (n *Node) resolve(to string) (peer.ID, string, error) {
 		return "", "", err
 	}
 	peers := make([]PeerInfo, 0, len(contacts))
+	var blocked []PeerInfo
 	for _, c := range contacts {
 		if c.Blocked {
+			// Matched only when no other peer is (ErrBlocked below):
+			// a blocked peer's name never makes a query ambiguous.
+			blocked = append(blocked, PeerInfo{PeerID: c.PeerID, Fingerprint: c.Fingerprint, Name: shownName(c)})
 			continue
 		}
 		p, err := peer.Decode(c.PeerID)
@@ -166,11 +174,15 @@ func (n *Node) resolve(to string) (peer.ID, string, error) {
 		if n.online(p) {
 			state = PeerOnline
 		}
-		peers = append(peers, PeerInfo{PeerID: c.PeerID, Fingerprint: c.Fingerprint, Name: c.Name,
+		// The user's label is what the user sees, so it is what they type.
+		peers = append(peers, PeerInfo{PeerID: c.PeerID, Fingerprint: c.Fingerprint, Name: shownName(c),
 			State: state, KeyChanged: !c.PendingFingerprint.IsZero()})
 	}
 	found, err := MatchPeer(peers, to)
 	if err != nil {
+		if _, berr := MatchPeer(blocked, to); berr == nil && errors.Is(err, ErrUnknownPeer) {
+			return "", "", ErrBlocked
+		}
 		return "", "", err
 	}
 	if found.KeyChanged {

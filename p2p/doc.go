@@ -25,7 +25,11 @@
 //     record deadlines.
 //   - batch.go: records sealed and written together.
 //   - payload.go: the chat payloads inside records (HELLO, message,
-//     receipt).
+//     receipt, NAME).
+//   - nick.go: the own name: saved in the store, [Node.SetName] and its
+//     NAME announcement, a peer's NAME ([NameChanged]).
+//   - contacts.go: labels ([Node.SetLabel]), [Node.Unblock] and
+//     [Node.Forget].
 //   - trust.go: trust on first use, key changes, names, verification,
 //     blocking and safety numbers.
 //   - outbox.go, outqueue.go: messages waiting for their receipt, in the

@@ -109,6 +109,16 @@ const (
 	AlertNameCollision   = "name_collision"
 )
 
+// NameChanged reports that a peer announced a new name inside its live
+// session (a NAME payload, e2e/PROTOCOL.md). Name is sanitized and proves
+// nothing; a name another contact uses also raises [AlertNameCollision].
+// A name changed while the peer was offline comes with its next
+// [SessionUp] instead.
+type NameChanged struct {
+	PeerID string
+	Name   string
+}
+
 // DialFailed reports that a dial the node started on its own (a redial of a
 // known peer, an mDNS discovery) failed. [Node.Connect] does not raise it: it
 // returns its failure to the caller, which reports it once.
@@ -128,5 +138,6 @@ func (MessageReceived) isEvent() {}
 func (Delivered) isEvent()       {}
 func (Alert) isEvent()           {}
 func (DialFailed) isEvent()      {}
+func (NameChanged) isEvent()     {}
 func (AddrsChanged) isEvent()    {}
 func (PathChanged) isEvent()     {}

@@ -307,7 +307,7 @@ func TestBlock(t *testing.T) {
 	if _, err := b.Connect(ctx, a.addr(t, "tcp")); !errors.Is(err, ErrDialFailed) {
 		t.Fatalf("Connect to a node that blocked us = %v", err)
 	}
-	if _, err := a.Send(ctx, b.PeerID(), "hi"); !errors.Is(err, ErrUnknownPeer) {
+	if _, err := a.Send(ctx, b.PeerID(), "hi"); !errors.Is(err, ErrBlocked) {
 		t.Fatalf("Send to blocked = %v", err)
 	}
 	if k := a.ev.count(isSessionUp(b.PeerID())); k != 1 {

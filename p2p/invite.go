@@ -137,7 +137,7 @@ func dialableAddr(b []byte, id peer.ID) (multiaddr.Multiaddr, error) {
 // order). Addresses that do not fit the invite's 2,000 characters are left
 // out; [ParseInvite] on the result lists those kept.
 func (n *Node) Invite() (string, error) {
-	inv, err := newInvite(n.id, n.name, n.host.ID(), n.host.Addrs())
+	inv, err := newInvite(n.id, n.Name(), n.host.ID(), n.host.Addrs())
 	if err != nil {
 		return "", err
 	}

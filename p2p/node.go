@@ -33,7 +33,6 @@ const closeGrace = 2 * time.Second
 // sessions and its store. Its methods are safe for concurrent use.
 type Node struct {
 	log     *slog.Logger
-	name    string
 	host    host.Host
 	selfID  string // host.ID().String(), encoded once
 	rm      network.ResourceManager
@@ -76,6 +75,8 @@ type Node struct {
 	closed    bool
 	peers     map[peer.ID]*peerState
 	trustMu   sync.Mutex // serializes read-modify-write of contacts
+	nameMu    sync.Mutex // guards name (nick.go)
+	name      string     // the own nickname, sent in HELLO and NAME
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -148,7 +149,6 @@ func start(ctx context.Context, cfg Config, set settings, keys nodeKeys, st stor
 	n := &Node{
 		log:     log,
 		set:     set,
-		name:    cfg.Name,
 		hostKey: keys.host,
 		id:      keys.id,
 		store:   st,
@@ -157,6 +157,11 @@ func start(ctx context.Context, cfg Config, set settings, keys nodeKeys, st stor
 		peers:   make(map[peer.ID]*peerState),
 	}
 	n.outq = newOutQueue(n.outbox)
+	name, err := startName(st, cfg) // nick.go
+	if err != nil {
+		return nil, err
+	}
+	n.name = name
 	if cfg.Logger != nil {
 		libp2pLogs.root.set(n, cfg.Logger)
 	}
@@ -206,7 +211,7 @@ func start(ctx context.Context, cfg Config, set settings, keys nodeKeys, st stor
 
 	// Ready goes into the buffer before the handler exists, so it is the
 	// first event whatever a peer does.
-	ready := Ready{PeerID: n.PeerID(), Fingerprint: n.Fingerprint(), Name: n.name, Addrs: n.Addrs()}
+	ready := Ready{PeerID: n.PeerID(), Fingerprint: n.Fingerprint(), Name: n.Name(), Addrs: n.Addrs()}
 	n.emit(ready)
 	n.watchAddrs(ready.Addrs) // AddrsChanged from now on (reachability.go)
 	n.host.SetStreamHandler(protocol.ID(e2e.ProtocolID), n.handleStream)
@@ -405,9 +410,10 @@ func (n *Node) Peers() []PeerInfo {
 			Conn:        conn,
 			Trust:       c.Trust,
 			KeyChanged:  !c.PendingFingerprint.IsZero(),
-			Blocked:     c.Blocked,
 
 			PendingFingerprint: c.PendingFingerprint,
+			Label:              c.Label,
+			Blocked:            c.Blocked,
 		})
 	}
 	n.mu.Unlock()

@@ -18,6 +18,10 @@ const (
 	payloadHello   byte = 1 // name: the first DATA record of each side
 	payloadChat    byte = 2 // a message: id, sent_at, text
 	payloadReceipt byte = 3 // "delivered": the id of a received message
+	// payloadName announces a new name inside a live session (nick.go).
+	// It takes the highest type below 16 so that the types added next to
+	// it (addresses) keep counting up from 4.
+	payloadName byte = 15
 )
 
 // messageIDLen is the length of a message ID: 16 random bytes.
@@ -33,13 +37,18 @@ var errPayload = errors.New("p2p: malformed chat payload")
 // payload is one decoded chat payload. Only the fields of its type are set.
 type payload struct {
 	typ    byte
-	name   string             // hello
+	name   string             // hello, name
 	id     [messageIDLen]byte // chat, receipt
 	sentAt time.Time          // chat, millisecond precision
 	text   string             // chat
 }
 
-func encodeHello(name string) []byte {
+func encodeHello(name string) []byte { return encodeNamed(payloadHello, name) }
+
+// encodeName is the NAME payload: HELLO's layout under its own type.
+func encodeName(name string) []byte { return encodeNamed(payloadName, name) }
+
+func encodeNamed(typ byte, name string) []byte {
 	if len(name) > maxNameBytes {
 		name = name[:maxNameBytes]
 		for !utf8.ValidString(name) {
@@ -47,7 +56,7 @@ func encodeHello(name string) []byte {
 		}
 	}
 	b := make([]byte, 0, 2+len(name))
-	b = append(b, payloadHello, byte(len(name)))
+	b = append(b, typ, byte(len(name)))
 	return append(b, name...)
 }
 
@@ -75,7 +84,7 @@ func parsePayload(b []byte) (payload, error) {
 	p := payload{typ: b[0]}
 	b = b[1:]
 	switch p.typ {
-	case payloadHello:
+	case payloadHello, payloadName:
 		if len(b) < 1 || int(b[0]) > maxNameBytes || len(b) != 1+int(b[0]) {
 			return payload{}, errPayload
 		}

@@ -18,6 +18,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 	}{
 		{"hello", encodeHello("alice"), payload{typ: payloadHello, name: "alice"}},
 		{"hello empty", encodeHello(""), payload{typ: payloadHello}},
+		{"name", encodeName("bobby"), payload{typ: payloadName, name: "bobby"}},
 		{"chat", encodeChat(id, at, "hi\nthere"), payload{typ: payloadChat, id: id, sentAt: at, text: "hi\nthere"}},
 		{"chat empty", encodeChat(id, at, ""), payload{typ: payloadChat, id: id, sentAt: at}},
 		{"chat max", encodeChat(id, at, strings.Repeat("x", MaxMessageText)), payload{typ: payloadChat, id: id, sentAt: at, text: strings.Repeat("x", MaxMessageText)}},
@@ -65,6 +66,8 @@ func TestPayloadMalformed(t *testing.T) {
 		{"hello trailing", []byte{payloadHello, 1, 'a', 'b'}},
 		{"hello too long", append([]byte{payloadHello, 200}, bytes.Repeat([]byte{'a'}, 200)...)},
 		{"hello bad utf8", []byte{payloadHello, 1, 0xff}},
+		{"name trailing", []byte{payloadName, 1, 'a', 'b'}},
+		{"name bad utf8", []byte{payloadName, 1, 0xff}},
 		{"chat short", chat[:1+messageIDLen+7]},
 		{"chat bad utf8", append(bytes.Clone(chat), 0xff)},
 		{"chat negative time", append(append([]byte{payloadChat}, id[:]...), 0x80, 0, 0, 0, 0, 0, 0, 0)},
@@ -84,6 +87,7 @@ func TestPayloadMalformed(t *testing.T) {
 func FuzzParsePayload(f *testing.F) {
 	id := [messageIDLen]byte{7}
 	f.Add(encodeHello("bob"))
+	f.Add(encodeName("bobby"))
 	f.Add(encodeChat(id, time.UnixMilli(1), "hello"))
 	f.Add(encodeReceipt(id))
 	f.Add([]byte{})
@@ -97,6 +101,8 @@ func FuzzParsePayload(f *testing.F) {
 		switch p.typ {
 		case payloadHello:
 			again = encodeHello(p.name)
+		case payloadName:
+			again = encodeName(p.name)
 		case payloadChat:
 			again = encodeChat(p.id, p.sentAt, p.text)
 		case payloadReceipt:

@@ -51,6 +51,10 @@ type session struct {
 	trust     Trust
 
 	wmu sync.Mutex // one record sealed and written at a time
+	// helloSent and announced (the name our last HELLO or NAME carried)
+	// are guarded by wmu: a NAME goes out only after our HELLO (nick.go).
+	helloSent bool
+	announced string
 
 	mu             sync.Mutex // guards the fields below
 	receipts       [][messageIDLen]byte
@@ -82,7 +86,10 @@ func (ss *session) kick() {
 // check and any tie-break passed, and under wmu like every record.
 func (ss *session) sendHello() error {
 	b := recordBatch{ss: ss}
-	err := b.add(func() ([]byte, error) { return ss.sec.Seal(encodeHello(ss.n.name)) })
+	err := b.add(func() ([]byte, error) {
+		ss.helloSent, ss.announced = true, ss.n.Name()
+		return ss.sec.Seal(encodeHello(ss.announced))
+	})
 	if werr := b.write(); err == nil {
 		err = werr
 	}
@@ -403,6 +410,8 @@ func (ss *session) handlePayload(pt []byte) bool {
 		ss.kick()
 	case payloadReceipt:
 		n.onReceipt(ss, p.id)
+	case payloadName:
+		n.onName(ss, SanitizeName(p.name)) // nick.go
 	}
 	return true
 }

@@ -160,7 +160,8 @@ func (n *Node) Verify(peerID string, fp e2e.Fingerprint) error {
 
 // TrustNewKey accepts the new key a peer presented (see
 // [AlertKeyChanged]): fp must be the pending fingerprint. The new key is
-// pinned, and sending works again. The old key's stored identity is dropped
+// pinned, and sending works again; a peer whose key did not change gives
+// [ErrNothingToAccept], whatever fp. The old key's stored identity is dropped
 // with its pin; the new key's is stored at the first session under it (the
 // refused session's keys are not kept), so until then [Node.SafetyNumber]
 // answers [ErrNoSession].
@@ -179,6 +180,8 @@ func (n *Node) updateTrust(peerID string, fp e2e.Fingerprint, to Trust) error {
 		return ErrUnknownPeer
 	}
 	switch {
+	case to == TrustPinned && c.PendingFingerprint.IsZero():
+		return ErrNothingToAccept
 	case !c.PendingFingerprint.IsZero() && c.PendingFingerprint.Equal(fp):
 		c.Fingerprint = fp
 		c.PendingFingerprint = e2e.Fingerprint{}

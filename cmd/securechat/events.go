@@ -77,6 +77,7 @@ type peerJSON struct {
 	Conn        string `json:"conn"` // "direct", "relayed" or "none"
 	Blocked     bool   `json:"blocked"`
 	KeyChanged  bool   `json:"key_changed"` // extension: a new key awaits trust_new_key
+	Label       string `json:"label"` // extension: the user's own name for the peer; "" if none
 }
 
 type peersEvent struct {
@@ -137,6 +138,10 @@ const (
 	codeDialFailed          = "dial_failed"
 	codeTooLarge            = "too_large"
 	codeFingerprintMismatch = "fingerprint_mismatch"
+	codeBlocked             = "blocked"           // send to a blocked peer
+	codeNothingToAccept     = "nothing_to_accept" // trust_new_key, key unchanged
+	codeInvalidName         = "invalid_name"      // nick or label not 1-32 printable characters
+	codeNoSession           = "no_session"        // safety_number before the peer was ever online
 )
 
 // toJSONPeers converts the node's peer list; never nil, so it encodes as [].
@@ -152,6 +157,7 @@ func toJSONPeers(peers []p2p.PeerInfo) []peerJSON {
 			Conn:        connOrNone(p.Conn),
 			Blocked:     p.Blocked,
 			KeyChanged:  p.KeyChanged,
+			Label:       p.Label,
 		})
 	}
 	return out
@@ -190,6 +196,8 @@ func eventJSON(ev p2p.Event) any {
 		return msgIDEvent{Event: "delivered", PeerID: e.PeerID, ID: e.ID}
 	case p2p.Alert:
 		return alertEvent{"alert", e.Kind, e.PeerID, e.Message}
+	case p2p.NameChanged:
+		return nameChangedEvent{"name_changed", e.PeerID, e.Name}
 	}
 	return nil
 }

@@ -33,6 +33,9 @@ type fakeNode struct {
 	inviteErr  error    // what Invite and ConnectInvite answer, if set
 	diag       p2p.Diagnostics
 	blocked    []string
+	unblocked  []string
+	forgotten  []string
+	name       string // SetName's; Name answers it ("me" before)
 	history    map[string][]p2p.HistoryEntry
 	closed     bool
 	closeOnce  sync.Once
@@ -139,7 +142,7 @@ func (n *fakeNode) Send(ctx context.Context, to, text string) (string, error) {
 }
 
 // SendTo resolves to among the peers as the real node does, by
-// p2p.MatchPeer.
+// p2p.MatchPeer with labels in place of names.
 func (n *fakeNode) SendTo(ctx context.Context, to, text string) (string, string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -147,7 +150,7 @@ func (n *fakeNode) SendTo(ctx context.Context, to, text string) (string, string,
 	if n.sendErr != nil {
 		return "", "", n.sendErr
 	}
-	p, err := p2p.MatchPeer(n.peers, to)
+	p, err := p2p.MatchPeer(shownPeers(append([]p2p.PeerInfo(nil), n.peers...)), to)
 	if err != nil {
 		return "", "", err
 	}
@@ -169,6 +172,75 @@ func (n *fakeNode) Block(peerID string) error {
 	defer n.mu.Unlock()
 	n.blocked = append(n.blocked, peerID)
 	return nil
+}
+
+// Unblock clears the peer's Blocked, as the real node does; an unlisted
+// peer is unknown.
+func (n *fakeNode) Unblock(peerID string) error {
+	return n.update(peerID, func(p *p2p.PeerInfo) error {
+		n.unblocked = append(n.unblocked, peerID)
+		p.Blocked = false
+		return nil
+	})
+}
+
+// Forget drops the peer from the list and its history.
+func (n *fakeNode) Forget(peerID string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i, p := range n.peers {
+		if p.PeerID == peerID {
+			n.peers = append(n.peers[:i:i], n.peers[i+1:]...)
+			delete(n.history, peerID)
+			n.forgotten = append(n.forgotten, peerID)
+			return nil
+		}
+	}
+	return p2p.ErrUnknownPeer
+}
+
+// SetLabel checks the label as the real node does and keeps it.
+func (n *fakeNode) SetLabel(peerID, label string) error {
+	if label != "" {
+		var err error
+		if label, err = p2p.ValidName(label); err != nil {
+			return err
+		}
+	}
+	return n.update(peerID, func(p *p2p.PeerInfo) error { p.Label = label; return nil })
+}
+
+// SetName checks the name as the real node does and keeps it.
+func (n *fakeNode) SetName(name string) error {
+	name, err := p2p.ValidName(name)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.name = name
+	return nil
+}
+
+func (n *fakeNode) Name() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.name == "" {
+		return "me"
+	}
+	return n.name
+}
+
+// update runs f on the listed peer peerID, or answers ErrUnknownPeer.
+func (n *fakeNode) update(peerID string, f func(*p2p.PeerInfo) error) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i := range n.peers {
+		if n.peers[i].PeerID == peerID {
+			return f(&n.peers[i])
+		}
+	}
+	return p2p.ErrUnknownPeer
 }
 
 // History answers the entries kept for peerID, the last limit of them; a

@@ -54,6 +54,7 @@ type config struct {
 	jsonOut        bool // doctor --json
 	mdns           bool
 	name           string
+	nameSet        bool // --name was given: it replaces the saved name
 	headless       bool
 	ephemeral      bool
 	passphraseFile string
@@ -96,8 +97,9 @@ Flags (usable in any order, before or after the subcommand):
   --connect ADDR            dial at start; repeatable; a multiaddr ending in
                             /p2p/<peer-id>, or an invite (securechat:...)
   --no-mdns                 do not announce or discover on the LAN
-  --name NAME               nickname shown to peers, 1-32 printable characters
-                            (default the OS user name)
+  --name NAME               nickname shown to peers, 1-32 printable characters;
+                            saved in the home (default the saved name, else
+                            the OS user name)
   --headless                JSON Lines API on stdin/stdout, logs on stderr
   --ephemeral               fresh identity in memory; nothing is written to disk
   --passphrase-file FILE    read the passphrase from the first line of FILE
@@ -282,7 +284,7 @@ func parseArgs(args []string, env environment) (*config, error) {
 		if err != nil {
 			return nil, usageErrorf("", "--name: %v", err)
 		}
-		cfg.name = n
+		cfg.name, cfg.nameSet = n, true
 	} else {
 		cfg.name = defaultName(env)
 	}

@@ -72,7 +72,7 @@ func runHeadless(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 				}
 			}
 		}()
-		h.pump(ready, cfg.name)
+		h.pump(ready, h.node.Name())
 		pumpDone <- nil
 	}()
 	// Nothing may precede ready on stdout, not even the answer to a bad
@@ -356,6 +356,8 @@ func (h *headless) execute(ctx context.Context, c command) (quit bool) {
 		h.block(c)
 	case "history":
 		h.history(c)
+	default:
+		h.contacts(c) // headless_contacts.go
 	}
 	return false
 }

@@ -17,7 +17,9 @@ type command struct {
 	Text        string
 	PeerID      string
 	Fingerprint string
-	Limit       int // history; 0 when absent
+	Name        string // nick
+	Label       string // label; "" removes it
+	Limit       int    // history; 0 when absent
 }
 
 // commandFields lists each command's required fields.
@@ -31,6 +33,12 @@ var commandFields = map[string][]string{
 	"history":       {"peer_id"},
 	"block":         {"peer_id"},
 	"quit":          nil,
+	// headless_contacts.go
+	"unblock":       {"peer_id"},
+	"forget":        {"peer_id"},
+	"label":         {"peer_id", "label"},
+	"nick":          {"name"},
+	"safety_number": {"peer_id"},
 }
 
 // cmdError is a command that cannot be done, as an error event.
@@ -42,7 +50,7 @@ type cmdError struct {
 // rawCommand holds the raw JSON value of each member a command may have;
 // nil for a member the line does not have. Other members are skipped.
 type rawCommand struct {
-	ref, cmd, addr, to, text, peerID, fingerprint, limit []byte
+	ref, cmd, addr, to, text, peerID, fingerprint, limit, name, label []byte
 }
 
 // member returns where the value of the member named key goes, or nil.
@@ -64,6 +72,10 @@ func (r *rawCommand) member(key []byte) *[]byte {
 		return &r.fingerprint
 	case "limit":
 		return &r.limit
+	case "name":
+		return &r.name
+	case "label":
+		return &r.label
 	}
 	return nil
 }
@@ -121,6 +133,10 @@ func parseCommand(line []byte) (command, *cmdError) {
 			str(f, raw.peerID, &c.PeerID, true)
 		case "fingerprint":
 			str(f, raw.fingerprint, &c.Fingerprint, true)
+		case "name":
+			str(f, raw.name, &c.Name, true)
+		case "label":
+			str(f, raw.label, &c.Label, true)
 		}
 	}
 	if raw.limit != nil && c.Cmd == "history" && bad == nil {

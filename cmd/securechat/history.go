@@ -34,7 +34,7 @@ func toJSONHistory(es []p2p.HistoryEntry) []historyJSON {
 // history answers the history command: peer_id (or anything
 // [p2p.MatchPeer] resolves), optional limit.
 func (h *headless) history(c command) {
-	p, err := p2p.MatchPeer(h.node.Peers(), c.PeerID)
+	p, err := p2p.MatchPeer(shownPeers(h.node.Peers()), c.PeerID)
 	if err != nil {
 		h.fail(c.Ref, errorCode(err), oneLine(err.Error()))
 		return

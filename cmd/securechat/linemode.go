@@ -28,6 +28,9 @@ type lineMode struct {
 	mu      sync.Mutex // guards out and current
 	out     io.Writer
 	current string // peer ID of the current conversation
+	// asked is the action /block or /forget waits to confirm: the next
+	// line "y" or "yes" runs it, any other line drops it.
+	asked func()
 }
 
 const lineHelp = `Commands:
@@ -40,7 +43,11 @@ const lineHelp = `Commands:
   /verify [PEER]              show what to compare with PEER out of band
   /verify PEER FINGERPRINT    mark PEER verified after comparing
   /trust-new-key PEER FP      accept PEER's changed key FP (after checking it)
-  /block PEER                 refuse PEER's connections from now on
+  /block PEER                 refuse PEER's connections from now on (asks first)
+  /unblock PEER               undo /block
+  /forget PEER                delete PEER and your history with it (asks first)
+  /label PEER [NAME]          your own name for PEER (none: remove it)
+  /nick NAME                  change your name; peers online see it at once
   /help                       this help
   /quit                       leave
 Any other line is sent to the current peer.
@@ -61,7 +68,7 @@ func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	})
 
 	fp := n.Fingerprint()
-	lm.printf("securechat: you are %s\n", cfg.name)
+	lm.printf("securechat: you are %s\n", n.Name())
 	lm.printf("  peer ID:     %s\n  fingerprint: %s\n               (full: %s)\n", n.PeerID(), fp.Short(), fp)
 	for _, a := range n.Addrs() {
 		lm.printf("  listening:   %s\n", a)
@@ -122,6 +129,9 @@ func (lm *lineMode) handle(ctx context.Context, line string) (quit bool) {
 	if line == "" {
 		return false
 	}
+	if lm.answer(line) { // a question asked by /block or /forget (linemode_contacts.go)
+		return false
+	}
 	if !strings.HasPrefix(line, "/") {
 		lm.sendToCurrent(ctx, line)
 		return false
@@ -175,6 +185,8 @@ func (lm *lineMode) handle(ctx context.Context, line string) (quit bool) {
 		lm.trustNewKey(args)
 	case "/block":
 		lm.block(args) // linemode_block.go
+	case "/unblock", "/forget", "/label", "/nick":
+		lm.contacts(cmd, rest, args) // linemode_contacts.go
 	default:
 		lm.printf("*** unknown command %s; /help lists them\n", sanitizeName(cmd))
 	}
@@ -246,6 +258,9 @@ func (lm *lineMode) listPeers() {
 		if p.KeyChanged {
 			warn = "  !!! KEY CHANGED"
 		}
+		if p.Blocked {
+			warn += "  [blocked]"
+		}
 		lm.printf("%s %s  %s  %s  %s%s\n", mark, peerLabel(p), p.PeerID, p.State, p.Trust, warn)
 	}
 }
@@ -254,7 +269,7 @@ func (lm *lineMode) listPeers() {
 // its start or end, name, name~fingerprint, fingerprint prefix, start of a
 // name.
 func (lm *lineMode) findPeer(who string) (p2p.PeerInfo, error) {
-	p, err := p2p.MatchPeer(lm.node.Peers(), who)
+	p, err := p2p.MatchPeer(shownPeers(lm.node.Peers()), who)
 	if err != nil {
 		return p2p.PeerInfo{}, errors.New(strings.TrimPrefix(oneLine(err.Error()), "p2p: ") + " (see /peers)")
 	}
@@ -373,6 +388,10 @@ func (lm *lineMode) event(ev p2p.Event) {
 		}
 	case p2p.DialFailed:
 		lm.dials.dialFailed(e)
+	case p2p.NameChanged:
+		p := lm.peer(e.PeerID)
+		p.Name = "" // the line names the peer by label or ID, then the new name
+		lm.printf("*** %s now calls itself %s\n", peerLabel(p), sanitizeName(e.Name))
 	}
 }
 
@@ -386,9 +405,13 @@ func (lm *lineMode) peer(peerID string) p2p.PeerInfo {
 	return p2p.PeerInfo{PeerID: peerID}
 }
 
-// peerLabel is "name (shortfp)", falling back to the peer ID.
+// peerLabel is "name (shortfp)", the user's label in place of the name
+// where there is one, falling back to the peer ID.
 func peerLabel(p p2p.PeerInfo) string {
 	name := sanitizeName(p.Name)
+	if p.Label != "" {
+		name = sanitizeName(p.Label)
+	}
 	if name == "" {
 		name = p.PeerID
 	}

@@ -44,6 +44,14 @@ func errorCode(err error) string {
 		return "bad_address"
 	case errors.Is(err, p2p.ErrDialFailed):
 		return "dial_failed"
+	case errors.Is(err, p2p.ErrBlocked):
+		return codeBlocked
+	case errors.Is(err, p2p.ErrNothingToAccept):
+		return codeNothingToAccept
+	case errors.Is(err, p2p.ErrInvalidName):
+		return codeInvalidName
+	case errors.Is(err, p2p.ErrNoSession):
+		return codeNoSession
 	case errors.Is(err, p2p.ErrClosed):
 		return "closed"
 	case errors.Is(err, context.DeadlineExceeded):

@@ -123,7 +123,7 @@ func startNode(ctx context.Context, cfg *config, env environment, logger *slog.L
 	pc := p2p.Config{
 		Ephemeral:   cfg.ephemeral,
 		ListenAddrs: cfg.listen,
-		Name:        cfg.name,
+		DefaultName: cfg.name,
 		MDNS:        cfg.mdns,
 		Logger:      logger,
 		MaxSessions: cfg.maxSessions,
@@ -131,6 +131,11 @@ func startNode(ctx context.Context, cfg *config, env environment, logger *slog.L
 		Relays:           cfg.relays,
 		ServeRelay:       cfg.serveRelay,
 		HolePunchPrivate: cfg.holePunchPriv,
+	}
+	if cfg.nameSet {
+		// Given explicitly, the name replaces the one saved in the home;
+		// otherwise the saved one wins over the OS user name.
+		pc.Name = cfg.name
 	}
 	if cfg.ephemeral {
 		// Not needed, but read once and dropped all the same, so the secret

@@ -26,7 +26,7 @@ func terminal(stdin io.Reader, stdout io.Writer) (*os.File, *os.File, bool) {
 // runTUI shows the full-screen terminal UI until the user quits. It is the
 // only reader of the node's events; the caller closes the node afterwards.
 func runTUI(ctx context.Context, n chatNode, cfg *config, in, out *os.File, log *slog.Logger) error {
-	opts := tui.Options{Name: cfg.name, MDNS: cfg.mdns, Bell: cfg.bell, In: in, Out: out, Log: log}
+	opts := tui.Options{Name: n.Name(), MDNS: cfg.mdns, Bell: cfg.bell, In: in, Out: out, Log: log}
 	if cfg.notify {
 		opts.Notify, opts.InTmux = tui.DetectNotify(os.Getenv), os.Getenv("TMUX") != ""
 	}

@@ -14,10 +14,12 @@ import (
 // Contact encoding versions: the first byte of every encoded contact. A
 // later layout gets a new number, and a schema migration rewrites old
 // records. encodeContact writes only the newest; version 1 is read only by
-// the schema 3 to 4 migration ([decodeContactV1]).
+// the schema 3 to 4 migration ([decodeContactV1]), version 2 only by the
+// schema 5 to 6 one ([decodeContactV2]).
 const (
 	contactEncodingV1 = 1
 	contactEncodingV2 = 2
+	contactEncodingV3 = 3
 )
 
 // maxField is the longest string, and the most addresses, one contact can
@@ -37,13 +39,13 @@ func trustFromCode(b byte) (Trust, bool) {
 	return "", false
 }
 
-// flagBlocked is the only flag defined in v1 and v2; other bits must be
+// flagBlocked is the only flag defined in v1 to v3; other bits must be
 // zero, so that each contact has exactly one encoding.
 const flagBlocked = 1 << 0
 
-// encodeContact returns the version 2 encoding of c:
+// encodeContact returns the version 3 encoding of c:
 //
-//	u8     version (2)
+//	u8     version (3)
 //	vec16  peer ID
 //	[32]   fingerprint
 //	vec16  name
@@ -54,8 +56,10 @@ const flagBlocked = 1 << 0
 //	i64 u32  first seen: Unix seconds, nanoseconds
 //	i64 u32  last seen
 //	vec16  identity ([EncodePublicIdentity]; empty: not known yet)
+//	vec16  label (the user's own name for the contact; empty: none)
 //
-// Version 1 is the same without the identity. Integers are big-endian;
+// Version 2 is the same without the label, version 1 without the identity
+// and the label. Integers are big-endian;
 // vec16 is a u16 length then the bytes. The format is strict:
 // decodeContact accepts only what encodeContact produces.
 func encodeContact(c Contact) ([]byte, error) {
@@ -73,8 +77,8 @@ func encodeContact(c Contact) ([]byte, error) {
 	if c.Blocked {
 		flags |= flagBlocked
 	}
-	b := make([]byte, 0, 128+len(c.PeerID)+len(c.Name)+len(c.Identity))
-	b = append(b, contactEncodingV2)
+	b := make([]byte, 0, 128+len(c.PeerID)+len(c.Name)+len(c.Identity)+len(c.Label))
+	b = append(b, contactEncodingV3)
 	b, err := appendVec16(b, c.PeerID)
 	if err != nil {
 		return nil, fmt.Errorf("%w: peer ID: %w", ErrInvalidContact, err)
@@ -97,6 +101,9 @@ func encodeContact(c Contact) ([]byte, error) {
 	if b, err = appendVec16(b, c.Identity); err != nil {
 		return nil, fmt.Errorf("%w: identity: %w", ErrInvalidContact, err)
 	}
+	if b, err = appendVec16(b, c.Label); err != nil {
+		return nil, fmt.Errorf("%w: label: %w", ErrInvalidContact, err)
+	}
 	return b, nil
 }
 
@@ -107,10 +114,10 @@ var errMalformed = errors.New("store: malformed record")
 // decodeContact parses what encodeContact produced. It never panics and
 // allocates at most a small multiple of len(b).
 func decodeContact(b []byte) (Contact, error) {
-	return decodeContactVersion(b, contactEncodingV2)
+	return decodeContactVersion(b, contactEncodingV3)
 }
 
-// decodeContactVersion parses a contact of encoding version v (1 or 2) and
+// decodeContactVersion parses a contact of encoding version v (1 to 3) and
 // nothing else.
 func decodeContactVersion(b []byte, v byte) (Contact, error) {
 	s := cryptobyte.String(b)
@@ -145,6 +152,9 @@ func decodeContactVersion(b []byte, v byte) (Contact, error) {
 		if len(id) > 0 {
 			c.Identity = bytes.Clone(id)
 		}
+	}
+	if v >= contactEncodingV3 && !readVec16(&s, &c.Label) {
+		return Contact{}, errMalformed
 	}
 	var ok bool
 	c.Trust, ok = trustFromCode(trust)

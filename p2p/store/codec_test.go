@@ -26,8 +26,9 @@ func mustEncode(t testing.TB, c Contact) []byte {
 	return b
 }
 
-// TestEncodeContactLayout pins the v2 byte layout (and, through
-// encodeContactV1, the v1 layout the migration reads): a change here needs a
+// TestEncodeContactLayout pins the v3 byte layout (and, through
+// encodeContactV1 and encodeContactV2, the v1 and v2 layouts the migrations
+// read): a change here needs a
 // new encoding version and a migration, not an edit of this test.
 func TestEncodeContactLayout(t *testing.T) {
 	c := Contact{
@@ -56,26 +57,49 @@ func TestEncodeContactLayout(t *testing.T) {
 	}
 
 	v2 := append([]byte{2}, v1[1:]...)
-	if got := mustEncode(t, c); !bytes.Equal(got, append(bytes.Clone(v2), 0, 0)) {
-		t.Errorf("v2 encoding, no identity\n got  %x\n want %x00", got, v2)
+	if got := encodeContactV2(t, c); !bytes.Equal(got, append(bytes.Clone(v2), 0, 0)) {
+		t.Errorf("v2 encoding, no identity\n got  %x\n want %x0000", got, v2)
 	}
-	c.Identity = []byte{0xc0, 0xde}
-	if got := mustEncode(t, c); !bytes.Equal(got, append(bytes.Clone(v2), 0, 2, 0xc0, 0xde)) {
-		t.Errorf("v2 encoding, identity\n got  %x\n want %x0002c0de", got, v2)
+	if got, err := decodeContactV2(append(bytes.Clone(v2), 0, 0)); err != nil || !reflect.DeepEqual(got, stored(c)) {
+		t.Errorf("decodeContactV2 = %+v, %v", got, err)
+	}
+	v3 := append([]byte{3}, v1[1:]...)
+	if got := mustEncode(t, c); !bytes.Equal(got, append(bytes.Clone(v3), 0, 0, 0, 0)) {
+		t.Errorf("v3 encoding, no identity, no label\n got  %x\n want %x00000000", got, v3)
+	}
+	c.Identity, c.Label = []byte{0xc0, 0xde}, "L"
+	if got := mustEncode(t, c); !bytes.Equal(got, append(bytes.Clone(v3), 0, 2, 0xc0, 0xde, 0, 1, 'L')) {
+		t.Errorf("v3 encoding, identity and label\n got  %x\n want %x0002c0de00014c", got, v3)
+	}
+	if _, err := decodeContactV2(mustEncode(t, c)); err == nil {
+		t.Error("decodeContactV2 accepted a v3 record")
 	}
 }
 
-// encodeContactV1 is the schema 1 to 3 code's contact encoder: contact
-// encoding v2 without the final identity field. Tests use it to build old
+// encodeContactV2 is the schema 4 and 5 code's contact encoder: contact
+// encoding v3 without the final label field. Tests use it to build old
 // stores.
+func encodeContactV2(t testing.TB, c Contact) []byte {
+	t.Helper()
+	if c.Label != "" {
+		t.Fatal("a v2 contact has no label")
+	}
+	b := mustEncode(t, c)
+	b[0] = contactEncodingV2
+	return b[:len(b)-2]
+}
+
+// encodeContactV1 is the schema 1 to 3 code's contact encoder: contact
+// encoding v3 without the final identity and label fields. Tests use it to
+// build old stores.
 func encodeContactV1(t testing.TB, c Contact) []byte {
 	t.Helper()
-	if len(c.Identity) != 0 {
-		t.Fatal("a v1 contact has no identity")
+	if len(c.Identity) != 0 || c.Label != "" {
+		t.Fatal("a v1 contact has no identity and no label")
 	}
 	b := mustEncode(t, c)
 	b[0] = contactEncodingV1
-	return b[:len(b)-2]
+	return b[:len(b)-4]
 }
 
 func TestDecodeContactRejects(t *testing.T) {
@@ -87,7 +111,7 @@ func TestDecodeContactRejects(t *testing.T) {
 		trustAt    = 1 + 2 + 4 + 32 + 2 + len("alice peer")
 		flagsAt    = trustAt + 1 + 32
 		addrsAt    = flagsAt + 1
-		identityAt = len("identity") + 2 // from the end
+		identityAt = len("identity") + 2 + 2 // from the end, before the empty label
 	)
 	edit := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(valid)) }
 	tests := map[string][]byte{
@@ -95,7 +119,10 @@ func TestDecodeContactRejects(t *testing.T) {
 		"version 0":      edit(func(b []byte) []byte { b[0] = 0; return b }),
 		"version 1":      edit(func(b []byte) []byte { b[0] = 1; return b }),
 		"version 1 body": encodeContactV1(t, sampleContact("peer")),
-		"version 3":      edit(func(b []byte) []byte { b[0] = 3; return b }),
+		"version 2":      edit(func(b []byte) []byte { b[0] = 2; return b }),
+		"version 2 body": encodeContactV2(t, c),
+		"version 4":      edit(func(b []byte) []byte { b[0] = 4; return b }),
+		"label long":     edit(func(b []byte) []byte { b[len(b)-1] = 1; return b }),
 		"trailing byte":  append(bytes.Clone(valid), 0),
 		"trust 0":        edit(func(b []byte) []byte { b[trustAt] = 0; return b }),
 		"trust 4":        edit(func(b []byte) []byte { b[trustAt] = 4; return b }),
@@ -310,10 +337,15 @@ func TestEncodingsGolden(t *testing.T) {
 		want string
 	}{
 		{"contact", func() ([]byte, error) { return encodeContact(c) },
-			"02000c313244334b6f6f5770656572101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f" +
+			"03000c313244334b6f6f5770656572101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f" +
 				"0012616c69636520313244334b6f6f577065657202202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f" +
 				"01000200172f6970342f3132372e302e302e312f7463702f34303031001f2f6970342f3132372e302e302e312f7564702f343030312f717569632d7631" +
-				"00000000695735a500000006000000006b091c603b9ac9ff000e6964656e74697479206279746573"},
+				"00000000695735a500000006000000006b091c603b9ac9ff000e6964656e74697479206279746573" + "0000"},
+		{"contact v3 with a label", func() ([]byte, error) { c := c; c.Label = "L"; return encodeContact(c) },
+			"03000c313244334b6f6f5770656572101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f" +
+				"0012616c69636520313244334b6f6f577065657202202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f" +
+				"01000200172f6970342f3132372e302e302e312f7463702f34303031001f2f6970342f3132372e302e302e312f7564702f343030312f717569632d7631" +
+				"00000000695735a500000006000000006b091c603b9ac9ff000e6964656e74697479206279746573" + "00014c"},
 		{"message", func() ([]byte, error) { return encodeMessage(m) },
 			"02000c313244334b6f6f577065657205040706010003020d0c0f0e09080b0a01000000000000004d0000000069a7bdbf007a120000000006746578742066"},
 		{"outbox pointer", func() ([]byte, error) { return encodeOutboxPointer(peer, msgID(6)) },

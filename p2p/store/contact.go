@@ -50,8 +50,11 @@ type Contact struct {
 	// up. The node stores it only when its fingerprint is Fingerprint, and
 	// checks that again before using it: the store does not.
 	Identity []byte
-	// Name is the nickname the peer gave, or the user chose.
+	// Name is the nickname the peer gave (its HELLO or a later NAME).
 	Name string
+	// Label is the user's own name for the contact, shown instead of Name
+	// on the user's screens; empty means none. Peers never see it.
+	Label string
 	// Trust is one of [TrustNew], [TrustPinned] or [TrustVerified].
 	Trust Trust
 	// Addrs are multiaddrs the peer was reached at, most useful first.
@@ -85,6 +88,18 @@ type Store interface {
 	// DeleteContact removes the contact with the given peer ID. Deleting a
 	// contact that does not exist is not an error.
 	DeleteContact(peerID string) error
+	// Forget removes everything kept about peerID in one transaction: its
+	// conversation (history, delivery states, the received index and the
+	// outbox) and its contact, or, when keep is not nil, puts keep in the
+	// contact's place (keep.PeerID must be peerID). Forgetting a peer that
+	// is not known is not an error.
+	Forget(peerID string, keep *Contact) error
+
+	// OwnName returns the node's own nickname as last saved by
+	// SetOwnName; ok is false if none was saved.
+	OwnName() (name string, ok bool, err error)
+	// SetOwnName saves the node's own nickname.
+	SetOwnName(name string) error
 
 	// Queue stores an outgoing message in the outbox and in the history
 	// (state queued) in one transaction, and returns it with its Seq. When

@@ -198,6 +198,45 @@ func migrateV4(tx sealedTx) error {
 	return nil
 }
 
+// migrateV5 upgrades a version 5 store to version 6, whose contact records
+// carry the user's label: every contact is rewritten from contact encoding
+// v2 to v3 with the label empty. Like migrateV3 it leaves a record that
+// fails to open or decode (or sits under another peer's key) as it is, to
+// read as [ErrCorrupt] as before; a record already in v3 (migrateV3 wrote
+// it in the same Open) is left too. Open recomputes the trust digest over
+// the rewritten records afterwards (initSchema), having checked it first.
+func migrateV5(tx sealedTx) error {
+	keys, err := collectKeys(tx, bucketContacts)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		pt, ok, err := tx.getSealed(bucketContacts, k)
+		if err != nil || !ok {
+			continue // damaged: see above
+		}
+		c, err := decodeContactV2(pt)
+		if err != nil || !bytes.Equal(k, tx.s.recordKey(bucketContacts, c.PeerID)) {
+			continue
+		}
+		b, err := encodeContact(c)
+		if err != nil {
+			return err // cannot happen: a decoded v2 contact always encodes
+		}
+		if err := tx.putSealed(bucketContacts, k, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeContactV2 parses a schema 4 or 5 contact record (contact encoding
+// v2: the v3 layout of [encodeContact] without the label). It is kept for
+// migrateV5 only.
+func decodeContactV2(b []byte) (Contact, error) {
+	return decodeContactVersion(b, contactEncodingV2)
+}
+
 // decodeContactV1 parses a schema 1 to 3 contact record (contact encoding
 // v1: the v2 layout of [encodeContact] without the identity). It is kept
 // for migrateV3 only.

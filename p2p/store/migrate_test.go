@@ -79,8 +79,8 @@ func TestMigrateV3(t *testing.T) {
 				return nil
 			}
 			pt, err := s.s.open(bucketContacts, k, v)
-			if err != nil || pt[0] != contactEncodingV2 {
-				t.Errorf("contact record %x: %v, not v2", k, err)
+			if err != nil || pt[0] != contactEncodingV3 {
+				t.Errorf("contact record %x: %v, not v3 (v2 after migrateV3, then v3)", k, err)
 			}
 			return nil
 		})

@@ -6,10 +6,16 @@ package store
 func MarshalContact(c Contact) ([]byte, error) { return encodeContact(c) }
 
 // UnmarshalContact decodes what [MarshalContact] produced, in this version
-// of securechat or an earlier one (contact encodings 1 and 2), strictly.
+// of securechat or an earlier one (contact encodings 1, 2 and 3), strictly:
+// a backup written before labels existed still imports.
 func UnmarshalContact(b []byte) (Contact, error) {
-	if len(b) > 0 && b[0] == contactEncodingV1 {
-		return decodeContactV1(b)
+	if len(b) > 0 {
+		switch b[0] {
+		case contactEncodingV1:
+			return decodeContactV1(b)
+		case contactEncodingV2:
+			return decodeContactV2(b)
+		}
 	}
 	return decodeContact(b)
 }

@@ -20,6 +20,10 @@ func TestPortableContact(t *testing.T) {
 	if got, err := UnmarshalContact(encodeContactV1(t, c)); err != nil || got.PeerID != c.PeerID || got.Name != c.Name {
 		t.Errorf("v1: %+v, %v", got, err)
 	}
+	// So does a backup written before labels (encoding 2).
+	if got, err := UnmarshalContact(encodeContactV2(t, c)); err != nil || got.PeerID != c.PeerID || got.Name != c.Name {
+		t.Errorf("v2: %+v, %v", got, err)
+	}
 	for _, bad := range [][]byte{nil, {9}, b[:len(b)-1], append(b, 0)} {
 		if _, err := UnmarshalContact(bad); err == nil {
 			t.Errorf("%x accepted", bad)

@@ -71,7 +71,18 @@ var metaSchemaKey = []byte("schema")
 // Migration from 4: [migrateV4] (the index built from history, older
 // received messages beyond the bound dropped); the trust digest is computed
 // by Open after the migrations, like on every upgrade from then on.
-const schemaVersion = 5
+//
+// Version 6 keeps the user's own label for a contact and the node's own
+// name:
+//
+//	contacts  contact encoding v3 ([encodeContact]): v2 plus a final vec16
+//	          label, empty when the user gave none
+//	meta      "name": the node's own nickname ([Store.SetOwnName]), absent
+//	          until one is saved
+//
+// Migration from 5: [migrateV5] (every contact rewritten as v3 with the
+// label empty; the trust digest is computed afresh by Open).
+const schemaVersion = 6
 
 // A migration upgrades the store's records from one schema version to the
 // next. It runs inside Open's single update transaction, together with every
@@ -93,7 +104,7 @@ type schema struct {
 var currentSchema = schema{
 	version:    schemaVersion,
 	buckets:    [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs, bucketRecv},
-	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2, 3: migrateV3, 4: migrateV4},
+	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2, 3: migrateV3, 4: migrateV4, 5: migrateV5},
 }
 
 // errNoMeta means a store has record buckets but no schema record: it was

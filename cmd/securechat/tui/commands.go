@@ -23,8 +23,11 @@ var commandHelp = []struct{ name, args, help string }{
 	{"msg", "NAME-OR-ID [TEXT]", "switch to a conversation (and send TEXT)"},
 	{"verify", "[PEER]", "compare the safety number, then confirm (y) or reject (n)"},
 	{"trust-new-key", "[PEER]", "accept a peer's changed key after comparing it"},
-	{"block", "[PEER]", "refuse a peer from now on"},
-	{"nick", "NAME", "change the name shown for you"},
+	{"block", "[PEER]", "refuse a peer from now on (asks first)"},
+	{"unblock", "[PEER]", "undo /block"},
+	{"label", "PEER [NAME]", "your own name for a peer (none: remove it)"},
+	{"forget", "[PEER]", "delete a peer and your history with it (asks first)"},
+	{"nick", "NAME", "change your name; peers online see it at once"},
 	{"myid", "[all]", "show your fingerprint, its QR code and your invite (all: every address)"},
 	{"doctor", "", "why a friend cannot reach you: addresses, relays, hole punches"},
 	{"clear", "", "clear this conversation from the screen"},
@@ -55,6 +58,7 @@ type resultMsg struct {
 	fp     e2e.Fingerprint
 	text   string // reported on success
 	conn   string // a connect's kind of connection, "direct" or "relayed"
+	name   string // a /label's label or a /nick's name
 	err    error
 }
 
@@ -97,8 +101,18 @@ func (m *model) command(line string) tea.Cmd {
 		}
 	case "block":
 		if p := m.target(rest); p != nil {
-			return m.block(p)
+			m.modal = m.blockModal(p) // contacts.go
 		}
+	case "unblock":
+		if p := m.target(rest); p != nil {
+			return m.unblock(p)
+		}
+	case "forget":
+		if p := m.target(rest); p != nil {
+			m.modal = m.forgetModal(p)
+		}
+	case "label":
+		return m.label(rest)
 	case "nick":
 		return m.nick(rest)
 	case "myid":
@@ -130,6 +144,9 @@ func (m *model) listPeers() {
 		state := "offline"
 		if p.online {
 			state = "online, " + p.conn
+		}
+		if p.blocked {
+			state += "  blocked"
 		}
 		m.system(m.current, fmt.Sprintf("%d. %s  %s  fp %s  %s  %s",
 			i+1, m.senderName(id), id, p.fp.Short(), trustWords(p), state))
@@ -201,28 +218,6 @@ func (m *model) target(arg string) *peer {
 	return p
 }
 
-// block asks the node to block p.
-func (m *model) block(p *peer) tea.Cmd {
-	here, id, node := m.current, p.id, m.node
-	text := "Blocked " + m.senderName(p.id) + "."
-	return func() tea.Msg {
-		return resultMsg{conv: here, what: "block", peerID: id, text: text, err: node.Block(id)}
-	}
-}
-
-// nick changes the own name on this screen. The node has no way yet to
-// announce a new name to peers, and the line says so.
-func (m *model) nick(arg string) tea.Cmd {
-	n := cleanName(arg)
-	if n == "" {
-		m.alert(m.current, "Usage: /nick NAME (1-32 printable characters)")
-		return nil
-	}
-	m.name = n
-	m.system(m.current, "You are now "+n+" on this screen only: this node cannot announce a new name to peers yet.")
-	return nil
-}
-
 // sendText sends text to conversation id, unless that is not possible.
 func (m *model) sendText(id, text string) tea.Cmd {
 	p, ok := m.peers[id]
@@ -232,7 +227,7 @@ func (m *model) sendText(id, text string) tea.Cmd {
 		return nil
 	}
 	if p.blocked {
-		m.alert(id, fmt.Sprintf("Not sent: you blocked %s.", m.senderName(id)))
+		m.alert(id, fmt.Sprintf("Not sent: you blocked %s. /unblock undoes it.", m.senderName(id)))
 		return nil
 	}
 	if p.keyChanged {
@@ -332,11 +327,7 @@ func (m *model) handleResult(r resultMsg) tea.Cmd {
 			p.keyChanged, p.fp, p.newFP = false, r.fp, e2e.Fingerprint{}
 		}
 	}
-	if r.what == "block" {
-		if p, ok := m.peers[r.peerID]; ok {
-			p.blocked = true
-		}
-	}
+	m.contactResult(r) // contacts.go
 	if r.what == "verify" {
 		if p, ok := m.peers[r.peerID]; ok {
 			p.trust = p2p.TrustVerified
@@ -369,6 +360,12 @@ func errText(err error) string {
 		return "message too large"
 	case errors.Is(err, p2p.ErrBadAddress):
 		return "bad address"
+	case isNameError(err):
+		return "a name is 1-32 printable characters"
+	case errors.Is(err, p2p.ErrBlocked):
+		return "you blocked this peer; /unblock it first"
+	case errors.Is(err, p2p.ErrNothingToAccept):
+		return "the key has not changed; nothing to accept"
 	case errors.Is(err, p2p.ErrClosed):
 		return "the node is shutting down"
 	case errors.Is(err, context.DeadlineExceeded):
@@ -388,7 +385,7 @@ func (m *model) resolve(arg string) (*peer, error) {
 		if p.online {
 			state = p2p.PeerOnline
 		}
-		infos = append(infos, p2p.PeerInfo{PeerID: p.id, Name: p.name, Fingerprint: p.fp, State: state})
+		infos = append(infos, p2p.PeerInfo{PeerID: p.id, Name: p.shown(), Fingerprint: p.fp, State: state})
 	}
 	found, err := p2p.MatchPeer(infos, arg)
 	var amb *p2p.AmbiguousPeerError
@@ -415,7 +412,8 @@ type completion struct {
 }
 
 // peerCommands take a peer as their first argument.
-var peerCommands = map[string]bool{"msg": true, "verify": true, "trust-new-key": true, "block": true}
+var peerCommands = map[string]bool{"msg": true, "verify": true, "trust-new-key": true, "block": true,
+	"unblock": true, "forget": true, "label": true}
 
 // complete completes a command name or a peer argument; repeated Tab
 // cycles through the candidates.

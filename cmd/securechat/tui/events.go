@@ -55,6 +55,8 @@ func (m *model) handleEvent(ev p2p.Event) tea.Cmd {
 		}
 	case p2p.Alert:
 		return m.handleAlert(ev)
+	case p2p.NameChanged:
+		return m.nameChanged(ev) // contacts.go
 	case p2p.DialFailed:
 		m.alert(m.current, fmt.Sprintf("Dial to %s failed: %s", cleanText(ev.Addr, false), dialReason(ev)))
 	}
@@ -151,6 +153,8 @@ func (m *model) mergePeers(infos []p2p.PeerInfo) {
 		if n := cleanName(info.Name); n != "" {
 			p.name = n
 		}
+		p.label = cleanName(info.Label)
+		p.blocked = info.Blocked
 		p.fp = info.Fingerprint
 		p.trust = info.Trust
 		p.online = info.State == p2p.PeerOnline
@@ -224,7 +228,7 @@ func (m *model) unverifiedCount() int {
 // nameTaken reports whether another known peer shows the same name.
 func (m *model) nameTaken(p *peer) bool {
 	for _, q := range m.peers {
-		if q.id != p.id && strings.EqualFold(q.name, p.name) {
+		if q.id != p.id && strings.EqualFold(q.shown(), p.shown()) {
 			return true
 		}
 	}
@@ -236,15 +240,15 @@ func (m *model) nameTaken(p *peer) bool {
 // gave no name.
 func (m *model) senderName(id string) string {
 	p, ok := m.peers[id]
-	if !ok || p.name == "" {
+	if !ok || p.shown() == "" {
 		return shortID(id)
 	}
 	if m.nameTaken(p) {
 		// At least 64 bits of the fingerprint: a peer can grind a key
 		// whose 32-bit prefix is someone else's (p2p.MinFingerprintPrefix).
-		return p.name + "~" + p.fp.String()[:p2p.MinFingerprintPrefix]
+		return p.shown() + "~" + p.fp.String()[:p2p.MinFingerprintPrefix]
 	}
-	return p.name
+	return p.shown()
 }
 
 // displayName names a conversation: the peer, or "status".

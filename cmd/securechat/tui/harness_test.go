@@ -57,6 +57,9 @@ type fakeNode struct {
 	verified   map[string]e2e.Fingerprint
 	trusted    map[string]e2e.Fingerprint
 	blocked    []string
+	unblocked  []string
+	forgotten  []string
+	name       string
 	sendErr    error
 	connectErr error
 	safetyErr  error
@@ -151,7 +154,66 @@ func (f *fakeNode) Block(peerID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.blocked = append(f.blocked, peerID)
+	for i := range f.peers {
+		if f.peers[i].PeerID == peerID {
+			f.peers[i].Blocked = true
+		}
+	}
 	return nil
+}
+
+func (f *fakeNode) Unblock(peerID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unblocked = append(f.unblocked, peerID)
+	for i := range f.peers {
+		if f.peers[i].PeerID == peerID {
+			f.peers[i].Blocked = false
+		}
+	}
+	return nil
+}
+
+func (f *fakeNode) Forget(peerID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.forgotten = append(f.forgotten, peerID)
+	for i, p := range f.peers {
+		if p.PeerID == peerID {
+			f.peers = append(f.peers[:i:i], f.peers[i+1:]...)
+			break
+		}
+	}
+	return nil
+}
+
+func (f *fakeNode) SetLabel(peerID, label string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.peers {
+		if f.peers[i].PeerID == peerID {
+			f.peers[i].Label = label
+			return nil
+		}
+	}
+	return p2p.ErrUnknownPeer
+}
+
+func (f *fakeNode) SetName(name string) error {
+	name, err := p2p.ValidName(name)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.name = name
+	return nil
+}
+
+func (f *fakeNode) Name() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.name
 }
 
 func (f *fakeNode) History(peerID string, limit int) ([]p2p.HistoryEntry, error) {

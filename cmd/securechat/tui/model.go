@@ -34,14 +34,24 @@ const statusConv = ""
 // peer is what the interface knows of one peer.
 type peer struct {
 	id         string
-	name       string
+	name       string          // the name the peer announced, cleaned
+	label      string          // the user's own name for it, if any (contacts.go)
 	fp         e2e.Fingerprint // the pinned fingerprint
 	newFP      e2e.Fingerprint // the changed key awaiting /trust-new-key, if known
 	trust      p2p.Trust
 	online     bool
 	conn       string // p2p.ConnDirect or p2p.ConnRelayed while online
 	keyChanged bool
-	blocked    bool // blocked from this screen during this run
+	blocked    bool // the node refuses it (p2p.PeerInfo.Blocked)
+}
+
+// shown is the name this screen gives the peer: the user's label if there
+// is one, else the name it announced.
+func (p *peer) shown() string {
+	if p.label != "" {
+		return p.label
+	}
+	return p.name
 }
 
 // verified reports whether the user has compared this peer's fingerprint.

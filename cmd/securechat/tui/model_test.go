@@ -289,8 +289,12 @@ func TestCommands(t *testing.T) {
 	}{
 		{"/help", "/trust-new-key [PEER]"},
 		{"/peers", "carol~"},
-		{"/block", "-- Blocked "},
-		{"/nick zed", "You are now zed on this screen only"},
+		{"/block", "y: block · n: cancel"},
+		{"/forget", "y: forget · n: cancel"},
+		{"/nick zed", "You are now zed; peers online see it now"},
+		{"/nick", "Usage: /nick NAME"},
+		{"/label", "Usage: /label PEER [NAME]"},
+		{"/unblock", "is not blocked"},
 		{"/connect /ip4/1.2.3.4", "Not a multiaddr ending in /p2p/"},
 		{"/connect nonsense", "Not a multiaddr"},
 		{"/connect /ip4/10.0.0.2/tcp/4001/p2p/" + bobID, "-- Connected to bob (direct)."},
@@ -398,6 +402,13 @@ func TestBlock(t *testing.T) {
 	bn := hs.node
 	hs.peerUp(bobID, "bob", p2p.TrustNew)
 	hs.line("/block bob")
+	hs.contains("Block bob (")
+	hs.typeText("n")
+	if len(bn.blocked) != 0 {
+		t.Fatalf("blocked %q after n", bn.blocked)
+	}
+	hs.line("/block bob")
+	hs.typeText("y")
 	if len(bn.blocked) != 1 || bn.blocked[0] != bobID {
 		t.Fatalf("blocked %q, want bob", bn.blocked)
 	}

@@ -52,6 +52,18 @@ type Node interface {
 	// that is offline ([p2p.ErrNoSession] until a session showed its keys).
 	SafetyNumber(peerID string) (string, error)
 	Block(peerID string) error
+	// Unblock undoes Block.
+	Unblock(peerID string) error
+	// Forget deletes a contact with its history ([p2p.Node.Forget]).
+	Forget(peerID string) error
+	// SetLabel sets (or with "" removes) the user's own name for a
+	// contact.
+	SetLabel(peerID, label string) error
+	// SetName changes this node's own name, saves it and announces it to
+	// the peers in session.
+	SetName(name string) error
+	// Name is this node's own name.
+	Name() string
 	// History returns the stored conversation, oldest first.
 	History(peerID string, limit int) ([]p2p.HistoryEntry, error)
 	// HistoryBefore returns the limit messages before the one whose Seq

@@ -325,7 +325,7 @@ func (m *model) renderSidebar(w, h int) []string {
 		// apart there, so the first row keeps the name alone.
 		label := m.senderName(id)
 		if m.nameTaken(p) {
-			label = p.name
+			label = p.shown()
 		}
 		name := styleOwn.Foreground(peerColor(id)).Render(label)
 		entry(id, fmt.Sprintf("%s %s%s %s", num, dot, badge, name), fmt.Sprintf(" %s %s", p.fp.Short(), word))
