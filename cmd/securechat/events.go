@@ -77,7 +77,7 @@ type peerJSON struct {
 	Conn        string `json:"conn"` // "direct", "relayed" or "none"
 	Blocked     bool   `json:"blocked"`
 	KeyChanged  bool   `json:"key_changed"` // extension: a new key awaits trust_new_key
-	Label       string `json:"label"` // extension: the user's own name for the peer; "" if none
+	Label       string `json:"label"`       // extension: the user's own name for the peer; "" if none
 }
 
 type peersEvent struct {
