@@ -77,8 +77,9 @@ func benchNAT(b *testing.B) {
 		alice = startNATNode(b, pp[0], fmt.Sprintf("alice%d", i), env, append(flags, "--holepunch-private")...)
 		bob = startNATNode(b, pp[1], fmt.Sprintf("bob%d", i), env, append(flags, "--holepunch-private")...)
 		ready := later(readyAt(alice), readyAt(bob))
-		start := time.Now()
 		meetByInvite(b, alice, bob, relay.peerID(), "meet")
+		// The connect went in right after bob's invite answer.
+		_, start := bob.waitAt(natWait, "invite", event("invite"))
 		up := later(upAt(alice, bob), upAt(bob, alice))
 		setup, connect = append(setup, up.Sub(ready)), append(connect, up.Sub(start))
 		_, pa := alice.waitAt(natWait, "path direct", event("path", "peer_id", bob.peerID(), "conn", "direct"))
