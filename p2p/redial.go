@@ -223,6 +223,9 @@ func (n *Node) redialOne(t redialTarget) {
 	}
 	n.log.Debug("redial failed", "peer_id", t.id.String(), "err", err)
 	b.failed(time.Now())
+	// The loop computed its wait while this attempt was in flight, without
+	// it: it must look again, or the next attempt waits up to redialMax.
+	r.kick()
 }
 
 // recordAddrs stores where a peer with a live session can be reached
