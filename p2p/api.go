@@ -33,7 +33,9 @@ type Config struct {
 	// Passphrase unlocks (or, on first start, protects) the key file.
 	// New does not keep it.
 	Passphrase []byte
-	// ListenAddrs default to TCP and QUIC on all interfaces, port 0.
+	// ListenAddrs default (nil) to TCP and QUIC on all interfaces, on the
+	// ports the node had last time if it is persistent (kept in Home; a
+	// new port only where that one is taken), else on new ones.
 	ListenAddrs []multiaddr.Multiaddr
 	// Name is the nickname shown to peers.
 	Name string
@@ -99,6 +101,7 @@ var (
 	ErrDialFailed          = errors.New("p2p: dial failed")
 	ErrClosed              = errors.New("p2p: node closed")
 	ErrNoSession           = errors.New("p2p: no live session with that peer") // or, from SafetyNumber: its keys were never seen
+	ErrNoAddress           = errors.New("p2p: no known address for that peer") // ConnectPeer: dial an address or an invite instead
 )
 
 // MaxMessageText is the largest message text a user may send (64 KiB).

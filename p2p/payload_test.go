@@ -86,6 +86,7 @@ func FuzzParsePayload(f *testing.F) {
 	f.Add(encodeHello("bob"))
 	f.Add(encodeChat(id, time.UnixMilli(1), "hello"))
 	f.Add(encodeReceipt(id))
+	f.Add(encodeAddrs(sampleAddrs(f)))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := parsePayload(b)
@@ -101,6 +102,8 @@ func FuzzParsePayload(f *testing.F) {
 			again = encodeChat(p.id, p.sentAt, p.text)
 		case payloadReceipt:
 			again = encodeReceipt(p.id)
+		case payloadAddrs:
+			again = encodeAddrs(p.addrs)
 		default:
 			t.Fatalf("parsed unknown type %d", p.typ)
 		}
