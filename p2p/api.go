@@ -115,6 +115,7 @@ const DialTimeout = 20 * time.Second
 var _ interface {
 	Events() <-chan Event
 	Connect(ctx context.Context, addr multiaddr.Multiaddr) (Connected, error)
+	ConnectPeer(ctx context.Context, query string) (Connected, error)
 	Send(ctx context.Context, to, text string) (string, error)
 	SendTo(ctx context.Context, to, text string) (peerID, msgID string, err error)
 	Peers() []PeerInfo

@@ -18,7 +18,8 @@
 //   - events.go: the [Event] types.
 //   - connect.go: [Node.Connect] and the dial of one peer.
 //   - peeraddrs.go: the addresses each side announces in its sessions
-//     (ADDRS), stored with the contact.
+//     (ADDRS), stored with the contact, and [Node.ConnectPeer], which
+//     dials a contact by name at them.
 //   - ports.go: the listen ports a persistent node keeps across restarts.
 //   - send.go: [Node.Send] and [Node.SendTo].
 //   - peermatch.go: which contact a name given by the user means.

@@ -2,6 +2,8 @@ package p2p
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 
@@ -240,4 +242,40 @@ func mergeAddrs(fresh, old []string) []string {
 		}
 	}
 	return out
+}
+
+// ConnectPeer sets up a session with a contact named by query, by the rules
+// of [MatchPeer] (name, name~fingerprint, peer ID or fingerprint, or their
+// prefixes), dialling the addresses stored for it: those it announced in
+// its last sessions and the one it was last reached at. It answers like
+// [Node.Connect] (at once if a session is up). Errors: one wrapping
+// [ErrUnknownPeer] (no such contact, or blocked), an
+// [*AmbiguousPeerError], [ErrKeyChanged], [ErrNoAddress] (known, but no
+// address to dial: connect to an address or an invite instead), or one
+// wrapping [ErrDialFailed]. The attempt is bounded by [DialTimeout].
+func (n *Node) ConnectPeer(ctx context.Context, query string) (Connected, error) {
+	p, pid, err := n.resolve(query)
+	if err != nil {
+		return Connected{}, err
+	}
+	info := &peer.AddrInfo{ID: p}
+	if !n.online(p) {
+		c, ok, err := n.store.Contact(pid)
+		if err != nil {
+			return Connected{}, err
+		}
+		if !ok {
+			return Connected{}, ErrUnknownPeer
+		}
+		info.Addrs = append(parseAddrs(c.Addrs), n.host.Peerstore().Addrs(p)...)
+		if len(info.Addrs) == 0 {
+			return Connected{}, fmt.Errorf("%w: %s; connect to its address or invite", ErrNoAddress, pid)
+		}
+		// The user asks now: libp2p's backoff for addresses that failed
+		// a moment ago does not apply (as for a redial).
+		if sw, ok := n.host.Network().(*swarm.Swarm); ok {
+			sw.Backoff().Clear(p)
+		}
+	}
+	return n.dialSession(ctx, info, "peer "+pid)
 }

@@ -3,6 +3,8 @@ package p2p
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -216,6 +218,72 @@ func TestAddrsCircuit(t *testing.T) {
 	if up.Conn != ConnRelayed {
 		t.Fatalf("redialled over %q, want relayed", up.Conn)
 	}
+}
+
+// TestConnectPeer: ConnectPeer resolves a contact as MatchPeer does and
+// dials its stored addresses; an unknown or ambiguous name, a contact
+// without addresses and one that does not answer are clear errors.
+func TestConnectPeer(t *testing.T) {
+	t.Parallel()
+	a, b := newTestNode(t, "alice"), newTestNode(t, "bob")
+	put := func(c store.Contact) {
+		t.Helper()
+		c.Trust, c.FirstSeen = TrustPinned, time.Now().Add(-48*time.Hour)
+		c.LastSeen = c.FirstSeen // not recent: the redialer leaves them alone
+		if err := a.store.PutContact(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(store.Contact{PeerID: b.PeerID(), Fingerprint: b.Fingerprint(), Name: "bob", Addrs: transportAddrs(b)})
+	put(store.Contact{PeerID: peerIDOf(t), Name: "bobby"})
+	put(store.Contact{PeerID: peerIDOf(t), Name: "dave"})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "/ip4/127.0.0.1/tcp/" + strings.TrimPrefix(l.Addr().String(), "127.0.0.1:")
+	l.Close()
+	put(store.Contact{PeerID: peerIDOf(t), Name: "eve", Addrs: []string{closed}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	var amb *AmbiguousPeerError
+	for _, tt := range []struct {
+		query string
+		want  func(error) bool
+	}{
+		{"carol", func(err error) bool { return errors.Is(err, ErrUnknownPeer) }},
+		{"bo", func(err error) bool { return errors.As(err, &amb) && len(amb.Candidates) == 2 }},
+		{"dave", func(err error) bool { return errors.Is(err, ErrNoAddress) }},
+		{"eve", func(err error) bool { return errors.Is(err, ErrDialFailed) }},
+	} {
+		if _, err := a.ConnectPeer(ctx, tt.query); err == nil || !tt.want(err) {
+			t.Errorf("ConnectPeer(%q) = %v", tt.query, err)
+		}
+	}
+	for _, q := range []string{"BOB", b.PeerID()[len(b.PeerID())-6:], b.Fingerprint().String()} {
+		got, err := a.ConnectPeer(ctx, q)
+		if err != nil {
+			t.Fatalf("ConnectPeer(%q): %v", q, err)
+		}
+		if got.PeerID != b.PeerID() || got.Conn != ConnDirect {
+			t.Fatalf("ConnectPeer(%q) = %+v", q, got)
+		}
+	}
+	a.ev.wait(t, "session up", isSessionUp(b.PeerID()))
+	if k := a.ev.count(isSessionUp(b.PeerID())); k != 1 {
+		t.Fatalf("%d sessions came up, want 1 (later calls find it up)", k)
+	}
+}
+
+// peerIDOf is a fresh peer ID.
+func peerIDOf(t *testing.T) string {
+	t.Helper()
+	p, err := peer.IDFromPrivateKey(hostKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.String()
 }
 
 // TestUsableAddr: the loopback and public rules both sides apply.
