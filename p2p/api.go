@@ -33,7 +33,9 @@ type Config struct {
 	// Passphrase unlocks (or, on first start, protects) the key file.
 	// New does not keep it.
 	Passphrase []byte
-	// ListenAddrs default to TCP and QUIC on all interfaces, port 0.
+	// ListenAddrs default (nil) to TCP and QUIC on all interfaces, on the
+	// ports the node had last time if it is persistent (kept in Home; a
+	// new port only where that one is taken), else on new ones.
 	ListenAddrs []multiaddr.Multiaddr
 	// Name is the nickname shown to peers, taken as given (front ends
 	// check it with [ValidName]; at most 128 bytes of UTF-8). Given, it
@@ -119,6 +121,9 @@ var (
 	// ErrInvalidName is returned for a name or label that is not 1-32
 	// printable characters ([ValidName]).
 	ErrInvalidName = errors.New("p2p: a name is 1-32 printable characters")
+	// ErrNoAddress is [Node.ConnectPeer]'s answer for a contact with no
+	// known address: dial an address or an invite instead.
+	ErrNoAddress = errors.New("p2p: no known address for that peer")
 )
 
 // MaxMessageText is the largest message text a user may send (64 KiB).
@@ -132,6 +137,7 @@ const DialTimeout = 20 * time.Second
 var _ interface {
 	Events() <-chan Event
 	Connect(ctx context.Context, addr multiaddr.Multiaddr) (Connected, error)
+	ConnectPeer(ctx context.Context, query string) (Connected, error)
 	Send(ctx context.Context, to, text string) (string, error)
 	SendTo(ctx context.Context, to, text string) (peerID, msgID string, err error)
 	Peers() []PeerInfo

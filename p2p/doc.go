@@ -17,6 +17,10 @@
 //     shorten them per node).
 //   - events.go: the [Event] types.
 //   - connect.go: [Node.Connect] and the dial of one peer.
+//   - peeraddrs.go: the addresses each side announces in its sessions
+//     (ADDRS), stored with the contact, and [Node.ConnectPeer], which
+//     dials a contact by name at them.
+//   - ports.go: the listen ports a persistent node keeps across restarts.
 //   - send.go: [Node.Send] and [Node.SendTo].
 //   - peermatch.go: which contact a name given by the user means.
 //   - handler.go: the incoming stream handler, the handshake, and a
@@ -25,17 +29,20 @@
 //     record deadlines.
 //   - batch.go: records sealed and written together.
 //   - payload.go: the chat payloads inside records (HELLO, message,
-//     receipt, NAME).
+//     receipt, addresses, NAME).
 //   - nick.go: the own name: saved in the store, [Node.SetName] and its
 //     NAME announcement, a peer's NAME ([NameChanged]).
 //   - contacts.go: labels ([Node.SetLabel]), [Node.Unblock] and
 //     [Node.Forget].
+//   - peeraddrs.go: the ADDRS payload, which addresses go to which peer,
+//     and how a contact's stored addresses are merged.
+//   - ports.go: the listen ports kept across restarts.
 //   - trust.go: trust on first use, key changes, names, verification,
 //     blocking and safety numbers.
 //   - outbox.go, outqueue.go: messages waiting for their receipt, in the
 //     store and mirrored in memory.
 //   - history.go: [Node.History].
-//   - redial.go: redial of known peers with backoff, and their addresses.
+//   - redial.go: redial of known peers with backoff.
 //   - host.go: the libp2p host, its resource manager and limits.
 //   - gater.go: the connection gater that enforces blocks.
 //   - ratelimit.go: admission of responder handshakes (token buckets).

@@ -293,7 +293,7 @@ func (n *Node) onHello(ss *session, name string) {
 	ps.up = true
 	ps.notify()
 	n.unlockAndEmit(SessionUp{PeerID: ss.pid, Fingerprint: ss.fp, Name: name, Trust: ss.trust, Conn: n.sessionPath(ps, ss)})
-	n.goTracked(func() { n.recordAddrs(ss) }) // redial.go
+	n.redial.reset(ss.peer) // redial.go
 }
 
 // onChat handles a message: it reports false if ss is not the live session

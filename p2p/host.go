@@ -109,7 +109,8 @@ func capacityLimits(maxSessions int) limitsFor {
 }
 
 // defaultListenAddrs are TCP and QUIC on every IPv4 and IPv6 interface, on
-// ports the kernel picks.
+// ports the kernel picks, or those a persistent node had last time
+// (ports.go).
 var defaultListenAddrs = []string{
 	"/ip4/0.0.0.0/tcp/0",
 	"/ip6/::/tcp/0",
@@ -172,12 +173,12 @@ func newResourceManager(cl limitsFor) (network.ResourceManager, error) {
 // reservations are p2p/relay's, started by startWAN), and nothing that
 // would map ports on the router or talk to peers we did not ask for.
 // The connection manager's watermarks are cl's. Extra options (the node's
-// connection gater) come last.
+// connection gater) come last. Without listen addresses the host listens
+// on nothing yet (the node then listens on its defaults: ports.go).
 func newHost(key crypto.PrivKey, listen []multiaddr.Multiaddr, rm network.ResourceManager, cl limitsFor, extra ...libp2p.Option) (host.Host, error) {
-	if len(listen) == 0 {
-		for _, s := range defaultListenAddrs {
-			listen = append(listen, multiaddr.StringCast(s))
-		}
+	listenOpt := libp2p.NoListenAddrs
+	if len(listen) > 0 {
+		listenOpt = libp2p.ListenAddrs(listen...)
 	}
 	cm, err := connmgr.NewConnManager(cl.ConnLow, cl.ConnHigh, connmgr.WithGracePeriod(connGrace))
 	if err != nil {
@@ -185,7 +186,7 @@ func newHost(key crypto.PrivKey, listen []multiaddr.Multiaddr, rm network.Resour
 	}
 	opts := []libp2p.Option{
 		libp2p.Identity(key),
-		libp2p.ListenAddrs(listen...),
+		listenOpt,
 		// Without port reuse, two nodes that dial each other at once
 		// get two TCP connections; with it, both dials share one 4-tuple
 		// and TCP's simultaneous open leaves both sides initiators of one

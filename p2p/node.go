@@ -192,6 +192,15 @@ func start(ctx context.Context, cfg Config, set settings, keys nodeKeys, st stor
 		return nil, err
 	}
 	n.host, err = newHost(keys.host, cfg.ListenAddrs, n.rm, capacity, append(wanOpts, libp2p.ConnectionGater(n.gater))...)
+	if err == nil && len(cfg.ListenAddrs) == 0 {
+		home := cfg.Home
+		if cfg.Ephemeral {
+			home = "" // no ports kept
+		}
+		if err = listenDefaults(n.host, set.listenDefaults, home, log); err != nil {
+			_ = n.host.Close()
+		}
+	}
 	if err != nil {
 		libp2pLogs.root.clear(n)
 		_ = n.rm.Close()

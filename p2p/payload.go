@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 	"unicode/utf8"
+
+	"github.com/multiformats/go-multiaddr"
 )
 
 // Chat payloads travel inside DATA records of an end-to-end session (see the
@@ -18,9 +20,10 @@ const (
 	payloadHello   byte = 1 // name: the first DATA record of each side
 	payloadChat    byte = 2 // a message: id, sent_at, text
 	payloadReceipt byte = 3 // "delivered": the id of a received message
+	payloadAddrs   byte = 4 // the sender's dialable addresses (peeraddrs.go)
 	// payloadName announces a new name inside a live session (nick.go).
-	// It takes the highest type below 16 so that the types added next to
-	// it (addresses) keep counting up from 4.
+	// It takes the highest type below 16, apart from the types that
+	// count up from 4.
 	payloadName byte = 15
 )
 
@@ -37,10 +40,11 @@ var errPayload = errors.New("p2p: malformed chat payload")
 // payload is one decoded chat payload. Only the fields of its type are set.
 type payload struct {
 	typ    byte
-	name   string             // hello, name
-	id     [messageIDLen]byte // chat, receipt
-	sentAt time.Time          // chat, millisecond precision
-	text   string             // chat
+	name   string                // hello, name
+	id     [messageIDLen]byte    // chat, receipt
+	sentAt time.Time             // chat, millisecond precision
+	text   string                // chat
+	addrs  []multiaddr.Multiaddr // addrs
 }
 
 func encodeHello(name string) []byte { return encodeNamed(payloadHello, name) }
@@ -75,8 +79,9 @@ func encodeReceipt(id [messageIDLen]byte) []byte {
 }
 
 // parsePayload decodes one chat payload. It refuses unknown types, short or
-// trailing bytes, invalid UTF-8, texts over [MaxMessageText] and negative
-// timestamps, all with errPayload.
+// trailing bytes, invalid UTF-8, texts over [MaxMessageText], negative
+// timestamps and address lists that break parseAddrsBody's rules, all with
+// errPayload.
 func parsePayload(b []byte) (payload, error) {
 	if len(b) == 0 {
 		return payload{}, errPayload
@@ -110,6 +115,12 @@ func parsePayload(b []byte) (payload, error) {
 			return payload{}, errPayload
 		}
 		copy(p.id[:], b)
+	case payloadAddrs:
+		addrs, ok := parseAddrsBody(b)
+		if !ok {
+			return payload{}, errPayload
+		}
+		p.addrs = addrs
 	default:
 		return payload{}, errPayload
 	}

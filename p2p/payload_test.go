@@ -90,6 +90,7 @@ func FuzzParsePayload(f *testing.F) {
 	f.Add(encodeName("bobby"))
 	f.Add(encodeChat(id, time.UnixMilli(1), "hello"))
 	f.Add(encodeReceipt(id))
+	f.Add(encodeAddrs(sampleAddrs(f)))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := parsePayload(b)
@@ -107,6 +108,8 @@ func FuzzParsePayload(f *testing.F) {
 			again = encodeChat(p.id, p.sentAt, p.text)
 		case payloadReceipt:
 			again = encodeReceipt(p.id)
+		case payloadAddrs:
+			again = encodeAddrs(p.addrs)
 		default:
 			t.Fatalf("parsed unknown type %d", p.typ)
 		}

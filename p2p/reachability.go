@@ -191,6 +191,9 @@ func (n *Node) watchLoop(sub event.Subscription, last []string, lastReach string
 		if slices.Equal(addrs, last) && reach == lastReach {
 			continue
 		}
+		if !slices.Equal(addrs, last) {
+			n.announceAddrs() // to every live session (peeraddrs.go)
+		}
 		last, lastReach = addrs, reach
 		n.emit(AddrsChanged{Addrs: slices.Clone(addrs), Reachability: reach})
 	}

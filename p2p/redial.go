@@ -8,16 +8,17 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
-	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
 	"github.com/multiformats/go-multiaddr"
 )
 
 // Redial timing. A peer with messages waiting, or one talked to recently,
-// is dialled at its last known addresses at start, soon after its session is
-// cut, and then with exponential backoff: each failure doubles the delay,
-// from redialMin up to redialMax (INTERFACE.md: capped at 30 s), and the
-// actual wait is drawn from [delay/2, delay] so that two nodes that lost
-// each other do not dial in lock step.
+// is dialled at its last known addresses (the contact's, which the peer
+// announced: peeraddrs.go; then the peerstore's) at start, soon after its
+// session is cut, and then with exponential backoff; any other contact
+// with addresses gets one attempt at start (redialer.owed). Each failure
+// doubles the delay, from redialMin up to redialMax (INTERFACE.md: capped
+// at 30 s), and the actual wait is drawn from [delay/2, delay] so that two
+// nodes that lost each other do not dial in lock step.
 const (
 	redialMin = time.Second
 	redialMax = 30 * time.Second
@@ -27,11 +28,9 @@ const (
 	// redialRecent is how long after its last session a peer without
 	// waiting messages is still redialled.
 	redialRecent = time.Hour
-	// maxContactAddrs bounds the addresses kept per contact.
+	// maxContactAddrs bounds the addresses kept per contact
+	// (peeraddrs.go).
 	maxContactAddrs = 16
-	// identifyWait bounds the wait for identify before a session's
-	// addresses are recorded.
-	identifyWait = 5 * time.Second
 )
 
 // redialer is the node's redial state: one backoff per peer. Its loop is
@@ -41,6 +40,11 @@ type redialer struct {
 	mu      sync.Mutex
 	backoff map[peer.ID]*backoff
 	wake    chan struct{} // cap 1
+	// owed are the contacts due one attempt because the node started:
+	// each contact with stored addresses is tried once, however long ago
+	// it was seen, so that of two contacts the one that starts last finds
+	// the other (both keep their ports across restarts: ports.go).
+	owed map[peer.ID]bool
 }
 
 // backoff is one peer's redial schedule.
@@ -79,6 +83,7 @@ func (r *redialer) reset(p peer.ID) {
 	if b := r.backoff[p]; b != nil && !b.inflight {
 		delete(r.backoff, p)
 	}
+	delete(r.owed, p)
 	r.mu.Unlock()
 	r.kick()
 }
@@ -86,6 +91,16 @@ func (r *redialer) reset(p peer.ID) {
 func (n *Node) startRedial() {
 	n.redial.backoff = make(map[peer.ID]*backoff)
 	n.redial.wake = make(chan struct{}, 1)
+	n.redial.owed = make(map[peer.ID]bool)
+	contacts, err := n.store.Contacts()
+	if err != nil {
+		n.log.Error("redial: read contacts", "err", err)
+	}
+	for _, c := range contacts {
+		if p, err := peer.Decode(c.PeerID); err == nil && !c.Blocked && len(c.Addrs) > 0 {
+			n.redial.owed[p] = true
+		}
+	}
 	n.goTracked(n.redialLoop)
 }
 
@@ -111,8 +126,9 @@ type redialTarget struct {
 }
 
 // redialTargets lists the peers that should have a session and do not:
-// those with messages in the outbox and those seen within redialRecent,
-// neither blocked nor awaiting a new key, with addresses to try.
+// those with messages in the outbox, those seen within redialRecent and
+// those owed their attempt at start, neither blocked nor awaiting a new
+// key, with addresses to try.
 func (n *Node) redialTargets(now time.Time) []redialTarget {
 	waiting, err := n.outbox.Peers()
 	if err != nil {
@@ -127,11 +143,11 @@ func (n *Node) redialTargets(now time.Time) []redialTarget {
 		if c.Blocked || !c.PendingFingerprint.IsZero() {
 			continue
 		}
-		if !slices.Contains(waiting, c.PeerID) && now.Sub(c.LastSeen) > redialRecent {
-			continue
-		}
 		p, err := peer.Decode(c.PeerID)
 		if err != nil || p == n.host.ID() {
+			continue
+		}
+		if !slices.Contains(waiting, c.PeerID) && now.Sub(c.LastSeen) > redialRecent && !n.redial.isOwed(p) {
 			continue
 		}
 		n.mu.Lock()
@@ -149,6 +165,13 @@ func (n *Node) redialTargets(now time.Time) []redialTarget {
 		out = append(out, redialTarget{id: p, addrs: addrs})
 	}
 	return out
+}
+
+// isOwed reports whether p is owed its attempt at start.
+func (r *redialer) isOwed(p peer.ID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.owed[p]
 }
 
 // parseAddrs turns stored address strings into transport multiaddrs
@@ -217,61 +240,14 @@ func (n *Node) redialOne(t redialTarget) {
 		return
 	}
 	b.inflight = false
+	delete(r.owed, t.id)
 	if err == nil {
 		delete(r.backoff, t.id)
 		return
 	}
 	n.log.Debug("redial failed", "peer_id", t.id.String(), "err", err)
 	b.failed(time.Now())
-}
-
-// recordAddrs stores where a peer with a live session can be reached
-// again, once identify has told us its listen addresses: the contact's
-// Addrs are what the redialer uses after a restart. It also resets the
-// peer's backoff. It runs in its own goroutine, started at SessionUp.
-func (n *Node) recordAddrs(ss *session) {
-	n.redial.reset(ss.peer)
-	if h, ok := n.host.(interface{ IDService() identify.IDService }); ok {
-		t := time.NewTimer(identifyWait)
-		select {
-		case <-h.IDService().IdentifyWait(ss.st.Conn()):
-		case <-t.C:
-		case <-ss.done:
-		}
-		t.Stop()
-	}
-	var fresh []string
-	for _, a := range n.host.Peerstore().Addrs(ss.peer) {
-		fresh = append(fresh, a.String())
-	}
-	n.trustMu.Lock()
-	defer n.trustMu.Unlock()
-	c, ok, err := n.store.Contact(ss.pid)
-	if err != nil || !ok || !c.Fingerprint.Equal(ss.fp) {
-		return
-	}
-	addrs := mergeAddrs(fresh, c.Addrs)
-	if slices.Equal(addrs, c.Addrs) {
-		return
-	}
-	c.Addrs = addrs
-	if err := n.store.PutContact(c); err != nil {
-		n.log.Error("store contact addresses", "err", err)
-	}
-}
-
-// mergeAddrs puts fresh before old, without repeats or loopback-only
-// duplicates, and keeps at most maxContactAddrs.
-func mergeAddrs(fresh, old []string) []string {
-	var out []string
-	for _, a := range append(slices.Clone(fresh), old...) {
-		if a == "" || slices.Contains(out, a) {
-			continue
-		}
-		out = append(out, a)
-		if len(out) == maxContactAddrs {
-			break
-		}
-	}
-	return out
+	// The loop computed its wait while this attempt was in flight, without
+	// it: it must look again, or the next attempt waits up to redialMax.
+	r.kick()
 }

@@ -62,6 +62,10 @@ type session struct {
 	recvUnanswered time.Time // first record received since our last ratchet step
 	localClose     bool      // we sent CLOSE (Node.Close)
 	helloSeen      bool
+	addrsDue       bool // our addresses changed: the writer sends ADDRS (peeraddrs.go)
+
+	addrsSent   []byte // the last ADDRS payload sent: sendHello, then the writer
+	addrsWrites int    // contact writes the peer's ADDRS caused: the reader
 
 	wake chan struct{} // cap 1: the writer has work
 	done chan struct{} // closed when the reader ended
@@ -78,7 +82,8 @@ func (ss *session) kick() {
 	}
 }
 
-// sendHello writes our HELLO, the first record of the session. runSession
+// sendHello writes our HELLO, the first record of the session, and our
+// ADDRS right after it (peeraddrs.go). runSession
 // calls it as soon as the session is registered, before the writer and the
 // reader start: SessionUp on the peer waits for this record (it carries our
 // name), and leaving it to the writer goroutine added a wake-up to every
@@ -90,6 +95,9 @@ func (ss *session) sendHello() error {
 		ss.helloSent, ss.announced = true, ss.n.Name()
 		return ss.sec.Seal(encodeHello(ss.announced))
 	})
+	if err == nil {
+		err = b.add(func() ([]byte, error) { return ss.sec.Seal(ss.addrsUpdate()) })
+	}
 	if werr := b.write(); err == nil {
 		err = werr
 	}
@@ -143,6 +151,8 @@ func (ss *session) flush(nextSeq *uint64) error {
 	ss.receipts = nil
 	heartbeat := ss.heartbeat
 	ss.heartbeat = false
+	addrs := ss.addrsDue
+	ss.addrsDue = false
 	if t := ss.recvUnanswered; !t.IsZero() && time.Since(t) >= ss.heartbeatInterval {
 		heartbeat = true
 	}
@@ -152,7 +162,7 @@ func (ss *session) flush(nextSeq *uint64) error {
 		return nil
 	}
 	b := recordBatch{ss: ss}
-	written, err := ss.fill(&b, receipts, heartbeat, nextSeq)
+	written, err := ss.fill(&b, receipts, heartbeat, addrs, nextSeq)
 	if werr := b.write(); err == nil {
 		err = werr
 	}
@@ -170,16 +180,25 @@ func (ss *session) flush(nextSeq *uint64) error {
 	return nil
 }
 
-// fill seals into b the receipts, then the unacknowledged messages this
-// session has not written yet, then a heartbeat if one is due, and returns
-// the IDs of the messages.
-func (ss *session) fill(b *recordBatch, receipts [][messageIDLen]byte, heartbeat bool, nextSeq *uint64) ([][messageIDLen]byte, error) {
+// fill seals into b the receipts, then our addresses if they changed since
+// the peer last had them (addrs: they may have), then the unacknowledged
+// messages this session has not written yet, then a heartbeat if one is
+// due, and returns the IDs of the messages.
+func (ss *session) fill(b *recordBatch, receipts [][messageIDLen]byte, heartbeat, addrs bool, nextSeq *uint64) ([][messageIDLen]byte, error) {
 	// A receipt carries no user content: it is sealed without a ratchet
 	// step (e2e.Session.SealControl), so answering each message costs no
 	// X25519 work; the heartbeat still steps (PROTOCOL.md).
 	for _, id := range receipts {
 		if err := b.add(func() ([]byte, error) { return ss.sec.SealControl(encodeReceipt(id)) }); err != nil {
 			return nil, err
+		}
+	}
+	var update []byte
+	if addrs {
+		if update = ss.addrsUpdate(); update != nil {
+			if err := b.add(func() ([]byte, error) { return ss.sec.Seal(update) }); err != nil {
+				return nil, err
+			}
 		}
 	}
 	var written [][messageIDLen]byte
@@ -192,7 +211,7 @@ func (ss *session) fill(b *recordBatch, receipts [][messageIDLen]byte, heartbeat
 	// A chat message carries a fresh ratchet key, a receipt does not: the
 	// heartbeat is needed when nothing went out (it then also keeps the
 	// session alive) or when only receipts did and a step is still owed.
-	sent := len(receipts) > 0 || len(written) > 0
+	sent := len(receipts) > 0 || len(written) > 0 || update != nil
 	if heartbeat && (!sent || ss.sec.StepOwed()) {
 		if err := b.add(ss.sec.SealHeartbeat); err != nil {
 			return nil, err
@@ -412,6 +431,8 @@ func (ss *session) handlePayload(pt []byte) bool {
 		n.onReceipt(ss, p.id)
 	case payloadName:
 		n.onName(ss, SanitizeName(p.name)) // nick.go
+	case payloadAddrs:
+		n.onAddrs(ss, p.addrs)
 	}
 	return true
 }

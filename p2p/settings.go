@@ -28,6 +28,10 @@ type settings struct {
 	// newIdentity makes the RSA identity of a new key file or an
 	// ephemeral node (e2e.GenerateIdentity, about a second for RSA-3072).
 	newIdentity func() (*e2e.Identity, error)
+	// listenDefaults are the addresses a node listens on without
+	// Config.ListenAddrs (defaultListenAddrs; tests use 127.0.0.1), with
+	// the ports it had last time if it is persistent (ports.go).
+	listenDefaults []string
 	// noReceipts, when set and true, makes the node show messages but
 	// never send receipts, like a peer that lost them all. Always nil in
 	// production.
@@ -42,6 +46,7 @@ func defaultSettings() settings {
 		idleTimeout:       sessionIdleTimeout,
 		heartbeatInterval: e2e.HeartbeatInterval,
 		newIdentity:       e2e.GenerateIdentity,
+		listenDefaults:    defaultListenAddrs,
 	}
 }
 

@@ -72,7 +72,7 @@ func (n *Node) checkContact(p peer.ID, fp e2e.Fingerprint, addrs []string) (_ Tr
 	}
 	c.LastSeen = now
 	if len(addrs) > 0 {
-		c.Addrs = addrs
+		c.Addrs = mergeAddrs(addrs, c.Addrs) // the older ones stay, after (peeraddrs.go)
 	}
 	if err := n.store.PutContact(c); err != nil {
 		return "", "", fmt.Errorf("store contact: %w", err)
