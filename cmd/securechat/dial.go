@@ -112,7 +112,10 @@ func (d *dialer) finish(req *dialReq, c p2p.Connected, err error) {
 	d.answered[req.addr] = time.Now()
 	d.mu.Unlock()
 	code := errorCode(err)
-	if code != codeBadAddress && code != codeFingerprintMismatch {
+	switch code {
+	case codeBadAddress, codeFingerprintMismatch, codeNoAddress, codeUnknownPeer, "ambiguous_peer", "key_changed":
+		// The target itself was wrong; said as such.
+	default:
 		code = codeDialFailed // timeouts and other failures are all failed dials
 	}
 	// The message is the one human line; go-libp2p's own text (every

@@ -97,6 +97,23 @@ func (n *fakeNode) Connect(ctx context.Context, addr multiaddr.Multiaddr) (p2p.C
 
 // ConnectInvite answers inviteErr or connectErr, or the invite's peer
 // over conn. The invite is parsed as the real node does.
+// ConnectPeer resolves query among the peers as the real node does and
+// "dials" it: connectErr if set, else a session at once. A peer without
+// addresses is not modelled.
+func (n *fakeNode) ConnectPeer(ctx context.Context, query string) (p2p.Connected, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.connects = append(n.connects, "peer:"+query)
+	p, err := p2p.MatchPeer(n.peers, query)
+	if err != nil {
+		return p2p.Connected{}, err
+	}
+	if n.connectErr != nil {
+		return p2p.Connected{}, n.connectErr
+	}
+	return p2p.Connected{PeerID: p.PeerID, Conn: p2p.ConnDirect}, nil
+}
+
 func (n *fakeNode) ConnectInvite(ctx context.Context, invite string) (p2p.Connected, error) {
 	inv, err := p2p.ParseInvite(invite)
 	if err != nil {

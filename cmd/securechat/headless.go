@@ -340,7 +340,7 @@ func (h *headless) execute(ctx context.Context, c command) (quit bool) {
 	case "peers":
 		h.out.emit(peersEvent{Event: "peers", Peers: toJSONPeers(h.node.Peers()), Ref: c.Ref})
 	case "connect":
-		t, err := parseDialTarget(c.Addr)
+		t, err := parseConnectArg(c.Addr)
 		if err != nil {
 			h.fail(c.Ref, codeBadAddress, err.Error())
 			return false

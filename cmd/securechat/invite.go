@@ -20,26 +20,34 @@ import (
 // command answers with it.
 
 // dialTarget is what a user asked to dial: a multiaddr ending in
-// /p2p/<peer-id>, or an invite.
+// /p2p/<peer-id>, an invite, or (where a contact may be named) a known
+// contact by the rules of [p2p.MatchPeer], dialled at its stored addresses.
 type dialTarget struct {
-	addr   multiaddr.Multiaddr // nil for an invite
-	invite string              // the invite, whitespace removed
-	peerID string              // the invite's peer
+	addr    multiaddr.Multiaddr // set for a multiaddr
+	invite  string              // the invite, whitespace removed
+	peerID  string              // the invite's peer
+	contact string              // a name, ID or fingerprint prefix of a contact
 }
 
-// String names the target in messages: the address, or the invite's peer
-// (an invite is too long for one error line).
+// String names the target in messages: the address, the invite's peer (an
+// invite is too long for one error line), or the contact as named.
 func (t dialTarget) String() string {
-	if t.addr != nil {
+	switch {
+	case t.addr != nil:
 		return t.addr.String()
+	case t.contact != "":
+		return "contact " + p2p.SanitizeName(t.contact)
 	}
 	return "invite for " + t.peerID
 }
 
-// arg is the target as a user gives it: the address, or the invite.
+// arg is the target as a user gives it: the address, the invite or the name.
 func (t dialTarget) arg() string {
-	if t.addr != nil {
+	switch {
+	case t.addr != nil:
 		return t.addr.String()
+	case t.contact != "":
+		return t.contact
 	}
 	return t.invite
 }
@@ -63,6 +71,18 @@ func parseDialTarget(s string) (dialTarget, error) {
 	return dialTarget{addr: a}, nil
 }
 
+// parseConnectArg is parseDialTarget where a known contact may also be
+// named (the headless connect command and the UIs' /connect; not
+// --connect, whose malformed multiaddr is a usage error): anything that is
+// neither an invite nor starts with "/" names a contact.
+func parseConnectArg(s string) (dialTarget, error) {
+	s = strings.TrimSpace(s)
+	if s != "" && !p2p.IsInvite(s) && !strings.HasPrefix(s, "/") && !strings.ContainsAny(s, " \t\n") {
+		return dialTarget{contact: s}, nil
+	}
+	return parseDialTarget(s)
+}
+
 // cleanInvite removes every space and line break from a pasted invite: its
 // text after the prefix is base64url, so a copy taken from several screen
 // rows (or with a stray space) still reads back whole.
@@ -77,8 +97,11 @@ func cleanInvite(s string) string {
 
 // connect dials t on n.
 func connectTarget(ctx context.Context, n chatNode, t dialTarget) (p2p.Connected, error) {
-	if t.addr != nil {
+	switch {
+	case t.addr != nil:
 		return n.Connect(ctx, t.addr)
+	case t.contact != "":
+		return n.ConnectPeer(ctx, t.contact)
 	}
 	return n.ConnectInvite(ctx, t.invite)
 }
@@ -124,7 +147,8 @@ func (h *headless) invite(c command) {
 	h.out.emit(inviteEvent{Event: "invite", Invite: inv, Addrs: addrs, Ref: c.Ref})
 }
 
-// codeNoAddress answers invite while the node has no address to put in it.
+// codeNoAddress answers invite while the node has no address to put in it,
+// and a connect to a contact whose addresses are not known.
 const codeNoAddress = "no_address"
 
 // relayWait bounds how long `securechat invite`, `id` and `doctor` wait

@@ -148,10 +148,10 @@ func (lm *lineMode) handle(ctx context.Context, line string) (quit bool) {
 		lm.listPeers()
 	case "/connect":
 		if len(args) == 0 {
-			lm.printf("usage: /connect MULTIADDR-OR-INVITE\n")
+			lm.printf("usage: /connect MULTIADDR, INVITE or CONTACT\n")
 			return false
 		}
-		t, err := parseDialTarget(rest) // an invite pasted over lines may hold spaces
+		t, err := parseConnectArg(rest) // an invite pasted over lines may hold spaces
 		if err != nil {
 			lm.printf("*** %v\n", err)
 			return false

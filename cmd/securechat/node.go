@@ -40,6 +40,8 @@ func errorCode(err error) string {
 		return "too_large"
 	case errors.Is(err, p2p.ErrQueueFull):
 		return "queue_full"
+	case errors.Is(err, p2p.ErrNoAddress):
+		return codeNoAddress
 	case errors.Is(err, p2p.ErrBadAddress):
 		return "bad_address"
 	case errors.Is(err, p2p.ErrDialFailed):

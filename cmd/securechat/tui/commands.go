@@ -157,11 +157,14 @@ func (m *model) listPeers() {
 func (m *model) connect(arg string) tea.Cmd {
 	here := m.current
 	if arg == "" {
-		m.alert(here, "Usage: /connect MULTIADDR (ending in /p2p/<peer-id>) or /connect INVITE")
+		m.alert(here, "Usage: /connect MULTIADDR (ending in /p2p/<peer-id>), /connect INVITE or /connect CONTACT")
 		return nil
 	}
 	if p2p.IsInvite(arg) {
 		return m.connectInvite(arg) // invite.go
+	}
+	if !strings.HasPrefix(arg, "/") {
+		return m.connectContact(arg)
 	}
 	addr, err := multiaddr.NewMultiaddr(arg)
 	if err != nil || !strings.Contains(arg, "/p2p/") {
@@ -178,6 +181,27 @@ func (m *model) connect(arg string) tea.Cmd {
 		defer cancel()
 		c, err := node.Connect(ctx, addr)
 		return resultMsg{conv: here, what: "connect", peerID: id, conn: c.Conn, err: err}
+	}
+}
+
+// connectContact dials a known contact at its stored addresses: the peer
+// is resolved on this screen first, so an unknown or ambiguous name gets
+// the same answer as /msg.
+func (m *model) connectContact(arg string) tea.Cmd {
+	here := m.current
+	p, err := m.resolve(arg)
+	if err != nil {
+		m.alert(here, err.Error())
+		return nil
+	}
+	who := m.senderName(p.id)
+	m.system(here, fmt.Sprintf("Connecting to %s at its known addresses …", who))
+	ctx, node, id := m.ctx, m.node, p.id
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, p2p.DialTimeout)
+		defer cancel()
+		c, err := node.ConnectPeer(ctx, id)
+		return resultMsg{conv: here, what: "connect", peerID: id, text: who, conn: c.Conn, err: err}
 	}
 }
 

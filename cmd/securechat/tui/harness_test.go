@@ -87,6 +87,16 @@ func (f *fakeNode) Connect(ctx context.Context, addr multiaddr.Multiaddr) (p2p.C
 	return p2p.Connected{PeerID: id, Conn: p2p.ConnDirect}, nil
 }
 
+func (f *fakeNode) ConnectPeer(ctx context.Context, query string) (p2p.Connected, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.connected = append(f.connected, "peer:"+query)
+	if f.connectErr != nil {
+		return p2p.Connected{}, f.connectErr
+	}
+	return p2p.Connected{PeerID: query, Conn: p2p.ConnDirect}, nil
+}
+
 func (f *fakeNode) Send(ctx context.Context, to, text string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -40,6 +40,9 @@ type Node interface {
 	// ConnectInvite dials the peer an invite names, pinning its
 	// fingerprint first (see [p2p.Node.ConnectInvite]).
 	ConnectInvite(ctx context.Context, invite string) (p2p.Connected, error)
+	// ConnectPeer dials a known contact, named as [p2p.MatchPeer] reads
+	// names, at its stored addresses (see [p2p.Node.ConnectPeer]).
+	ConnectPeer(ctx context.Context, query string) (p2p.Connected, error)
 	// Invite returns this node's invite, one line.
 	Invite() (string, error)
 	// Diagnostics is what /doctor shows.
