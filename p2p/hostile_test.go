@@ -252,7 +252,7 @@ func heapSampler() (peak func() uint64, stop func()) {
 	return max.Load, func() { once.Do(func() { close(quit); <-done }) }
 }
 
-// TestHostilePeers runs every hostile case of SECURITY.md against one
+// TestHostilePeers runs every hostile case of docs/SECURITY.md against one
 // victim node over real hosts on 127.0.0.1 while two honest nodes (the
 // victim and bob) keep chatting: every honest message must be delivered,
 // the honest session must stay up, and the process heap stays bounded.

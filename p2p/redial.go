@@ -16,7 +16,7 @@ import (
 // announced: peeraddrs.go; then the peerstore's) at start, soon after its
 // session is cut, and then with exponential backoff; any other contact
 // with addresses gets one attempt at start (redialer.owed). Each failure
-// doubles the delay, from redialMin up to redialMax (INTERFACE.md: capped
+// doubles the delay, from redialMin up to redialMax (docs/INTERFACE.md: capped
 // at 30 s), and the actual wait is drawn from [delay/2, delay] so that two
 // nodes that lost each other do not dial in lock step.
 const (

@@ -10,7 +10,7 @@ import (
 )
 
 // dialAnswerWithin is how long a connect may take before it is answered with
-// "dial_failed": INTERFACE.md promises an answer within 20 s, so we answer a
+// "dial_failed": docs/INTERFACE.md promises an answer within 20 s, so we answer a
 // little before, whatever the node does.
 const dialAnswerWithin = p2p.DialTimeout - time.Second
 

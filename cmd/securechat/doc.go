@@ -5,12 +5,12 @@
 // the JSON Lines API that scripts use, or with one of the subcommands id,
 // invite, doctor, passwd, export, import, version and help (docs/INTERFACE.md
 // lists them). The public contract (flags, exit codes,
-// events and commands) is INTERFACE.md; this package only wires that contract
+// events and commands) is docs/INTERFACE.md; this package only wires that contract
 // to the [p2p.Node] and never touches libp2p streams itself.
 //
-// # Headless API: choices beyond INTERFACE.md
+// # Headless API: choices beyond docs/INTERFACE.md
 //
-// Extension events (INTERFACE.md allows more events and fields):
+// Extension events (docs/INTERFACE.md allows more events and fields):
 //
 //   - "verified" {peer_id, fingerprint, ref} answers a successful verify.
 //   - "key_trusted" {peer_id, fingerprint, ref} answers trust_new_key.

@@ -170,7 +170,7 @@ var unencryptedKeyMarkers = [][]byte{
 }
 
 // checkHomeAtRest greps every file under home for secrets in the clear and
-// checks the modes INTERFACE.md promises.
+// checks the modes docs/INTERFACE.md promises.
 func checkHomeAtRest(t *testing.T, home string, secrets ...string) {
 	t.Helper()
 	files := 0

@@ -6,7 +6,7 @@ import (
 	"github.com/securechat/securechat/p2p"
 )
 
-// The headless events, field names exactly as INTERFACE.md has them. Ref is
+// The headless events, field names exactly as docs/INTERFACE.md has them. Ref is
 // set on the events that answer a command that carried one.
 
 type readyEvent struct {
@@ -102,7 +102,7 @@ type errorEvent struct {
 }
 
 // trustEvent answers verify ("verified") and trust_new_key ("key_trusted"),
-// extensions: INTERFACE.md names no answer for them, and a script needs one
+// extensions: docs/INTERFACE.md names no answer for them, and a script needs one
 // to know the command took effect.
 type trustEvent struct {
 	Event       string `json:"event"`
@@ -127,7 +127,7 @@ type blockedEvent struct {
 	Ref    string `json:"ref,omitempty"`
 }
 
-// Error codes of the headless API. INTERFACE.md names most; "bad_request",
+// Error codes of the headless API. docs/INTERFACE.md names most; "bad_request",
 // "ambiguous_peer", "closed", "timeout" and "internal" are ours.
 const (
 	codeBadJSON             = "bad_json"

@@ -18,7 +18,7 @@ import (
 	"github.com/securechat/securechat/p2p/relay"
 )
 
-// maxNameRunes bounds --name, as INTERFACE.md says: 1-32 printable characters.
+// maxNameRunes bounds --name, as docs/INTERFACE.md says: 1-32 printable characters.
 const maxNameRunes = 32
 
 // Environment variables the command reads.

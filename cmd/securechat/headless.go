@@ -25,7 +25,7 @@ const readyWait = 3 * time.Second
 // sendTimeout bounds a Send, which only queues but may touch the store.
 const sendTimeout = 10 * time.Second
 
-// headless is the JSON Lines API of INTERFACE.md: commands from stdin, one
+// headless is the JSON Lines API of docs/INTERFACE.md: commands from stdin, one
 // per line, answered in order; node events to stdout, one per line.
 type headless struct {
 	node  chatNode

@@ -6,7 +6,7 @@ import (
 )
 
 // The headless commands that manage names and contacts, extensions of
-// INTERFACE.md (doc.go lists them): unblock, forget, label, nick and
+// docs/INTERFACE.md (doc.go lists them): unblock, forget, label, nick and
 // safety_number. Each is answered by one event, or by error.
 
 // nameChangedEvent reports that a peer announced a new name in session.

@@ -6,7 +6,7 @@ import (
 	"github.com/securechat/securechat/p2p"
 )
 
-// historyEvent answers the history command (INTERFACE.md).
+// historyEvent answers the history command (docs/INTERFACE.md).
 type historyEvent struct {
 	Event    string        `json:"event"`
 	PeerID   string        `json:"peer_id"`

@@ -14,7 +14,7 @@ import (
 	"github.com/securechat/securechat/p2p"
 )
 
-// This file is the command's side of invites (INTERFACE.md, "invite"):
+// This file is the command's side of invites (docs/INTERFACE.md, "invite"):
 // everywhere an address to dial is accepted an invite is accepted too,
 // `securechat invite` prints this node's, and the headless `invite`
 // command answers with it.

@@ -13,7 +13,7 @@ import (
 	"github.com/securechat/securechat/p2p"
 )
 
-// Exit statuses, as INTERFACE.md fixes them.
+// Exit statuses, as docs/INTERFACE.md fixes them.
 const (
 	exitOK    = 0
 	exitFail  = 1 // any failure to start other than a usage error

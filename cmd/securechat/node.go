@@ -24,7 +24,7 @@ type chatNode interface {
 
 var _ chatNode = (*p2p.Node)(nil)
 
-// errorCode maps a node error to the headless error code INTERFACE.md names
+// errorCode maps a node error to the headless error code docs/INTERFACE.md names
 // for it.
 func errorCode(err error) string {
 	switch {

@@ -24,7 +24,7 @@ import (
 const logFileName = "securechat.log"
 
 // closeTimeout bounds Node.Close so that quit and end of input exit within
-// the 5 s INTERFACE.md promises, whatever the network is doing.
+// the 5 s docs/INTERFACE.md promises, whatever the network is doing.
 const closeTimeout = 2500 * time.Millisecond
 
 // run executes the command cfg describes. It returns nil on a clean quit,
@@ -208,7 +208,7 @@ func isPassphraseError(err error) bool {
 // shutdown ends an interface the same way in every mode: stop reading input
 // and dials, close the node (bounded), give the event pump a second to drain
 // what the node raised while closing, and let dials in flight answer. All of
-// it stays within the 5 s INTERFACE.md promises.
+// it stays within the 5 s docs/INTERFACE.md promises.
 //
 // It returns an error only if closing the node panicked.
 func shutdown[T any](cancel context.CancelFunc, n chatNode, pumpDone <-chan T, dials *dialer, log *slog.Logger) error {
