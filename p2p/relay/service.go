@@ -69,14 +69,13 @@ const (
 // Resources returns the relay service's resources with the bounds above.
 func Resources() relayv2.Resources {
 	return relayv2.Resources{
-		Limit:                  &relayv2.RelayLimit{Duration: CircuitDuration, Data: CircuitData},
-		ReservationTTL:         ReservationTTL,
-		MaxReservations:        MaxReservations,
-		MaxCircuits:            MaxCircuitsPerPeer,
-		BufferSize:             BufferSize,
-		MaxReservationsPerPeer: 1,
-		MaxReservationsPerIP:   MaxReservationsPerIP,
-		MaxReservationsPerASN:  MaxReservationsPerASN,
+		Limit:                 &relayv2.RelayLimit{Duration: CircuitDuration, Data: CircuitData},
+		ReservationTTL:        ReservationTTL,
+		MaxReservations:       MaxReservations,
+		MaxCircuits:           MaxCircuitsPerPeer,
+		BufferSize:            BufferSize,
+		MaxReservationsPerIP:  MaxReservationsPerIP,
+		MaxReservationsPerASN: MaxReservationsPerASN,
 	}
 }
 
