@@ -50,6 +50,14 @@
 //   - logging.go: go-libp2p's logs routed to the node's logger, and the
 //     rate limit of log lines that peers cause.
 //   - keys.go: the key file and fresh keys.
+//   - export.go: passwd, export and import of a home while no node runs.
+//   - invite.go: this node's invite, and connecting through one (its
+//     fingerprint pinned first).
+//   - reachability.go, path.go: relay reservations, observed addresses and
+//     reachability; a session moved from a relayed to a direct connection.
+//   - doctor.go: [Node.Diagnostics], what `securechat doctor` prints.
+//   - dialerr.go: a failed dial in one human line ([DescribeDialError]).
+//   - discovery.go: the node's side of mDNS discovery.
 //   - sanitize.go: remote names and texts made safe for a terminal.
 //
 // LAN discovery over mDNS lives in package p2p/mdns.
