@@ -109,6 +109,14 @@ func migrateHistoryV2(tx sealedTx, s *sealedStore, k []byte) error {
 // decode, or sits under another peer's key, is left as it is, to read as
 // [ErrCorrupt] as it did before.
 func migrateV3(tx sealedTx) error {
+	return rewriteContacts(tx, decodeContactV1)
+}
+
+// rewriteContacts rewrites every contact record that decode reads (an
+// older contact encoding) in the current encoding, under the same key. A
+// record that fails to open or decode, or sits under another peer's key,
+// is left as it is, to read as [ErrCorrupt] as before.
+func rewriteContacts(tx sealedTx, decode func([]byte) (Contact, error)) error {
 	keys, err := collectKeys(tx, bucketContacts)
 	if err != nil {
 		return err
@@ -118,13 +126,13 @@ func migrateV3(tx sealedTx) error {
 		if err != nil || !ok {
 			continue // damaged: see above
 		}
-		c, err := decodeContactV1(pt)
+		c, err := decode(pt)
 		if err != nil || !bytes.Equal(k, tx.s.recordKey(bucketContacts, c.PeerID)) {
 			continue
 		}
 		b, err := encodeContact(c)
 		if err != nil {
-			return err // cannot happen: a decoded v1 contact always encodes
+			return err // cannot happen: a decoded older contact always encodes
 		}
 		if err := tx.putSealed(bucketContacts, k, b); err != nil {
 			return err
@@ -206,28 +214,7 @@ func migrateV4(tx sealedTx) error {
 // it in the same Open) is left too. Open recomputes the trust digest over
 // the rewritten records afterwards (initSchema), having checked it first.
 func migrateV5(tx sealedTx) error {
-	keys, err := collectKeys(tx, bucketContacts)
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		pt, ok, err := tx.getSealed(bucketContacts, k)
-		if err != nil || !ok {
-			continue // damaged: see above
-		}
-		c, err := decodeContactV2(pt)
-		if err != nil || !bytes.Equal(k, tx.s.recordKey(bucketContacts, c.PeerID)) {
-			continue
-		}
-		b, err := encodeContact(c)
-		if err != nil {
-			return err // cannot happen: a decoded v2 contact always encodes
-		}
-		if err := tx.putSealed(bucketContacts, k, b); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rewriteContacts(tx, decodeContactV2)
 }
 
 // decodeContactV2 parses a schema 4 or 5 contact record (contact encoding
