@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/securechat/securechat/p2p/store"
 )
 
 // DefaultHistoryLimit is how many messages [Node.History] returns when the
@@ -34,7 +36,8 @@ type HistoryEntry struct {
 // History returns the last limit messages exchanged with the peer, oldest
 // first, with their delivery state. limit <= 0 means [DefaultHistoryLimit];
 // it is capped at [MaxHistoryLimit]. A peer that is not a contact is
-// [ErrUnknownPeer].
+// [ErrUnknownPeer]. A stranger's history is what it sent while tracked
+// (stranger.go), held in memory.
 func (n *Node) History(peerID string, limit int) ([]HistoryEntry, error) {
 	p, err := peer.Decode(peerID)
 	if err != nil {
@@ -44,18 +47,21 @@ func (n *Node) History(peerID string, limit int) ([]HistoryEntry, error) {
 		return nil, err
 	}
 	defer n.wg.Done()
-	if _, ok, err := n.store.Contact(p.String()); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, ErrUnknownPeer
-	}
 	if limit <= 0 {
 		limit = DefaultHistoryLimit
 	}
 	limit = min(limit, MaxHistoryLimit)
-	ms, err := n.store.History(p.String(), limit)
-	if err != nil {
+	var ms []store.Message
+	if _, ok, err := n.store.Contact(p.String()); err != nil {
 		return nil, err
+	} else if ok {
+		if ms, err = n.store.History(p.String(), limit); err != nil {
+			return nil, err
+		}
+	} else if s, tracked := n.strangers.get(p); tracked {
+		ms = s.msgs[max(0, len(s.msgs)-limit):]
+	} else {
+		return nil, ErrUnknownPeer
 	}
 	out := make([]HistoryEntry, len(ms))
 	for i, m := range ms {
