@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -205,10 +204,11 @@ func (m *model) unverifiedCount() int {
 	return n
 }
 
-// nameTaken reports whether another known peer shows the same name.
+// nameTaken reports whether another known peer shows a name that looks
+// the same (p2p.NamesLookAlike: case, format characters, confusables).
 func (m *model) nameTaken(p *peer) bool {
 	for _, q := range m.peers {
-		if q.id != p.id && strings.EqualFold(q.name, p.name) {
+		if q.id != p.id && p2p.NamesLookAlike(q.name, p.name) {
 			return true
 		}
 	}
