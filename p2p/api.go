@@ -92,6 +92,14 @@ type PeerInfo struct {
 	Label string
 	// Blocked peers are refused ([Node.Block]) until [Node.Unblock].
 	Blocked bool
+	// Stranger marks a peer that only connected: no contact until the
+	// user writes to it, connects to it or accepts it (stranger.go).
+	Stranger bool
+	// NameCollides marks a peer whose name looks like another listed
+	// peer's ([NamesLookAlike]) under another fingerprint: front ends
+	// then show its fingerprint's first [MinFingerprintPrefix] hex digits
+	// with the name.
+	NameCollides bool
 }
 
 // PeerState is whether a known peer has a live session.

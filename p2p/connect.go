@@ -14,6 +14,7 @@ import (
 	"github.com/multiformats/go-multiaddr"
 
 	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p/store"
 )
 
 // Connect dials addr, which must end in /p2p/<peer-id>, and sets up an
@@ -33,18 +34,31 @@ func (n *Node) Connect(ctx context.Context, addr multiaddr.Multiaddr) (Connected
 }
 
 // dialSession dials info (unless a session is up) and answers with the
-// session that is up afterwards: Connect and ConnectInvite share it.
+// session that is up afterwards: Connect and ConnectInvite share it. The
+// user connected to the peer, so a stranger becomes a contact
+// (stranger.go); the redialer and mDNS call dial, which does not promote.
 func (n *Node) dialSession(ctx context.Context, info *peer.AddrInfo, addr string) (Connected, error) {
-	if err := n.dial(ctx, info, addr); err != nil {
+	// A stranger already tracked becomes a contact under its pin; a
+	// peer met by this dial is a contact from its first session.
+	if err := n.promote(info.ID); err != nil {
+		return Connected{}, err
+	}
+	done := n.strangers.want(info.ID)
+	err := n.dial(ctx, info, addr)
+	done()
+	if perr := n.promote(info.ID); perr != nil && err == nil {
+		err = perr
+	}
+	if err != nil {
 		return Connected{}, err
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	ps := n.peers[info.ID]
-	if ps == nil || !ps.up || ps.current == nil {
+	ss := n.liveLocked(info.ID) // under the pin only (pin.go)
+	if ss == nil {
 		return Connected{}, fmt.Errorf("%w: %s: the session ended at once", ErrDialFailed, addr)
 	}
-	return Connected{PeerID: ps.current.pid, Conn: connKind(ps.current.st.Conn())}, nil
+	return Connected{PeerID: ss.pid, Conn: connKind(ss.st.Conn())}, nil
 }
 
 // dial is Connect for a peer and its addresses; addr names the attempt in
@@ -127,12 +141,13 @@ func (n *Node) openChat(ctx context.Context, info *peer.AddrInfo) (network.Strea
 	return s, nil
 }
 
-// resolve finds the contact that to names, by the rules of [MatchPeer],
-// and returns its peer ID both as an ID and as a string (encoding one
-// costs a base58 pass). A peer ID, what scripts send, costs one store read;
-// anything else a scan of the contacts. Blocked peers are unknown, and
-// sending to a peer whose key changed is refused until the user accepted
-// the new key.
+// resolve finds the contact or stranger that to names, by the rules of
+// [MatchPeer], and returns its peer ID both as an ID and as a string
+// (encoding one costs a base58 pass); a stranger is promoted to a contact
+// (the user writes to it; stranger.go). A peer ID, what scripts send,
+// costs one store read; anything else a scan of the cached contacts.
+// Blocked peers are unknown, and sending to a peer whose key changed is
+// refused until the user accepted the new key.
 func (n *Node) resolve(to string) (peer.ID, string, error) {
 	to = strings.TrimSpace(to)
 	if p, err := peer.Decode(to); err == nil {
@@ -143,7 +158,11 @@ func (n *Node) resolve(to string) (peer.ID, string, error) {
 			return "", "", err
 		}
 		if !ok {
-			return "", "", ErrUnknownPeer
+			s, tracked := n.strangers.get(p)
+			if !tracked {
+				return "", "", ErrUnknownPeer
+			}
+			c = store.Contact{Fingerprint: s.fp, PendingFingerprint: s.pending}
 		}
 		if c.Blocked {
 			return "", "", ErrBlocked
@@ -151,9 +170,14 @@ func (n *Node) resolve(to string) (peer.ID, string, error) {
 		if !c.PendingFingerprint.IsZero() {
 			return "", "", ErrKeyChanged
 		}
+		if !ok {
+			if err := n.promote(p); err != nil {
+				return "", "", err
+			}
+		}
 		return p, pid, nil
 	}
-	contacts, err := n.store.Contacts()
+	contacts, _, err := n.contacts.snapshot()
 	if err != nil {
 		return "", "", err
 	}
@@ -166,18 +190,19 @@ func (n *Node) resolve(to string) (peer.ID, string, error) {
 			blocked = append(blocked, PeerInfo{PeerID: c.PeerID, Fingerprint: c.Fingerprint, Name: shownName(c)})
 			continue
 		}
-		p, err := peer.Decode(c.PeerID)
-		if err != nil {
-			continue
-		}
-		state := PeerOffline
-		if n.online(p) {
-			state = PeerOnline
-		}
 		// The user's label is what the user sees, so it is what they type.
 		peers = append(peers, PeerInfo{PeerID: c.PeerID, Fingerprint: c.Fingerprint, Name: shownName(c),
-			State: state, KeyChanged: !c.PendingFingerprint.IsZero()})
+			KeyChanged: !c.PendingFingerprint.IsZero()})
 	}
+	peers = append(peers, n.strangers.list()...)
+	n.mu.Lock()
+	for i := range peers {
+		peers[i].State = PeerOffline
+		if p, err := peer.Decode(peers[i].PeerID); err == nil && n.liveLocked(p) != nil {
+			peers[i].State = PeerOnline
+		}
+	}
+	n.mu.Unlock()
 	found, err := MatchPeer(peers, to)
 	if err != nil {
 		if _, berr := MatchPeer(blocked, to); berr == nil && errors.Is(err, ErrUnknownPeer) {
@@ -192,15 +217,19 @@ func (n *Node) resolve(to string) (peer.ID, string, error) {
 	if err != nil {
 		return "", "", err
 	}
+	if found.Stranger {
+		if err := n.promote(p); err != nil {
+			return "", "", err
+		}
+	}
 	return p, found.PeerID, nil
 }
 
-// online reports whether p has a live session that is up.
+// online reports whether p has a live session that is up, under its pin.
 func (n *Node) online(p peer.ID) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	ps := n.peers[p]
-	return ps != nil && ps.up && ps.current != nil
+	return n.liveLocked(p) != nil
 }
 
 func hexID(id [messageIDLen]byte) string { return hex.EncodeToString(id[:]) }

@@ -39,6 +39,13 @@
 //   - ports.go: the listen ports kept across restarts.
 //   - trust.go: trust on first use, key changes, names, verification,
 //     blocking and safety numbers.
+//   - stranger.go: peers that are no contacts yet, in memory and bounded,
+//     and their promotion to contacts.
+//   - pin.go: a session is used only under its peer's pin.
+//   - names.go: look-alike names (format characters, confusable
+//     skeletons).
+//   - contactcache.go: the contact list cached in memory for the redialer,
+//     admission and name checks.
 //   - outbox.go, outqueue.go: messages waiting for their receipt, in the
 //     store and mirrored in memory.
 //   - history.go: [Node.History].

@@ -31,6 +31,8 @@ type SessionUp struct {
 	Name        string // the peer's self-chosen name, sanitized; never trusted
 	Trust       Trust
 	Conn        string // ConnDirect or ConnRelayed: the connection under the session
+	// Stranger marks a peer that is no contact (stranger.go).
+	Stranger bool
 }
 
 // Connection kinds, as [SessionUp], [PathChanged], [Connected] and
@@ -85,6 +87,9 @@ type MessageReceived struct {
 	ID     string
 	Text   string // sanitized of control characters
 	SentAt time.Time
+	// Stranger marks a message from a peer that is no contact
+	// (stranger.go).
+	Stranger bool
 }
 
 // Delivered reports the peer's receipt for message ID.

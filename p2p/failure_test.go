@@ -63,6 +63,7 @@ func TestOfflineQueue(t *testing.T) {
 	}
 	b1 := wrap(t, n)
 	a.connect(t, b1)
+	befriend(t, b1, a) // b remembers a only as a contact (stranger.go)
 	bID, bFP := b1.PeerID(), b1.Fingerprint()
 	if err := b1.Close(); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package p2p
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"time"
@@ -59,7 +60,7 @@ func (n *Node) runSession(st network.Stream, initiator bool) {
 		}
 		return
 	}
-	trust, err := n.checkTrust(remote, ss.fp, n.remoteAddrs(st, initiator))
+	trust, stranger, err := n.checkTrust(remote, ss.fp, n.remoteAddrs(st, initiator))
 	if err != nil {
 		n.endPending(remote)
 		_ = st.Reset()
@@ -67,6 +68,7 @@ func (n *Node) runSession(st network.Stream, initiator bool) {
 		return
 	}
 	ss.trust = trust
+	ss.stranger.Store(stranger)
 	if !n.register(ss) {
 		// Lost a tie-break: ended without a word to the user.
 		_ = st.Reset()
@@ -128,10 +130,16 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := st.SetDeadline(time.Now().Add(n.set.handshakeTimeout)); err != nil {
+	deadline := time.Now().Add(n.set.handshakeTimeout)
+	if err := st.SetDeadline(deadline); err != nil {
 		return nil, err
 	}
 	r := bufio.NewReader(st)
+	if !initiator {
+		if err := n.awaitFirstMessage(st, r, deadline); err != nil {
+			return nil, err
+		}
+	}
 	sess, err := hs.Run(r, st)
 	if err != nil {
 		return nil, err
@@ -164,6 +172,43 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 		done:              make(chan struct{}),
 		heartbeatInterval: n.set.heartbeatInterval,
 	}, nil
+}
+
+// awaitFirstMessage waits, as the responder, for the initiator's first
+// handshake message (or as much of it as r buffers) within the node's
+// first-message deadline ([firstMessageTimeout]), shorter than the whole
+// handshake's: a stream that says nothing gives its admission slot back
+// soon (ratelimit.go). The whole handshake's deadline applies again
+// afterwards.
+func (n *Node) awaitFirstMessage(st network.Stream, r *bufio.Reader, deadline time.Time) error {
+	if err := st.SetReadDeadline(firstDeadline(deadline, n.set.firstMessageTimeout)); err != nil {
+		return err
+	}
+	for k := 1; k <= binary.MaxVarintLen64; k++ {
+		head, err := r.Peek(k)
+		if err != nil {
+			return err
+		}
+		if head[k-1] >= 0x80 {
+			continue
+		}
+		size, _ := binary.Uvarint(head)
+		if size <= e2e.MaxHandshakeMessage {
+			if _, err := r.Peek(min(k+int(size), r.Size())); err != nil {
+				return err
+			}
+		}
+		break // an oversized length is the handshake's to refuse
+	}
+	return st.SetReadDeadline(deadline)
+}
+
+// firstDeadline is the earlier of deadline and d from now.
+func firstDeadline(deadline time.Time, d time.Duration) time.Time {
+	if t := time.Now().Add(d); t.Before(deadline) {
+		return t
+	}
+	return deadline
 }
 
 // remoteAddrs returns the addresses to redial the peer at: the one we
@@ -222,6 +267,11 @@ func (n *Node) register(ss *session) bool {
 		n.mu.Unlock()
 		return false
 	}
+	if !ss.fp.Equal(ps.pin) {
+		// The user accepted another key since checkTrust (pin.go).
+		n.mu.Unlock()
+		return false
+	}
 	if cur := ps.current; cur != nil {
 		if cur.preferred && !ss.preferred && time.Since(cur.started) < youngSession {
 			n.mu.Unlock()
@@ -270,11 +320,13 @@ func (n *Node) unregister(ss *session, reason string) {
 	n.redial.kick() // a cut session is redialled at once (redial.go)
 }
 
-// isCurrent reports whether ss is its peer's live session.
+// isCurrent reports whether ss is its peer's live session, under the
+// peer's pin (pin.go).
 func (n *Node) isCurrent(ss *session) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.peers[ss.peer] != nil && n.peers[ss.peer].current == ss
+	ps := n.peers[ss.peer]
+	return ps != nil && ps.current == ss && ss.fp.Equal(ps.pin)
 }
 
 // onHello handles the peer's HELLO: SessionUp for the first live session.
@@ -292,7 +344,8 @@ func (n *Node) onHello(ss *session, name string) {
 	}
 	ps.up = true
 	ps.notify()
-	n.unlockAndEmit(SessionUp{PeerID: ss.pid, Fingerprint: ss.fp, Name: name, Trust: ss.trust, Conn: n.sessionPath(ps, ss)})
+	stranger := ss.stranger.Load()
+	n.unlockAndEmit(SessionUp{PeerID: ss.pid, Fingerprint: ss.fp, Name: name, Trust: ss.trust, Conn: n.sessionPath(ps, ss), Stranger: stranger})
 	n.redial.reset(ss.peer) // redial.go
 }
 
@@ -312,9 +365,31 @@ func (n *Node) onChat(ss *session, p payload) bool {
 		return false
 	}
 	text := SanitizeText(p.text)
-	m, fresh, err := n.store.Receive(store.Message{PeerID: ss.pid, ID: p.id, Text: text, SentAt: p.sentAt})
+	m := store.Message{PeerID: ss.pid, ID: p.id, Text: text, SentAt: p.sentAt}
+	stranger := ss.stranger.Load()
+	if stranger {
+		// Kept in memory with the stranger (stranger.go).
+		fresh, tracked, evicted := n.strangers.receive(ss.peer, ss.fp, m, time.Now())
+		n.dropStrangers(evicted)
+		switch {
+		case tracked && !fresh:
+			return true
+		case tracked:
+			n.emit(MessageReceived{PeerID: ss.pid, ID: hexID(m.ID), Text: text, SentAt: p.sentAt, Stranger: true})
+			return true
+		}
+		// Promoted meanwhile (then it is a contact under this key), or
+		// dropped (then its session ends, without a receipt).
+		c, ok, err := n.store.Contact(ss.pid)
+		if err != nil || !ok || !c.Fingerprint.Equal(ss.fp) {
+			_ = ss.st.Reset()
+			return false
+		}
+	}
+	m, fresh, err := n.store.Receive(m)
 	if err != nil {
-		n.log.Error("store received message", "peer_id", ss.pid, "err", err)
+		n.log.Error("store received message", "err", err)
+		n.log.Debug("store received message", "peer_id", ss.pid, "err", err)
 		_ = ss.st.Reset()
 		return false
 	}

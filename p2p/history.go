@@ -39,7 +39,8 @@ type HistoryEntry struct {
 // History returns the last limit messages exchanged with the peer, oldest
 // first, with their delivery state. limit <= 0 means [DefaultHistoryLimit];
 // it is capped at [MaxHistoryLimit]. A peer that is not a contact is
-// [ErrUnknownPeer].
+// [ErrUnknownPeer]. A stranger's history is what it sent while tracked
+// (stranger.go), held in memory.
 func (n *Node) History(peerID string, limit int) ([]HistoryEntry, error) {
 	return n.history(peerID, 0, limit)
 }
@@ -64,23 +65,30 @@ func (n *Node) history(peerID string, before uint64, limit int) ([]HistoryEntry,
 		return nil, err
 	}
 	defer n.wg.Done()
-	if _, ok, err := n.store.Contact(p.String()); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, ErrUnknownPeer
-	}
 	if limit <= 0 {
 		limit = DefaultHistoryLimit
 	}
 	limit = min(limit, MaxHistoryLimit)
 	var ms []store.Message
-	if before == 0 {
-		ms, err = n.store.History(p.String(), limit)
-	} else {
-		ms, err = n.store.HistoryBefore(p.String(), before, limit)
-	}
-	if err != nil {
+	if _, ok, err := n.store.Contact(p.String()); err != nil {
 		return nil, err
+	} else if ok {
+		if before == 0 {
+			ms, err = n.store.History(p.String(), limit)
+		} else {
+			ms, err = n.store.HistoryBefore(p.String(), before, limit)
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else if s, tracked := n.strangers.get(p); tracked {
+		// A stranger's messages are in memory only (stranger.go); they
+		// have no store sequence to page back from.
+		if before == 0 {
+			ms = s.msgs[max(0, len(s.msgs)-limit):]
+		}
+	} else {
+		return nil, ErrUnknownPeer
 	}
 	out := make([]HistoryEntry, len(ms))
 	for i, m := range ms {

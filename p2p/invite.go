@@ -273,6 +273,16 @@ func (n *Node) pinInvite(inv *Invite) error {
 func (n *Node) pinInviteContact(inv *Invite) (alert string, _ error) {
 	n.trustMu.Lock()
 	defer n.trustMu.Unlock()
+	// A stranger under the invite's key becomes the contact; one under
+	// another key is dropped, and its session ends (stranger.go, pin.go).
+	if s, ok := n.strangers.get(inv.info.ID); ok {
+		if !s.fp.Equal(inv.Fingerprint) {
+			n.strangers.take(inv.info.ID)
+			n.repin(inv.info.ID, inv.Fingerprint)
+		} else if err := n.promoteLocked(inv.info.ID); err != nil {
+			return "", err
+		}
+	}
 	c, ok, err := n.store.Contact(inv.PeerID)
 	if err != nil {
 		return "", fmt.Errorf("read contact: %w", err)

@@ -25,6 +25,9 @@ import (
 //   - [e2e.HandshakeTimeout] (10 s): one deadline over the whole handshake
 //     (handler.go sets it from the node's settings, settings.go, which
 //     also carry the two deadlines below: tests shorten them per node).
+//   - [firstMessageTimeout] (3 s): a responder waits no longer for the
+//     initiator's first handshake message, so silent streams give their
+//     admission slot back soon.
 //   - [frameTimeout] (10 s): once the first byte of a record arrived, the
 //     rest of the frame must follow within it, so a peer cannot hold a
 //     half-read 256 KiB buffer by sending a byte a second.
@@ -43,7 +46,8 @@ import (
 //     descriptors, memory, streams (systemStreams*PerSession below), the
 //     chat protocol's streams and memory over all peers, and the
 //     connection manager's watermarks.
-//   - [maxHandshakesInFlight], [maxHandshakesPerPeer], [handshakeRate],
+//   - [maxHandshakesInFlight], [maxContactHandshakes],
+//     [maxHandshakesPerPeer], [handshakeRate],
 //     [handshakeBurst], [peerHandshakeRate], [peerHandshakeBurst]
 //     (ratelimit.go enforces them): responder handshakes, each of which
 //     costs two RSA-3072 private-key operations (about 4 ms each).
@@ -58,6 +62,11 @@ import (
 
 // Stream deadlines.
 const (
+	// firstMessageTimeout bounds the wait for the initiator's first
+	// handshake message (about 2 KiB, sent at once by an honest peer);
+	// the rest of the handshake has the rest of e2e.HandshakeTimeout.
+	firstMessageTimeout = 3 * time.Second
+
 	// frameTimeout bounds the time between the first byte of a record's
 	// frame and its last. A peer on a slow link still moves 256 KiB in
 	// 10 s at 200 kbit/s; a peer that trickles bytes to pin our buffer is
@@ -104,6 +113,12 @@ const (
 	// maxHandshakesInFlight bounds responder handshakes running at once,
 	// over all peers.
 	maxHandshakesInFlight = 16
+	// maxContactHandshakes is a pool of responder handshakes only
+	// contacts can take once the shared slots are full (decided by the
+	// remote peer ID, which the transport authenticated, before any RSA
+	// work): silent streams from throwaway peer IDs cannot lock contacts
+	// out. Contacts also skip the global token bucket.
+	maxContactHandshakes = 8
 	// maxHandshakesPerPeer bounds those of one peer (an honest peer has
 	// one, two during a simultaneous dial).
 	maxHandshakesPerPeer = 2
@@ -138,3 +153,8 @@ const (
 	remoteLogRate  = 10.0 // lines a second
 	remoteLogBurst = 20
 )
+
+// Strangers (stranger.go): [maxStrangers], [maxStrangerBytes] and
+// [maxStrangersBytes] bound the peers that are no contacts, and what they
+// leave in memory. The redialer dials contacts only, at most
+// [maxRedialsInFlight] at once, and wakes at most every [redialMinWake].

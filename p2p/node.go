@@ -40,10 +40,14 @@ type Node struct {
 	id      *e2e.Identity
 	bundle  *e2e.Bundle
 	store   store.Store
-	outbox  outbox
-	outq    *outQueue // in-memory mirror of the outbox (outqueue.go)
-	events  chan Event
-	redial  redialer // see redial.go
+	// contacts is store with its contact list cached (contactcache.go);
+	// strangers are the peers that are no contacts yet (stranger.go).
+	contacts  *contactCache
+	strangers *strangerTable
+	outbox    outbox
+	outq      *outQueue // in-memory mirror of the outbox (outqueue.go)
+	events    chan Event
+	redial    redialer // see redial.go
 
 	// Defences against hostile peers (gater.go, ratelimit.go).
 	gater     *gater     // blocked peers, refused at the connection
@@ -91,6 +95,10 @@ type peerState struct {
 	dialing  chan struct{} // non-nil while Connect dials; closed at its end
 	lastSeen time.Time
 	conn     string // ConnDirect or ConnRelayed: the path last reported (path.go)
+	// pin is the fingerprint pinned for the peer when its last session
+	// was admitted, or that the user accepted since (TrustNewKey): a
+	// session under any other key is not used (pin.go).
+	pin e2e.Fingerprint
 }
 
 // notify wakes everything waiting for a change of ps.
@@ -146,15 +154,18 @@ func start(ctx context.Context, cfg Config, set settings, keys nodeKeys, st stor
 	if log == nil {
 		log = discardLogger
 	}
+	cc := newContactCache(st)
 	n := &Node{
-		log:     log,
-		set:     set,
-		hostKey: keys.host,
-		id:      keys.id,
-		store:   st,
-		outbox:  storeOutbox{st},
-		events:  make(chan Event, eventBuffer),
-		peers:   make(map[peer.ID]*peerState),
+		log:       log,
+		set:       set,
+		hostKey:   keys.host,
+		id:        keys.id,
+		store:     cc,
+		contacts:  cc,
+		strangers: newStrangerTable(),
+		outbox:    storeOutbox{st},
+		events:    make(chan Event, eventBuffer),
+		peers:     make(map[peer.ID]*peerState),
 	}
 	n.outq = newOutQueue(n.outbox)
 	name, err := startName(st, cfg) // nick.go
@@ -228,7 +239,10 @@ func start(ctx context.Context, cfg Config, set settings, keys nodeKeys, st stor
 		n.disc = n.startDiscovery(mdns.Config{})
 	}
 	n.startRedial()
-	n.log.Info("node started", "peer_id", n.PeerID(), "fingerprint", n.Fingerprint().String())
+	// At the default level the log names no identity, this node's
+	// included (SECURITY.md, "At rest"); debug has them.
+	n.log.Info("node started")
+	n.log.Debug("node identity", "peer_id", n.PeerID(), "fingerprint", n.Fingerprint().String())
 	return n, nil
 }
 
@@ -319,13 +333,16 @@ func (n *Node) emitLocked(ev Event) {
 
 // alert raises a security alert and logs it.
 func (n *Node) alert(kind string, p peer.ID, msg string) {
-	// Peers cause alerts: their log lines are rate-limited, and only a
-	// key change (which needs the peer's own host key) is a warning.
-	lvl := slog.LevelDebug
+	// Peers cause alerts: their log lines are rate-limited (a flood of
+	// failed handshakes from strangers is one line in many), and only a
+	// key change (which needs the peer's own host key) is a warning. The
+	// warning names no peer: peer IDs, fingerprints and names appear at
+	// debug only (SECURITY.md, "At rest"); the user sees them in the
+	// alert event.
 	if kind == AlertKeyChanged {
-		lvl = slog.LevelWarn
+		n.logRemote(slog.LevelWarn, "alert", "kind", kind)
 	}
-	n.logRemote(lvl, "alert", "kind", kind, "peer_id", p.String(), "message", msg)
+	n.logRemote(slog.LevelDebug, "alert", "kind", kind, "peer_id", p.String(), "message", msg)
 	n.emit(Alert{Kind: kind, PeerID: p.String(), Message: msg})
 }
 
@@ -394,29 +411,27 @@ func (n *Node) close() error {
 	return errors.Join(errs...)
 }
 
-// Peers lists the known peers (the contacts in the store), sorted by peer
-// ID, with their session state.
+// Peers lists the known peers, the contacts in the store and the strangers
+// tracked (Stranger set; stranger.go), sorted by peer ID, with their
+// session state. A peer is online only while its live session is under
+// its pinned key.
 func (n *Node) Peers() []PeerInfo {
-	contacts, err := n.store.Contacts()
+	contacts, _, err := n.contacts.snapshot()
 	if err != nil {
 		n.log.Error("list contacts", "err", err)
-		return []PeerInfo{}
-	}
-	out := make([]PeerInfo, 0, len(contacts))
-	n.mu.Lock()
-	for _, c := range contacts {
-		state, conn := PeerOffline, "none"
-		if p, err := peer.Decode(c.PeerID); err == nil {
-			if ps := n.peers[p]; ps != nil && ps.up && ps.current != nil {
-				state, conn = PeerOnline, ps.conn
-			}
+		if contacts == nil {
+			return []PeerInfo{}
 		}
+	}
+	strangers := n.strangers.list()
+	out := make([]PeerInfo, 0, len(contacts)+len(strangers))
+	for _, c := range contacts {
 		out = append(out, PeerInfo{
 			PeerID:      c.PeerID,
 			Fingerprint: c.Fingerprint,
 			Name:        c.Name,
-			State:       state,
-			Conn:        conn,
+			State:       PeerOffline,
+			Conn:        "none",
 			Trust:       c.Trust,
 			KeyChanged:  !c.PendingFingerprint.IsZero(),
 
@@ -425,7 +440,17 @@ func (n *Node) Peers() []PeerInfo {
 			Blocked:            c.Blocked,
 		})
 	}
+	out = append(out, strangers...)
+	n.mu.Lock()
+	for i := range out {
+		if p, err := peer.Decode(out[i].PeerID); err == nil {
+			if ss := n.liveLocked(p); ss != nil && ss.fp.Equal(out[i].Fingerprint) {
+				out[i].State, out[i].Conn = PeerOnline, n.peers[p].conn
+			}
+		}
+	}
 	n.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].PeerID < out[j].PeerID })
+	markCollisions(out)
 	return out
 }

@@ -45,27 +45,36 @@ func (b *bucket) full(now time.Time, rate float64, burst int) bool {
 // must have a token. A refused stream is reset at once, so a flood of
 // handshakes costs a stream open each and no RSA work.
 //
-// A contact the user verified out of band skips the global limits (not the
-// per-peer ones): its peer ID is authenticated by Noise before the stream
-// exists, so a flood from other peer IDs cannot lock it out.
+// Contacts have slots of their own: once the shared ones are taken (or the
+// global bucket is empty), a contact may still start a handshake in a
+// reserved pool of maxContactHandshakes, without a global token (the
+// per-peer limits still hold). Its peer ID is authenticated by the
+// transport before the stream exists, so silent streams or a flood from
+// throwaway peer IDs cannot lock contacts out.
 type admission struct {
 	mu       sync.Mutex
 	inFlight int
-	perPeer  map[peer.ID]int
-	global   bucket
-	peers    map[peer.ID]*bucket
-	now      func() time.Time
-	refused  uint64 // streams refused, for tests
+	// contactInFlight counts the handshakes in the contacts' pool, and
+	// contactHeld those of each peer.
+	contactInFlight int
+	contactHeld     map[peer.ID]int
+	perPeer         map[peer.ID]int
+	global          bucket
+	peers           map[peer.ID]*bucket
+	now             func() time.Time
+	refused         uint64 // streams refused, for tests
 }
 
 func newAdmission() *admission {
-	return &admission{perPeer: make(map[peer.ID]int), peers: make(map[peer.ID]*bucket), now: time.Now}
+	return &admission{perPeer: make(map[peer.ID]int), contactHeld: make(map[peer.ID]int),
+		peers: make(map[peer.ID]*bucket), now: time.Now}
 }
 
 // acquire reports whether p may start a responder handshake now; if so,
-// the caller must call release(p) when the handshake ends. trusted is asked only
-// when a global limit would refuse. reason says why a stream was refused.
-func (a *admission) acquire(p peer.ID, trusted func() bool) (ok bool, reason string) {
+// the caller must call release(p) when the handshake ends. contact, which
+// reports whether p is a contact, is asked only when a global limit would
+// refuse. reason says why a stream was refused.
+func (a *admission) acquire(p peer.ID, contact func() bool) (ok bool, reason string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
@@ -83,15 +92,18 @@ func (a *admission) acquire(p peer.ID, trusted func() bool) (ok bool, reason str
 		return a.refuse("peer handshake rate")
 	}
 	if a.inFlight >= maxHandshakesInFlight || !a.global.take(now, handshakeRate, handshakeBurst) {
-		// The store lookup behind trusted happens only under pressure.
+		// The contact lookup happens only under pressure.
 		a.mu.Unlock()
-		t := trusted()
+		isContact := contact()
 		a.mu.Lock()
-		if !t {
+		if !isContact || a.contactInFlight >= maxContactHandshakes {
 			return a.refuse("node handshake limit")
 		}
-		// A verified contact may go over the global cap; it still
-		// counts, so others wait for it.
+		pb.tokens--
+		a.contactInFlight++
+		a.contactHeld[p]++
+		a.perPeer[p]++
+		return true, ""
 	}
 	pb.tokens--
 	a.inFlight++
@@ -130,7 +142,13 @@ func (a *admission) prune(now time.Time) {
 func (a *admission) release(p peer.ID) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.inFlight > 0 {
+	switch {
+	case a.contactHeld[p] > 0:
+		a.contactInFlight--
+		if a.contactHeld[p]--; a.contactHeld[p] == 0 {
+			delete(a.contactHeld, p)
+		}
+	case a.inFlight > 0:
 		a.inFlight--
 	}
 	if a.perPeer[p] <= 1 {
@@ -152,7 +170,7 @@ func (n *Node) allowHandshake(p peer.ID) bool {
 	if n.admission == nil {
 		return true
 	}
-	ok, reason := n.admission.acquire(p, func() bool { return n.isVerified(p) })
+	ok, reason := n.admission.acquire(p, func() bool { return n.isContactPeer(p) })
 	if !ok {
 		n.logRemote(slog.LevelDebug, "handshake refused", "peer_id", p.String(), "reason", reason)
 	}
@@ -166,9 +184,10 @@ func (n *Node) handshakeDone(p peer.ID) {
 	}
 }
 
-// isVerified reports whether p is a contact the user verified out of band
-// and did not block.
-func (n *Node) isVerified(p peer.ID) bool {
-	c, ok, err := n.store.Contact(p.String())
-	return err == nil && ok && !c.Blocked && c.Trust == TrustVerified
+// isContactPeer reports whether p is a contact with a pin that the user did
+// not block. It reads the cached contact list (contactcache.go): a flood
+// of streams costs no decryption.
+func (n *Node) isContactPeer(p peer.ID) bool {
+	c, ok := n.contacts.contactFor(p.String())
+	return ok && !c.Blocked && !c.Fingerprint.IsZero()
 }

@@ -31,15 +31,23 @@ const (
 	// maxContactAddrs bounds the addresses kept per contact
 	// (peeraddrs.go).
 	maxContactAddrs = 16
+	// maxRedialsInFlight bounds the redials running at once; the others
+	// wait for a later wake-up.
+	maxRedialsInFlight = 8
+	// redialMinWake is the least time between two wake-ups of the
+	// redialer: kicks in between (every session that ends kicks it)
+	// are served together.
+	redialMinWake = 100 * time.Millisecond
 )
 
 // redialer is the node's redial state: one backoff per peer. Its loop is
 // one goroutine owned by the node, started by [Node.startRedial] and
 // ended by Close (the node's context).
 type redialer struct {
-	mu      sync.Mutex
-	backoff map[peer.ID]*backoff
-	wake    chan struct{} // cap 1
+	mu       sync.Mutex
+	backoff  map[peer.ID]*backoff
+	inflight int           // attempts running, at most maxRedialsInFlight
+	wake     chan struct{} // cap 1
 	// owed are the contacts due one attempt because the node started:
 	// each contact with stored addresses is tried once, however long ago
 	// it was seen, so that of two contacts the one that starts last finds
@@ -107,15 +115,22 @@ func (n *Node) startRedial() {
 func (n *Node) redialLoop() {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-timer.C:
 		case <-n.redial.wake:
+			if d := redialMinWake - time.Since(last); d > 0 {
+				// Too soon: the timer serves this kick.
+				timer.Reset(d)
+				continue
+			}
 		}
-		wait := n.redialDue(time.Now())
-		timer.Reset(wait)
+		last = time.Now()
+		wait := n.redialDue(last)
+		timer.Reset(max(wait, redialMinWake))
 	}
 }
 
@@ -125,16 +140,18 @@ type redialTarget struct {
 	addrs []multiaddr.Multiaddr
 }
 
-// redialTargets lists the peers that should have a session and do not:
-// those with messages in the outbox, those seen within redialRecent and
-// those owed their attempt at start, neither blocked nor awaiting a new
-// key, with addresses to try.
+// redialTargets lists the contacts that should have a session and do
+// not: those with messages in the outbox, those seen within redialRecent
+// and those owed their attempt at start, neither blocked nor awaiting a
+// new key, with addresses to try. Strangers are never redialled
+// (stranger.go); the contacts come from the cached list (contactcache.go),
+// so a wake-up decrypts nothing.
 func (n *Node) redialTargets(now time.Time) []redialTarget {
 	waiting, err := n.outbox.Peers()
 	if err != nil {
 		n.log.Error("redial: read outbox", "err", err)
 	}
-	contacts, err := n.store.Contacts()
+	contacts, _, err := n.contacts.snapshot()
 	if err != nil {
 		n.log.Error("redial: read contacts", "err", err)
 	}
@@ -206,16 +223,22 @@ func (n *Node) redialDue(now time.Time) time.Duration {
 		case b.inflight:
 		case now.Before(b.next):
 			wait = min(wait, b.next.Sub(now))
+		case r.inflight >= maxRedialsInFlight:
+			// Due, but the cap is reached: the next wake-up (an
+			// attempt's end kicks) starts it.
+			wait = min(wait, redialMinWake)
 		default:
 			b.inflight = true
+			r.inflight++
 			t := t
 			if !n.goTracked(func() { n.redialOne(t) }) {
 				b.inflight = false
+				r.inflight--
 			}
 		}
 		r.mu.Unlock()
 	}
-	return max(wait, 10*time.Millisecond)
+	return wait
 }
 
 // jitter returns a duration in [d/2, d].
@@ -235,6 +258,8 @@ func (n *Node) redialOne(t redialTarget) {
 	r := &n.redial
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.inflight--
+	r.kick() // a slot is free
 	b := r.backoff[t.id]
 	if b == nil {
 		return

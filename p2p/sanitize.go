@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -27,7 +28,11 @@ import (
 //     screen;
 //   - bidi embeddings and overrides U+202A-U+202E, isolates U+2066-U+2069,
 //     and the marks U+200E, U+200F, U+061C, which can reorder what a
-//     reader sees.
+//     reader sees;
+//   - in names only, every other format character (category Cf: zero-width
+//     spaces and joiners, U+2060, U+FEFF, the soft hyphen U+00AD...),
+//     which would let "Bob" and an invisible variant of it look the same
+//     (names.go). Texts keep them: emoji sequences need U+200D.
 
 // SanitizeText cleans a remote message text for display; newlines and tabs
 // stay.
@@ -75,7 +80,7 @@ func sanitize(s string, keepLines bool) string {
 			i += size + stringBodyLen(s[i+size:])
 			continue
 		}
-		if !dropRune(r) {
+		if !dropRune(r) && (keepLines || !unicode.Is(unicode.Cf, r)) {
 			// A rune that decoded is valid UTF-8, so its bytes are
 			// its one encoding.
 			b.WriteString(s[i : i+size])

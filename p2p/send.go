@@ -16,6 +16,7 @@ var ErrInvalidText = errors.New("p2p: message text is not valid UTF-8")
 // Send queues text for the peer to (a peer ID, or the 64-hex fingerprint of
 // a known contact) and sends it at once if a session is up; otherwise it
 // goes out when the next session comes up. It returns the message ID.
+// Writing to a stranger makes it a contact (stranger.go).
 func (n *Node) Send(ctx context.Context, to, text string) (string, error) {
 	_, id, err := n.SendTo(ctx, to, text)
 	return id, err
@@ -55,8 +56,8 @@ func (n *Node) SendTo(ctx context.Context, to, text string) (peerID, msgID strin
 		return "", "", fmt.Errorf("queue message: %w", err)
 	}
 	n.mu.Lock()
-	if ps := n.peers[p]; ps != nil && ps.current != nil {
-		ps.current.kick()
+	if ss := n.liveLocked(p); ss != nil { // under the pin only (pin.go)
+		ss.kick()
 	}
 	n.mu.Unlock()
 	return pid, hexID(id), nil

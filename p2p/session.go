@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -49,6 +50,9 @@ type session struct {
 	started   time.Time
 	fp        e2e.Fingerprint
 	trust     Trust
+	// stranger is set while the peer is a stranger (stranger.go): its
+	// messages are kept in memory, not in the store.
+	stranger atomic.Bool
 
 	wmu sync.Mutex // one record sealed and written at a time
 	// helloSent and announced (the name our last HELLO or NAME carried)

@@ -16,6 +16,9 @@ type settings struct {
 	// handshakeTimeout bounds the whole e2e handshake on a stream
 	// (e2e.HandshakeTimeout).
 	handshakeTimeout time.Duration
+	// firstMessageTimeout bounds a responder's wait for the initiator's
+	// first handshake message ([firstMessageTimeout]).
+	firstMessageTimeout time.Duration
 	// frameTimeout bounds the time between a record frame's first byte
 	// and its last ([frameTimeout]).
 	frameTimeout time.Duration
@@ -41,12 +44,13 @@ type settings struct {
 // defaultSettings are the production values.
 func defaultSettings() settings {
 	return settings{
-		handshakeTimeout:  e2e.HandshakeTimeout,
-		frameTimeout:      frameTimeout,
-		idleTimeout:       sessionIdleTimeout,
-		heartbeatInterval: e2e.HeartbeatInterval,
-		newIdentity:       e2e.GenerateIdentity,
-		listenDefaults:    defaultListenAddrs,
+		handshakeTimeout:    e2e.HandshakeTimeout,
+		firstMessageTimeout: firstMessageTimeout,
+		frameTimeout:        frameTimeout,
+		idleTimeout:         sessionIdleTimeout,
+		heartbeatInterval:   e2e.HeartbeatInterval,
+		newIdentity:         e2e.GenerateIdentity,
+		listenDefaults:      defaultListenAddrs,
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -20,70 +19,84 @@ var (
 	errKeyChanged = errors.New("p2p: peer presented a different key")
 )
 
-// checkTrust is the trust-on-first-use check after a handshake: an unknown peer
-// is pinned with its fingerprint (trust "new"); a known peer with the pinned
+// checkTrust is the trust-on-first-use check after a handshake: a peer that
+// is no contact is a stranger (stranger.go), pinned in memory with its
+// fingerprint (trust "new", stranger true); a contact with the pinned
 // fingerprint gets its stored trust ("new" becomes "pinned" on a later
 // session); a known peer with a different fingerprint is a loud, blocking
 // event: an alert naming both fingerprints, the new one kept as pending, no
 // session, and sending refused until the user accepts the new key. A pin
 // that an invite set and no session confirmed yet is stricter: another key
 // is a fingerprint_mismatch alert and no session, nothing kept (invite.go).
-func (n *Node) checkTrust(p peer.ID, fp e2e.Fingerprint, addrs []string) (Trust, error) {
-	trust, alert, err := n.checkContact(p, fp, addrs)
+func (n *Node) checkTrust(p peer.ID, fp e2e.Fingerprint, addrs []string) (_ Trust, stranger bool, _ error) {
+	trust, stranger, alert, err := n.checkContact(p, fp, addrs)
 	if alert != "" {
 		// Raised outside trustMu: a reader of the events may call Verify.
 		n.alert(alertKindFor(err), p, alert)
 	}
-	return trust, err
+	return trust, stranger, err
 }
 
 // checkContact does checkTrust's reads and writes of p's contact under
 // n.trustMu, which it takes itself, and returns the alert to raise once it
 // is released.
-func (n *Node) checkContact(p peer.ID, fp e2e.Fingerprint, addrs []string) (_ Trust, alert string, _ error) {
+func (n *Node) checkContact(p peer.ID, fp e2e.Fingerprint, addrs []string) (_ Trust, stranger bool, alert string, _ error) {
 	n.trustMu.Lock()
 	defer n.trustMu.Unlock()
 	now := time.Now()
 	c, ok, err := n.store.Contact(p.String())
 	if err != nil {
-		return "", "", fmt.Errorf("read contact: %w", err)
+		return "", false, "", fmt.Errorf("read contact: %w", err)
 	}
-	if !ok {
-		c = store.Contact{PeerID: p.String(), Fingerprint: fp, Trust: TrustNew, FirstSeen: now}
-	} else {
-		switch {
-		case c.Blocked:
-			return "", "", errBlocked
-		case !c.Fingerprint.Equal(fp) && invitePinOnly(c):
-			// Pinned by an invite, never seen: no session, nothing kept
-			// of the other key (invite.go).
-			return "", inviteMismatch(p, fp, c.Fingerprint), errInviteMismatch
-		case !c.Fingerprint.Equal(fp):
-			c.PendingFingerprint = fp
-			if err := n.store.PutContact(c); err != nil {
-				return "", "", fmt.Errorf("store contact: %w", err)
-			}
-			return "", fmt.Sprintf(
-				"peer %s presented identity %s, but %s is pinned; sending is blocked until the new key is accepted",
-				p, fp, c.Fingerprint), errKeyChanged
-		case c.Trust == TrustNew:
-			c.Trust = TrustPinned
+	fresh := false
+	if !ok && n.strangers.isWanted(p) && !n.strangers.has(p) {
+		// The user is connecting to it (Connect): a contact from its
+		// first session.
+		c, fresh = store.Contact{PeerID: p.String(), Fingerprint: fp, Trust: TrustNew, FirstSeen: now}, true
+	} else if !ok {
+		alert, evicted, err := n.strangers.admit(p, fp, addrs, now)
+		n.dropStrangers(evicted)
+		if err != nil {
+			return "", false, alert, err
 		}
+		n.setPin(p, fp)
+		return TrustNew, true, "", nil
+	}
+	switch {
+	case fresh:
+	case c.Blocked:
+		return "", false, "", errBlocked
+	case !c.Fingerprint.Equal(fp) && invitePinOnly(c):
+		// Pinned by an invite, never seen: no session, nothing kept
+		// of the other key (invite.go).
+		return "", false, inviteMismatch(p, fp, c.Fingerprint), errInviteMismatch
+	case !c.Fingerprint.Equal(fp):
+		c.PendingFingerprint = fp
+		if err := n.store.PutContact(c); err != nil {
+			return "", false, "", fmt.Errorf("store contact: %w", err)
+		}
+		return "", false, fmt.Sprintf(
+			"peer %s presented identity %s, but %s is pinned; sending is blocked until the new key is accepted",
+			p, fp, c.Fingerprint), errKeyChanged
+	case c.Trust == TrustNew:
+		c.Trust = TrustPinned
 	}
 	c.LastSeen = now
 	if len(addrs) > 0 {
 		c.Addrs = mergeAddrs(addrs, c.Addrs) // the older ones stay, after (peeraddrs.go)
 	}
 	if err := n.store.PutContact(c); err != nil {
-		return "", "", fmt.Errorf("store contact: %w", err)
+		return "", false, "", fmt.Errorf("store contact: %w", err)
 	}
-	return c.Trust, "", nil
+	n.setPin(p, fp)
+	return c.Trust, false, "", nil
 }
 
 // noteName runs when a session comes up (the peer's HELLO, before
-// SessionUp): it stores the peer's (sanitized) name and public identity,
-// and, if that name is new for the peer and is the name of another contact
-// with a different fingerprint, raises a name_collision alert: names are
+// SessionUp): it stores the peer's (sanitized) name and public identity
+// (with the contact, or the stranger), and, if that name is new for the
+// peer and looks like the name of another contact with a different
+// fingerprint ([NamesLookAlike]), raises a name_collision alert: names are
 // chosen by their owners and prove nothing.
 func (n *Node) noteName(ss *session, name string) {
 	if alert := n.storeName(ss, name); alert != "" {
@@ -97,31 +110,39 @@ func (n *Node) noteName(ss *session, name string) {
 func (n *Node) storeName(ss *session, name string) (alert string) {
 	n.trustMu.Lock()
 	defer n.trustMu.Unlock()
-	contacts, err := n.store.Contacts()
+	// The cached list (contactcache.go): a HELLO, which any stranger can
+	// send, decrypts no contact.
+	contacts, _, err := n.contacts.snapshot()
 	if err != nil {
 		n.log.Error("list contacts", "err", err)
 	}
-	var self store.Contact
-	found := false
 	var twin *store.Contact
 	for i, c := range contacts {
-		if c.PeerID == ss.pid {
-			self, found = c, true
-		} else if name != "" && strings.EqualFold(c.Name, name) && !c.Fingerprint.Equal(ss.fp) {
+		if c.PeerID != ss.pid && NamesLookAlike(c.Name, name) && !c.Fingerprint.Equal(ss.fp) {
 			twin = &contacts[i]
 		}
 	}
-	if !found {
-		return ""
-	}
-	renamed := self.Name != name
-	self.Name = name
-	learnt := keepIdentity(&self, ss.sec.PeerBundle().Identity())
-	if !renamed && !learnt {
-		return ""
-	}
-	if err := n.store.PutContact(self); err != nil {
-		n.log.Error("store contact", "err", err)
+	var renamed bool
+	if ss.stranger.Load() {
+		r, tracked := n.strangers.noteHello(ss.peer, ss.fp, name, ss.sec.PeerBundle().Identity())
+		if !tracked {
+			return ""
+		}
+		renamed = r
+	} else {
+		self, found, err := n.store.Contact(ss.pid)
+		if err != nil || !found {
+			return ""
+		}
+		renamed = self.Name != name
+		self.Name = name
+		learnt := keepIdentity(&self, ss.sec.PeerBundle().Identity())
+		if !renamed && !learnt {
+			return ""
+		}
+		if err := n.store.PutContact(self); err != nil {
+			n.log.Error("store contact", "err", err)
+		}
 	}
 	// Any peer taking another contact's name is reported, a new one or a
 	// known one that renamed itself: the name proves nothing, the
@@ -170,9 +191,23 @@ func (n *Node) TrustNewKey(peerID string, fp e2e.Fingerprint) error {
 }
 
 func (n *Node) updateTrust(peerID string, fp e2e.Fingerprint, to Trust) error {
+	p, err := peer.Decode(peerID)
+	if err != nil {
+		return ErrUnknownPeer
+	}
 	n.trustMu.Lock()
 	defer n.trustMu.Unlock()
-	c, ok, err := n.store.Contact(peerID)
+	// Accepting a stranger makes it a contact (stranger.go); a wrong
+	// fingerprint does not.
+	if s, ok := n.strangers.get(p); ok {
+		if !s.pending.Equal(fp) && (to != TrustVerified || !s.fp.Equal(fp)) {
+			return ErrFingerprintMismatch
+		}
+		if err := n.promoteLocked(p); err != nil {
+			return err
+		}
+	}
+	c, ok, err := n.store.Contact(p.String())
 	if err != nil {
 		return err
 	}
@@ -183,6 +218,8 @@ func (n *Node) updateTrust(peerID string, fp e2e.Fingerprint, to Trust) error {
 	case to == TrustPinned && c.PendingFingerprint.IsZero():
 		return ErrNothingToAccept
 	case !c.PendingFingerprint.IsZero() && c.PendingFingerprint.Equal(fp):
+		// Every session under another key ends first (pin.go).
+		n.repin(p, fp)
 		c.Fingerprint = fp
 		c.PendingFingerprint = e2e.Fingerprint{}
 		c.Identity = nil // the old key's: never kept under the new pin
@@ -204,6 +241,7 @@ func (n *Node) Block(peerID string) error {
 		return ErrUnknownPeer
 	}
 	n.trustMu.Lock()
+	n.strangers.take(p) // a blocked stranger is a blocked contact from now on
 	c, ok, err := n.store.Contact(p.String())
 	if err == nil {
 		if !ok {
@@ -229,13 +267,13 @@ func (n *Node) Block(peerID string) error {
 // SafetyNumber returns the 60-digit safety number of this node and the peer
 // ([e2e.SafetyNumber]), the same on both sides. It is always the number of
 // the pinned key: it takes the peer's public identity from the live session
-// if there is one under that key, otherwise from the contact, where it is
-// kept from the first session with the key, so that a contact can be
-// verified while it is offline. A peer not seen since its key was pinned
-// gives [ErrNoSession]; a contact with a changed key awaiting
-// [Node.TrustNewKey] gives [ErrKeyChanged]: the number of the old key would
-// be stale and that of the new one unconfirmed, so the user compares
-// fingerprints and resolves the change first.
+// if there is one under that key, otherwise from the contact (or the
+// stranger), where it is kept from the first session with the key, so
+// that a contact can be verified while it is offline. A peer not seen
+// since its key was pinned gives [ErrNoSession]; a peer with a changed key
+// awaiting [Node.TrustNewKey] gives [ErrKeyChanged]: the number of the old
+// key would be stale and that of the new one unconfirmed, so the user
+// compares fingerprints and resolves the change first.
 func (n *Node) SafetyNumber(peerID string) (string, error) {
 	p, err := peer.Decode(peerID)
 	if err != nil {
@@ -245,23 +283,27 @@ func (n *Node) SafetyNumber(peerID string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read contact: %w", err)
 	}
-	if known && !c.PendingFingerprint.IsZero() {
+	pin, stored, pending := c.Fingerprint, c.Identity, c.PendingFingerprint
+	if !known {
+		s, _ := n.strangers.get(p)
+		pin, stored, pending = s.fp, s.identity, s.pending
+	}
+	if !pending.IsZero() {
 		return "", ErrKeyChanged
 	}
 	n.mu.Lock()
-	ps := n.peers[p]
 	var remote *e2e.PublicIdentity
-	if ps != nil && ps.up && ps.current != nil {
-		remote = ps.current.sec.PeerBundle().Identity()
+	if ss := n.liveLocked(p); ss != nil {
+		remote = ss.sec.PeerBundle().Identity()
 	}
 	n.mu.Unlock()
 	switch {
-	case remote != nil && (!known || remote.Fingerprint().Equal(c.Fingerprint)):
-	case known && len(c.Identity) > 0:
-		remote, err = store.ParsePublicIdentity(c.Identity)
+	case remote != nil && !pin.IsZero() && remote.Fingerprint().Equal(pin):
+	case len(stored) > 0:
+		remote, err = store.ParsePublicIdentity(stored)
 		// The store holds what the node put there, but the number is
 		// only worth showing for the pinned key: checked again here.
-		if err != nil || !remote.Fingerprint().Equal(c.Fingerprint) {
+		if err != nil || !remote.Fingerprint().Equal(pin) {
 			return "", errStoredIdentity
 		}
 	default:

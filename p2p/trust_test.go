@@ -51,6 +51,7 @@ func TestSafetyNumberOffline(t *testing.T) {
 	}
 	b := wrap(t, n)
 	a.connect(t, b)
+	befriend(t, b, a) // a only connected: b accepts it, as if it wrote
 	online := mustSafetyNumber(t, a.Node, b.PeerID())
 	if got := mustSafetyNumber(t, b.Node, a.PeerID()); got != online {
 		t.Fatalf("online: a sees %s, b sees %s", online, got)
@@ -102,6 +103,7 @@ func TestSafetyNumberKeyChange(t *testing.T) {
 	b1 := newKeyedNode(t, "bob", hk, id1)
 	bID := b1.PeerID()
 	b1.connect(t, a)
+	befriend(t, a, b1) // a contact's key change (a stranger's: stranger_test.go)
 	old := mustSafetyNumber(t, a.Node, bID)
 	if err := b1.Close(); err != nil {
 		t.Fatal(err)

@@ -105,7 +105,8 @@ func isSubsequence(sub, seq []string) bool {
 
 // TestFaultKillReceiverMidBurst: the receiver is SIGKILLed in the middle of
 // a burst of 500 messages and restarted on its home (at a new port: it
-// redials the sender, a recent contact). Every message ends up in its
+// redials the sender, a recent contact: it wrote to it first, since a peer
+// that only connected is a stranger and never redialled). Every message ends up in its
 // history exactly once and in order, none is shown twice, and the sender
 // gets 500 receipts.
 func TestFaultKillReceiverMidBurst(t *testing.T) {
@@ -115,6 +116,8 @@ func TestFaultKillReceiverMidBurst(t *testing.T) {
 	aID, bID := a.p.peerID(), b.p.peerID()
 	a.p.send(map[string]any{"cmd": "connect", "addr": b.p.addr()})
 	b.p.waitFor(30*time.Second, map[string]any{"event": "session_up", "peer_id": aID})
+	b.p.send(map[string]any{"cmd": "send", "to": aID, "text": "hello"}) // alice is bob's contact now
+	b.p.waitFor(30*time.Second, map[string]any{"event": "delivered", "peer_id": aID})
 
 	a.sendMany(bID, total, "m")
 	var shown []string

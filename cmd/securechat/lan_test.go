@@ -145,6 +145,7 @@ func TestLANRestartAndKeyChange(t *testing.T) {
 		t.Fatalf("first sessions: %v, %v; want trust new", aUp, bUp)
 	}
 	chat(a, b, "see you")
+	chat(b, a, "bye") // each is the other's contact (a peer that only connected is a stranger)
 	a.quit()
 	b.wait("session_down", event("session_down", "peer_id", a.peerID()))
 
@@ -201,6 +202,7 @@ func TestLANNameCollision(t *testing.T) {
 	a := startLAN(t, l.AddHost(t), "alice", binEnv(t), "--ephemeral")
 	b := startLAN(t, l.AddHost(t), "bob", binEnv(t), "--ephemeral")
 	sessionUp(a, b)
+	chat(b, a, "hi") // alice is bob's contact: a name_collision is about contacts' names
 	fake := startLAN(t, l.AddHost(t), "alice", binEnv(t), "--ephemeral")
 	up := b.wait("session_up with the second alice", event("session_up", "peer_id", fake.peerID()))
 	if up["trust"] != "new" || up["name"] != "alice" || up["fingerprint"] != fake.fingerprint() || up["fingerprint"] == a.fingerprint() {

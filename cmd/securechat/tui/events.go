@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -225,10 +224,11 @@ func (m *model) unverifiedCount() int {
 	return n
 }
 
-// nameTaken reports whether another known peer shows the same name.
+// nameTaken reports whether another known peer shows a name that looks
+// the same (p2p.NamesLookAlike: case, format characters, confusables).
 func (m *model) nameTaken(p *peer) bool {
 	for _, q := range m.peers {
-		if q.id != p.id && strings.EqualFold(q.shown(), p.shown()) {
+		if q.id != p.id && p2p.NamesLookAlike(q.shown(), p.shown()) {
 			return true
 		}
 	}

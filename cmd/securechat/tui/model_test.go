@@ -575,3 +575,15 @@ func TestPanicLoggedNotShown(t *testing.T) {
 		t.Errorf("the log lacks the stack:\n%s", l)
 	}
 }
+
+// TestLookAlikeNamesShowFingerprints: a peer whose name only looks like
+// another's (a Greek capital Beta, a zero-width space) is told apart by
+// its fingerprint, as an equal name is.
+func TestLookAlikeNamesShowFingerprints(t *testing.T) {
+	hs := newHarness(t, 80, 24)
+	hs.peerUp(bobID, "Bob", p2p.TrustNew)
+	hs.peerUp(carolID, "\u0392ob\u200b", p2p.TrustNew)
+	if got := hs.m.senderName(bobID); got != "Bob~"+fp(bobID).String()[:p2p.MinFingerprintPrefix] {
+		t.Fatalf("senderName = %q, want the name with 16 hex digits of the fingerprint", got)
+	}
+}
