@@ -30,6 +30,7 @@ type sessionUpEvent struct {
 	Name        string `json:"name"`
 	Trust       string `json:"trust"`
 	Conn        string `json:"conn"`
+	Stranger    bool   `json:"stranger,omitempty"` // extension: not a contact yet
 }
 
 // pathEvent reports that the connection under a live session changed.
@@ -53,11 +54,12 @@ type sessionDownEvent struct {
 }
 
 type messageEvent struct {
-	Event  string `json:"event"`
-	PeerID string `json:"peer_id"`
-	ID     string `json:"id"`
-	Text   string `json:"text"`
-	SentAt string `json:"sent_at"`
+	Event    string `json:"event"`
+	PeerID   string `json:"peer_id"`
+	ID       string `json:"id"`
+	Text     string `json:"text"`
+	SentAt   string `json:"sent_at"`
+	Stranger bool   `json:"stranger,omitempty"` // extension: from a peer that is not a contact yet
 }
 
 // msgIDEvent is both sent and delivered.
@@ -179,7 +181,7 @@ func eventJSON(ev p2p.Event) any {
 	case p2p.PeerFound:
 		return peerFoundEvent{"peer_found", e.PeerID, e.Via}
 	case p2p.SessionUp:
-		return sessionUpEvent{"session_up", e.PeerID, e.Fingerprint.String(), e.Name, string(e.Trust), e.Conn}
+		return sessionUpEvent{"session_up", e.PeerID, e.Fingerprint.String(), e.Name, string(e.Trust), e.Conn, e.Stranger}
 	case p2p.PathChanged:
 		return pathEvent{"path", e.PeerID, e.Conn}
 	case p2p.AddrsChanged:
@@ -191,7 +193,7 @@ func eventJSON(ev p2p.Event) any {
 	case p2p.SessionDown:
 		return sessionDownEvent{"session_down", e.PeerID, e.Reason}
 	case p2p.MessageReceived:
-		return messageEvent{"message", e.PeerID, e.ID, e.Text, rfc3339(e.SentAt)}
+		return messageEvent{"message", e.PeerID, e.ID, e.Text, rfc3339(e.SentAt), e.Stranger}
 	case p2p.Delivered:
 		return msgIDEvent{Event: "delivered", PeerID: e.PeerID, ID: e.ID}
 	case p2p.Alert:

@@ -169,6 +169,9 @@ func appendEvent(dst []byte, v any) []byte {
 		dst = appendJSONString(dst, e.Text)
 		dst = append(dst, `,"sent_at":`...)
 		dst = appendJSONString(dst, e.SentAt)
+		if e.Stranger {
+			dst = append(dst, `,"stranger":true`...)
+		}
 		return append(dst, "}\n"...)
 	}
 	buf := bytes.NewBuffer(dst)

@@ -45,7 +45,8 @@ func checkAppendEvent(t *testing.T, s string) {
 	for _, v := range []any{
 		msgIDEvent{Event: "sent", PeerID: s, ID: s, Ref: s},
 		msgIDEvent{Event: "delivered", PeerID: "p", ID: s},
-		messageEvent{"message", s, "id", s, "2026-11-27T08:00:00Z"},
+		messageEvent{"message", s, "id", s, "2026-11-27T08:00:00Z", false},
+		messageEvent{"message", s, "id", s, "2026-11-27T08:00:00Z", true},
 		errorEvent{Event: "error", Code: "c", Message: s, Ref: s},
 	} {
 		if got, want := appendEvent(nil, v), encodingJSON(t, v); !bytes.Equal(got, want) {
