@@ -7,8 +7,9 @@ import (
 )
 
 // TestHeadlessConnectByName: connect takes a known contact's name (or any
-// form MatchPeer reads) and is answered by connected; an unknown name by
-// unknown_peer, and a name several contacts share by ambiguous_peer.
+// form MatchPeer reads) and is answered by connected; a word that names no
+// contact by bad_address (it is no address either), and a name several
+// contacts share by ambiguous_peer.
 func TestHeadlessConnectByName(t *testing.T) {
 	n := newFakeNode()
 	n.peers = []p2p.PeerInfo{
@@ -19,7 +20,7 @@ func TestHeadlessConnectByName(t *testing.T) {
 	h.write(`{"cmd":"connect","addr":"alice","ref":"c1"}`)
 	checkFields(t, h.next(), map[string]any{"event": "connected", "peer_id": fakePeerA, "ref": "c1"})
 	h.write(`{"cmd":"connect","addr":"nobody","ref":"c2"}`)
-	checkFields(t, h.next(), map[string]any{"event": "error", "code": "unknown_peer", "ref": "c2"})
+	checkFields(t, h.next(), map[string]any{"event": "error", "code": "bad_address", "ref": "c2"})
 	n.mu.Lock()
 	n.peers[1].Name = "alice"
 	n.mu.Unlock()

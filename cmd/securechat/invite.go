@@ -101,7 +101,13 @@ func connectTarget(ctx context.Context, n chatNode, t dialTarget) (p2p.Connected
 	case t.addr != nil:
 		return n.Connect(ctx, t.addr)
 	case t.contact != "":
-		return n.ConnectPeer(ctx, t.contact)
+		c, err := n.ConnectPeer(ctx, t.contact)
+		if errors.Is(err, p2p.ErrUnknownPeer) {
+			// Not a contact either: to a script that sent a malformed
+			// address this is still a bad address.
+			err = fmt.Errorf("%w: %s is not a multiaddr ending in /p2p/<peer-id>, an invite or a known contact", p2p.ErrBadAddress, p2p.SanitizeName(t.contact))
+		}
+		return c, err
 	}
 	return n.ConnectInvite(ctx, t.invite)
 }
