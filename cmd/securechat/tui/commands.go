@@ -190,6 +190,10 @@ func (m *model) connect(arg string) tea.Cmd {
 func (m *model) connectContact(arg string) tea.Cmd {
 	here := m.current
 	p, err := m.resolve(arg)
+	if errors.Is(err, p2p.ErrUnknownPeer) {
+		m.alert(here, "Not a multiaddr ending in /p2p/<peer-id>, an invite or a known contact: "+arg)
+		return nil
+	}
 	if err != nil {
 		m.alert(here, err.Error())
 		return nil
@@ -422,10 +426,17 @@ func (m *model) resolve(arg string) (*peer, error) {
 		return nil, fmt.Errorf("%q matches several peers: %s; use more of the ID", cleanName(arg), strings.Join(names, ", "))
 	case err != nil:
 		why := strings.TrimPrefix(err.Error(), p2p.ErrUnknownPeer.Error()+": ")
-		return nil, fmt.Errorf("%s; /peers lists them", cleanText(why, false))
+		return nil, unknownPeerError(cleanText(why, false) + "; /peers lists them")
 	}
 	return m.peers[found.PeerID], nil
 }
+
+// unknownPeerError is resolve's answer when no peer matches: the line to
+// show, still [p2p.ErrUnknownPeer] to errors.Is.
+type unknownPeerError string
+
+func (e unknownPeerError) Error() string { return string(e) }
+func (e unknownPeerError) Unwrap() error { return p2p.ErrUnknownPeer }
 
 // completion is the state of Tab cycling through candidates.
 type completion struct {
