@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/multiformats/go-multiaddr"
@@ -264,9 +265,23 @@ func (m *model) sendText(id, text string) tea.Cmd {
 		return nil
 	}
 	if len(text) > p2p.MaxMessageText {
-		m.alert(id, fmt.Sprintf("Not sent: a message is at most %d KiB.", p2p.MaxMessageText>>10))
-		return nil
+		// Never lose what was typed or pasted: a text over the limit goes
+		// as several messages, in order (tea.Sequence runs one Send after
+		// the other).
+		parts := splitMessage(text, p2p.MaxMessageText)
+		m.system(id, fmt.Sprintf("A message is at most %d KiB: this one (%d KiB) goes as %d messages, in order.",
+			p2p.MaxMessageText>>10, len(text)>>10, len(parts)))
+		cmds := make([]tea.Cmd, len(parts))
+		for i, part := range parts {
+			cmds[i] = m.sendPart(id, part)
+		}
+		return tea.Sequence(cmds...)
 	}
+	return m.sendPart(id, text)
+}
+
+// sendPart shows text as an own message in conversation id and sends it.
+func (m *model) sendPart(id, text string) tea.Cmd {
 	m.seq++
 	seq := m.seq
 	m.add(id, line{kind: lineOwn, text: cleanText(text, true), seq: seq, state: statePending})
@@ -278,6 +293,29 @@ func (m *model) sendText(id, text string) tea.Cmd {
 		msgID, err := node.Send(ctx, id, text)
 		return sendResultMsg{peerID: id, seq: seq, id: msgID, err: err}
 	}
+}
+
+// splitMessage cuts text into parts of at most limit bytes, each ending at
+// a line break where one falls in the last quarter of the part, else at a
+// character boundary, so the parts joined give text back and each is valid
+// UTF-8 when text is.
+func splitMessage(text string, limit int) []string {
+	var parts []string
+	for len(text) > limit {
+		cut := strings.LastIndexByte(text[:limit], '\n') + 1
+		if cut < limit*3/4 {
+			cut = limit
+			for cut > 0 && !utf8.RuneStart(text[cut]) {
+				cut--
+			}
+			if cut == 0 { // not UTF-8 at all: cut anywhere
+				cut = limit
+			}
+		}
+		parts = append(parts, text[:cut])
+		text = text[cut:]
+	}
+	return append(parts, text)
 }
 
 // restore puts refused one-line text back into an empty input line, so it

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -318,6 +319,14 @@ func (hs *harness) run(cmd tea.Cmd) {
 	case tea.QuitMsg:
 		hs.quit = true
 	default:
+		// tea.Sequence's message type is unexported: a slice of commands,
+		// run one after the other as the program would.
+		if v := reflect.ValueOf(msg); v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeFor[tea.Cmd]() {
+			for i := range v.Len() {
+				hs.run(v.Index(i).Interface().(tea.Cmd))
+			}
+			return
+		}
 		hs.send(msg)
 	}
 }
