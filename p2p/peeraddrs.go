@@ -198,7 +198,13 @@ func (n *Node) onAddrs(ss *session, announced []multiaddr.Multiaddr) {
 	n.trustMu.Lock()
 	defer n.trustMu.Unlock()
 	c, ok, err := n.store.Contact(ss.pid)
-	if err != nil || !ok || c.Blocked || !c.Fingerprint.Equal(ss.fp) {
+	if err == nil && !ok {
+		// A stranger: its addresses stay with it in memory and go into
+		// its contact record if the user makes it one (stranger.go).
+		n.strangers.noteAddrs(ss.peer, ss.fp, func(old []string) []string { return mergeAddrs(fresh, old) })
+		return
+	}
+	if err != nil || c.Blocked || !c.Fingerprint.Equal(ss.fp) {
 		return
 	}
 	addrs := mergeAddrs(fresh, c.Addrs)

@@ -162,6 +162,18 @@ func (t *strangerTable) get(p peer.ID) (strangerEntry, bool) {
 	return *s, true
 }
 
+// noteAddrs keeps addrs (already merged and capped, mergeAddrs) as the
+// addresses of fp's session with p, so that they go into its contact
+// record if the user makes it one. It does nothing if p is not tracked
+// under fp.
+func (t *strangerTable) noteAddrs(p peer.ID, fp e2e.Fingerprint, addrs func(old []string) []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.m[p]; s != nil && s.fp.Equal(fp) {
+		s.addrs = addrs(s.addrs)
+	}
+}
+
 // take removes p's entry and returns it (for promotion or a block).
 func (t *strangerTable) take(p peer.ID) (*strangerEntry, bool) {
 	t.mu.Lock()
