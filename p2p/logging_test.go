@@ -38,8 +38,10 @@ func TestLibp2pLogsRouted(t *testing.T) {
 // TestRouteLibraryLogs: TestMain called RouteLibraryLogs, as a program
 // does; it installed the forwarding handler as gologshim's default and
 // silenced quic-go's buffer warning, and calling it again changes nothing.
+//
+// Not parallel: it checks that no node logger is set, and parallel tests
+// start nodes with loggers.
 func TestRouteLibraryLogs(t *testing.T) {
-	t.Parallel()
 	RouteLibraryLogs()
 	if v, ok := os.LookupEnv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING"); !ok || v == "" {
 		t.Errorf("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING = %q, %v; want it set", v, ok)
