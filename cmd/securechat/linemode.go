@@ -364,7 +364,10 @@ func (lm *lineMode) event(ev p2p.Event) {
 	case p2p.SessionUp:
 		p := p2p.PeerInfo{PeerID: e.PeerID, Name: e.Name, Fingerprint: e.Fingerprint}
 		lm.printf("*** session with %s up (%s)\n", peerLabel(p), e.Trust)
-		if e.Trust == p2p.TrustNew {
+		switch {
+		case e.Stranger:
+			lm.printf("*** %s is a stranger (it connected to you): it becomes a contact once you write to it or /verify it\n", e.PeerID)
+		case e.Trust == p2p.TrustNew:
 			lm.printf("*** new contact: compare fingerprints with /verify %s\n", e.PeerID)
 		}
 	case p2p.SessionDown:

@@ -71,6 +71,7 @@ func (m *model) sessionUp(ev p2p.SessionUp) tea.Cmd {
 	p.online = true
 	p.conn = ev.Conn
 	p.trust = ev.Trust
+	p.stranger = ev.Stranger
 	switch {
 	case p.fp.IsZero():
 		p.fp = ev.Fingerprint
@@ -87,6 +88,9 @@ func (m *model) sessionUp(ev p2p.SessionUp) tea.Cmd {
 	if !p.verified() && !p.keyChanged {
 		text += " Compare safety numbers with /verify."
 	}
+	if p.stranger {
+		text += " A stranger: it connected to you; it becomes a contact once you write to it or /verify it."
+	}
 	m.system(p.id, text)
 	if m.current == statusConv && m.onlineCount() == 1 {
 		// With a single peer, typed lines go to that peer.
@@ -98,6 +102,7 @@ func (m *model) sessionUp(ev p2p.SessionUp) tea.Cmd {
 // received handles an incoming message.
 func (m *model) received(ev p2p.MessageReceived) tea.Cmd {
 	p := m.peer(ev.PeerID)
+	p.stranger = ev.Stranger
 	if m.hasLine(p.id, ev.ID) {
 		return nil // already shown from the history
 	}
@@ -154,6 +159,7 @@ func (m *model) mergePeers(infos []p2p.PeerInfo) {
 		}
 		p.label = cleanName(info.Label)
 		p.blocked = info.Blocked
+		p.stranger = info.Stranger
 		p.fp = info.Fingerprint
 		p.trust = info.Trust
 		p.online = info.State == p2p.PeerOnline

@@ -43,6 +43,7 @@ type peer struct {
 	conn       string // p2p.ConnDirect or p2p.ConnRelayed while online
 	keyChanged bool
 	blocked    bool // the node refuses it (p2p.PeerInfo.Blocked)
+	stranger   bool // it only connected: no contact until the user writes to it
 }
 
 // shown is the name this screen gives the peer: the user's label if there

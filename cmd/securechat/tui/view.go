@@ -315,6 +315,8 @@ func (m *model) renderSidebar(w, h int) []string {
 			badge, word = "!", styleAlert.Render("KEY CHANGED")
 		case p.verified():
 			badge, word = "✓", styleVerified.Render("verified")
+		case p.stranger:
+			word = styleWarn.Render("stranger")
 		}
 		num := " "
 		if i < 9 {
