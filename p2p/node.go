@@ -203,6 +203,9 @@ func start(ctx context.Context, cfg Config, set settings, keys nodeKeys, st stor
 		return nil, err
 	}
 	n.host, err = newHost(keys.host, cfg.ListenAddrs, n.rm, capacity, append(wanOpts, libp2p.ConnectionGater(n.gater))...)
+	if err == nil {
+		n.wan.dropAutoNATServer(n.host) // before it listens on its defaults (autonat.go)
+	}
 	if err == nil && len(cfg.ListenAddrs) == 0 {
 		home := cfg.Home
 		if cfg.Ephemeral {

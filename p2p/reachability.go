@@ -30,12 +30,11 @@ const (
 // and the path switch (path.go), and the watch on its own addresses that
 // raises AddrsChanged.
 //
-// AutoNAT v2 is not enabled: its server side dials back any address a
-// peer names, which is a probe the node must not make outside a test
-// network, and its client needs such servers. libp2p's AutoNAT v1 client
-// runs as it always did (it only asks peers that run the AutoNAT service,
-// which securechat nodes do not), so reachability stays "unknown" unless
-// some peer's AutoNAT service tells otherwise.
+// AutoNAT v2 (autonat.go) runs only beyond the LAN: its server on a node
+// with Config.ServeRelay, its client there and on a node with
+// Config.Relays. An ordinary LAN node neither probes nor serves, and its
+// reachability stays "unknown" unless some peer's AutoNAT v1 service tells
+// otherwise (libp2p's v1 client runs as it always did).
 type wanState struct {
 	relays   []peer.AddrInfo
 	private  bool // Config.HolePunchPrivate
@@ -54,7 +53,9 @@ type wanState struct {
 	observed observedAddrs
 	punches  punchLog // doctor.go
 
-	reach atomic.Value // string: the last reachability seen
+	reach   atomic.Value // string: the last reachability AutoNAT v1 gave
+	reachV2 atomic.Value // string: the last verdict of AutoNAT v2 (autonat.go)
+	autonat autonatMode
 
 	paths chan peer.ID // path.go
 	recv  [recvStripes]sync.Mutex
@@ -65,6 +66,7 @@ type wanState struct {
 func newWAN(cfg Config) (*wanState, []libp2p.Option, error) {
 	w := &wanState{private: cfg.HolePunchPrivate, onlyCirc: cfg.circuitsOnly, paths: make(chan peer.ID, pathQueue)}
 	w.reach.Store(ReachabilityUnknown)
+	w.reachV2.Store(ReachabilityUnknown)
 	if len(cfg.Relays) > 0 {
 		infos, err := relay.ParseRelays(cfg.Relays)
 		if err != nil {
@@ -73,6 +75,10 @@ func newWAN(cfg Config) (*wanState, []libp2p.Option, error) {
 		w.relays = infos
 	}
 	opts := []libp2p.Option{libp2p.AddrsFactory(w.addrsFactory)}
+	w.autonat = autonatModeFor(cfg)
+	if w.autonat != autonatOff {
+		opts = append(opts, libp2p.EnableAutoNATv2())
+	}
 	if !w.private {
 		// libp2p's own service punches to public addresses only.
 		opts = append(opts, libp2p.EnableHolePunching(holepunch.WithAddrFilter(quicOnly{}), holepunch.WithTracer(&w.punches)))
@@ -101,7 +107,7 @@ func (n *Node) startWAN(cfg Config) error {
 	// Identify's observed addresses feed hole punching with
 	// HolePunchPrivate, and Diagnostics always.
 	types := []any{new(event.EvtLocalAddressesUpdated), new(event.EvtLocalReachabilityChanged),
-		new(event.EvtPeerIdentificationCompleted)}
+		new(event.EvtHostReachableAddrsChanged), new(event.EvtPeerIdentificationCompleted)}
 	w.sub, err = n.host.EventBus().Subscribe(types, eventbus.Name("securechat addrs"))
 	if err != nil {
 		return fmt.Errorf("event subscription: %w", err)
@@ -155,8 +161,14 @@ func (n *Node) stopWAN() {
 }
 
 // Reachability is what libp2p last said about the node's reachability from
-// outside: "public", "private" or "unknown" (the usual case: see wanState).
-func (n *Node) Reachability() string { return n.wan.reach.Load().(string) }
+// outside: "public", "private" or "unknown" (the usual case on a LAN: see
+// wanState). AutoNAT v2's verdict, where it has one, goes before v1's.
+func (n *Node) Reachability() string {
+	if r := n.wan.reachV2.Load().(string); r != ReachabilityUnknown {
+		return r
+	}
+	return n.wan.reach.Load().(string)
+}
 
 // watchAddrs starts the goroutine that raises AddrsChanged whenever the
 // node's dialable addresses or its reachability differ from what was last
@@ -180,6 +192,8 @@ func (n *Node) watchLoop(sub event.Subscription, last []string, lastReach string
 			switch e := e.(type) {
 			case event.EvtLocalReachabilityChanged:
 				n.wan.reach.Store(reachabilityString(e.Reachability))
+			case event.EvtHostReachableAddrsChanged:
+				n.wan.reachV2.Store(reachabilityV2(e))
 			case event.EvtPeerIdentificationCompleted:
 				if e.Conn != nil && !isRelayed(e.Conn) {
 					n.wan.observed.add(e.ObservedAddr)
