@@ -62,6 +62,8 @@
 //     fingerprint pinned first).
 //   - reachability.go, path.go: relay reservations, observed addresses and
 //     reachability; a session moved from a relayed to a direct connection.
+//   - autonat.go: AutoNAT v2, a server on relays and a client on nodes
+//     with relays only; its verdict is the node's reachability.
 //   - doctor.go: [Node.Diagnostics], what `securechat doctor` prints.
 //   - dialerr.go: a failed dial in one human line ([DescribeDialError]).
 //   - discovery.go: the node's side of mDNS discovery.
