@@ -57,6 +57,12 @@ func TestTrustNewKeyEndsOldSession(t *testing.T) {
 	if k := b1.ev.count(isMessage(a.PeerID())); k != 0 {
 		t.Fatalf("the old key's session received %d messages after the new key was accepted", k)
 	}
+	// a learns the new key's identity from its HELLO, which may reach a
+	// after a's own first records reached b2.
+	a.ev.wait(t, "session up under the new key", func(e Event) bool {
+		u, ok := e.(SessionUp)
+		return ok && u.PeerID == bID && u.Fingerprint.Equal(id2.Fingerprint())
+	})
 	sn, err := a.SafetyNumber(bID)
 	if err != nil {
 		t.Fatal(err)
