@@ -187,6 +187,10 @@ func newHost(key crypto.PrivKey, listen []multiaddr.Multiaddr, rm network.Resour
 	opts := []libp2p.Option{
 		libp2p.Identity(key),
 		listenOpt,
+		// After listenOpt: libp2p.NoListenAddrs also turns the relay
+		// transport off, and without it a node started on its default
+		// ports can neither dial a circuit nor accept one.
+		libp2p.EnableRelay(),
 		// Without port reuse, two nodes that dial each other at once
 		// get two TCP connections; with it, both dials share one 4-tuple
 		// and TCP's simultaneous open leaves both sides initiators of one
