@@ -58,16 +58,6 @@ func transportAddrs(tn *testNode) []string {
 	return out
 }
 
-// contactAddrs returns the addresses n stores for peer p.
-func contactAddrs(t *testing.T, n *Node, p string) []string {
-	t.Helper()
-	c, ok, err := n.store.Contact(p)
-	if err != nil || !ok {
-		t.Fatalf("contact %s: ok %v, err %v", p, ok, err)
-	}
-	return c.Addrs
-}
-
 // waitAddrs waits until n stores every one of want for peer p.
 func waitAddrs(t *testing.T, n *Node, p string, want []string) {
 	t.Helper()
