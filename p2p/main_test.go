@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"strings"
 	"sync"
@@ -78,6 +79,32 @@ func newKeyedNode(t *testing.T, name string, hk crypto.PrivKey, id *e2e.Identity
 		t.Fatalf("start: %v", err)
 	}
 	return wrap(t, n)
+}
+
+// newHostKey returns a fresh libp2p host key, for a node that comes back
+// under the same peer ID with another identity (newKeyedNode).
+func newHostKey(t *testing.T) crypto.PrivKey {
+	t.Helper()
+	hk, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hk
+}
+
+// changedKey starts bob under host key hk with identity id, which a has
+// pinned another key for, and has it dial a: a must refuse the session
+// and alert key_changed. It returns the new node.
+func changedKey(t *testing.T, a *testNode, hk crypto.PrivKey, id *e2e.Identity) *testNode {
+	t.Helper()
+	b := newKeyedNode(t, "bob", hk, id)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if _, err := b.Connect(ctx, a.addr(t, "tcp")); err == nil {
+		t.Fatal("a changed key got a session")
+	}
+	a.ev.wait(t, "key_changed", isAlert(AlertKeyChanged))
+	return b
 }
 
 func wrap(t *testing.T, n *Node) *testNode {
