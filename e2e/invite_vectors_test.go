@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -183,7 +184,7 @@ func loadOrMakeIdentity(path string, gen func() (*Identity, error)) (*Identity, 
 	}
 	raw, err := hex.DecodeString(strings.Join(strings.Fields(string(b)), ""))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return ParseIdentity(raw)
 }
