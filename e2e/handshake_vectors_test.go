@@ -27,7 +27,7 @@ const (
 )
 
 // readKV reads a vector file: '#' comments, blank lines, "key: value" lines.
-func readKV(t *testing.T, path string) []kv {
+func readKV(t testing.TB, path string) []kv {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -52,6 +52,16 @@ func readKV(t *testing.T, path string) []kv {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// readKVMap is [readKV] as a map; of two lines with one key the later wins.
+func readKVMap(t testing.TB, path string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, e := range readKV(t, path) {
+		m[e.key] = e.value
+	}
+	return m
 }
 
 // checkOrWriteKV compares got with the file at path, or writes it under
