@@ -2,13 +2,11 @@ package p2p
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 
@@ -49,11 +47,7 @@ func drained(t *testing.T, tn *testNode, d *mdns.Discovery) {
 
 func randomPeerID(t *testing.T) peer.ID {
 	t.Helper()
-	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := peer.IDFromPrivateKey(k)
+	id, err := peer.IDFromPrivateKey(hostKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}

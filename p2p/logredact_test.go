@@ -42,7 +42,7 @@ func TestLogsNameNoIdentityAtInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := wrap(t, n)
-	hk := newHostKey(t)
+	hk := hostKey(t)
 	id1 := mustFixtureIdentity(t, "old")
 	b1 := newKeyedNode(t, "secretname", hk, id1)
 	v.connect(t, b1)

@@ -81,9 +81,9 @@ func newKeyedNode(t *testing.T, name string, hk crypto.PrivKey, id *e2e.Identity
 	return wrap(t, n)
 }
 
-// newHostKey returns a fresh libp2p host key, for a node that comes back
-// under the same peer ID with another identity (newKeyedNode).
-func newHostKey(t *testing.T) crypto.PrivKey {
+// hostKey returns a fresh libp2p host key: a peer ID of the test's own,
+// kept when a node comes back with another identity (newKeyedNode).
+func hostKey(t *testing.T) crypto.PrivKey {
 	t.Helper()
 	hk, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {

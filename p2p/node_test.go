@@ -169,7 +169,7 @@ func TestSplice(t *testing.T) {
 func TestKeyChanged(t *testing.T) {
 	t.Parallel()
 	a := newTestNode(t, "alice")
-	hk := newHostKey(t)
+	hk := hostKey(t)
 	id1 := mustFixtureIdentity(t, "id1")
 	b1 := newKeyedNode(t, "bob", hk, id1)
 	b1.connect(t, a)

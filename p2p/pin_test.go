@@ -13,7 +13,7 @@ import (
 func TestTrustNewKeyEndsOldSession(t *testing.T) {
 	t.Parallel()
 	a := newTestNode(t, "alice")
-	hk := newHostKey(t)
+	hk := hostKey(t)
 	b1 := newKeyedNode(t, "bob", hk, mustFixtureIdentity(t, "old"))
 	bID := b1.PeerID()
 	a.connect(t, b1) // b is a's contact, under the old key

@@ -57,15 +57,6 @@ func newRelayedNodeCfg(t *testing.T, cfg Config) *testNode {
 	return wrap(t, n)
 }
 
-func hostKey(t *testing.T) crypto.PrivKey {
-	t.Helper()
-	k, _, err := crypto.GenerateEd25519Key(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // circuitAddr returns tn's circuit address, waiting up to bound for one.
 func (tn *testNode) circuitAddr(t *testing.T, bound time.Duration) multiaddr.Multiaddr {
 	t.Helper()

@@ -93,7 +93,7 @@ func TestStrangerPromotion(t *testing.T) {
 func TestStrangerKeyChange(t *testing.T) {
 	t.Parallel()
 	a := newTestNode(t, "alice")
-	hk := newHostKey(t)
+	hk := hostKey(t)
 	b1 := newKeyedNode(t, "bob", hk, mustFixtureIdentity(t, "id1"))
 	bID := b1.PeerID()
 	b1.connect(t, a)

@@ -93,7 +93,7 @@ func TestSafetyNumberOffline(t *testing.T) {
 func TestSafetyNumberKeyChange(t *testing.T) {
 	t.Parallel()
 	a := newTestNode(t, "alice")
-	hk := newHostKey(t)
+	hk := hostKey(t)
 	id1 := mustFixtureIdentity(t, "id1")
 	b1 := newKeyedNode(t, "bob", hk, id1)
 	bID := b1.PeerID()
@@ -154,7 +154,7 @@ func TestSafetyNumberKeyChange(t *testing.T) {
 func TestSafetyNumberStoredIdentity(t *testing.T) {
 	t.Parallel()
 	a := newTestNode(t, "alice")
-	hk := newHostKey(t)
+	hk := hostKey(t)
 	p, err := peer.IDFromPrivateKey(hk)
 	if err != nil {
 		t.Fatal(err)
