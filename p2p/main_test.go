@@ -143,9 +143,16 @@ func (tn *testNode) addr(t *testing.T, transport string) multiaddr.Multiaddr {
 
 func (tn *testNode) connect(t *testing.T, to *testNode) {
 	t.Helper()
+	tn.connectAt(t, to, to.addr(t, "tcp"))
+}
+
+// connectAt dials to at addr (a circuit address, say) and waits for the
+// session on both sides.
+func (tn *testNode) connectAt(t *testing.T, to *testNode, addr multiaddr.Multiaddr) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if _, err := tn.Connect(ctx, to.addr(t, "tcp")); err != nil {
+	if _, err := tn.Connect(ctx, addr); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
 	tn.ev.wait(t, "session up", isSessionUp(to.PeerID()))
