@@ -150,11 +150,7 @@ func (tn *testNode) connect(t *testing.T, to *testNode) {
 // session on both sides.
 func (tn *testNode) connectAt(t *testing.T, to *testNode, addr multiaddr.Multiaddr) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	if _, err := tn.Connect(ctx, addr); err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
+	dial(t, tn, addr)
 	tn.ev.wait(t, "session up", isSessionUp(to.PeerID()))
 	to.ev.wait(t, "session up", isSessionUp(tn.PeerID()))
 }
