@@ -18,19 +18,6 @@ import (
 	"github.com/securechat/securechat/p2p/store"
 )
 
-func testPeerID(t *testing.T) peer.ID {
-	t.Helper()
-	k, _, err := crypto.GenerateEd25519Key(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := peer.IDFromPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 func mas(ss ...string) []multiaddr.Multiaddr {
 	out := make([]multiaddr.Multiaddr, len(ss))
 	for i, s := range ss {

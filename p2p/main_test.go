@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
 
@@ -90,6 +91,16 @@ func hostKey(t *testing.T) crypto.PrivKey {
 		t.Fatal(err)
 	}
 	return hk
+}
+
+// testPeerID returns a fresh peer ID, of no node.
+func testPeerID(t *testing.T) peer.ID {
+	t.Helper()
+	id, err := peer.IDFromPrivateKey(hostKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // changedKey starts bob under host key hk with identity id, which a has

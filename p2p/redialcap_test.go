@@ -49,7 +49,7 @@ func TestRedialConcurrencyCap(t *testing.T) {
 	const k = 3 * maxRedialsInFlight
 	var fp [32]byte
 	for i := range k {
-		id := randomPeerID(t)
+		id := testPeerID(t)
 		fp[0] = byte(i + 1)
 		if err := v.store.PutContact(store.Contact{PeerID: id.String(), Fingerprint: fp, Trust: TrustPinned,
 			Addrs: []string{addr}, FirstSeen: time.Now(), LastSeen: time.Now()}); err != nil {
