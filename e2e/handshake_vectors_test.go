@@ -79,15 +79,23 @@ func checkOrWriteKV(t *testing.T, path, header string, got []kv) {
 		}
 		return
 	}
+	checkKV(t, path, got, len(got))
+}
+
+// checkKV compares got with the file at path: as many entries, the first n
+// of them equal. It returns the file's entries.
+func checkKV(t *testing.T, path string, got []kv, n int) []kv {
+	t.Helper()
 	want := readKV(t, path)
 	if len(want) != len(got) {
 		t.Fatalf("%s: %d entries, computed %d", path, len(want), len(got))
 	}
-	for i := range want {
+	for i := range n {
 		if want[i] != got[i] {
 			t.Errorf("%s: %q:\n file     %s\n computed %s: %s", path, want[i].key, want[i].value, got[i].key, got[i].value)
 		}
 	}
+	return want
 }
 
 func lookupKV(t *testing.T, kvs []kv, key string) []byte {
