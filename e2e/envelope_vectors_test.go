@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
@@ -10,9 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -105,25 +102,7 @@ type envelopeVector map[string]string
 
 func loadEnvelopeVector(tb testing.TB) envelopeVector {
 	tb.Helper()
-	b, err := os.ReadFile(envelopeVectorPath)
-	if err != nil {
-		tb.Fatalf("%v (run TestEnvelopeVector with -update to create it)", err)
-	}
-	v := envelopeVector{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, val, ok := strings.Cut(line, ": ")
-		if !ok {
-			tb.Fatalf("%s: malformed line %q", envelopeVectorPath, line)
-		}
-		v[k] = val
-	}
-	return v
+	return readKVMap(tb, envelopeVectorPath)
 }
 
 func (v envelopeVector) hex(tb testing.TB, key string) []byte {

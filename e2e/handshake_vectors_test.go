@@ -27,7 +27,7 @@ const (
 )
 
 // readKV reads a vector file: '#' comments, blank lines, "key: value" lines.
-func readKV(t *testing.T, path string) []kv {
+func readKV(t testing.TB, path string) []kv {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -54,6 +54,16 @@ func readKV(t *testing.T, path string) []kv {
 	return out
 }
 
+// readKVMap is [readKV] as a map; of two lines with one key the later wins.
+func readKVMap(t testing.TB, path string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, e := range readKV(t, path) {
+		m[e.key] = e.value
+	}
+	return m
+}
+
 // checkOrWriteKV compares got with the file at path, or writes it under
 // -update with header as its comment block.
 func checkOrWriteKV(t *testing.T, path, header string, got []kv) {
@@ -69,15 +79,23 @@ func checkOrWriteKV(t *testing.T, path, header string, got []kv) {
 		}
 		return
 	}
+	checkKV(t, path, got, len(got))
+}
+
+// checkKV compares got with the file at path: as many entries, the first n
+// of them equal. It returns the file's entries.
+func checkKV(t *testing.T, path string, got []kv, n int) []kv {
+	t.Helper()
 	want := readKV(t, path)
 	if len(want) != len(got) {
 		t.Fatalf("%s: %d entries, computed %d", path, len(want), len(got))
 	}
-	for i := range want {
+	for i := range n {
 		if want[i] != got[i] {
 			t.Errorf("%s: %q:\n file     %s\n computed %s: %s", path, want[i].key, want[i].value, got[i].key, got[i].value)
 		}
 	}
+	return want
 }
 
 func lookupKV(t *testing.T, kvs []kv, key string) []byte {

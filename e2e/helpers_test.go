@@ -9,8 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
-	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -113,25 +111,7 @@ func testIdentity(tb testing.TB, i int) *Identity {
 }
 
 func loadTestIdentity(path string) (*Identity, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		id, err := GenerateIdentity()
-		if err != nil {
-			return nil, err
-		}
-		if *update {
-			err = os.WriteFile(path, []byte(wrapHex(id.Encode())), 0o644)
-		}
-		return id, err
-	}
-	if err != nil {
-		return nil, err
-	}
-	raw, err := hex.DecodeString(strings.Join(strings.Fields(string(b)), ""))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return ParseIdentity(raw)
+	return loadOrMakeIdentity(path, GenerateIdentity)
 }
 
 // wrapHex writes b as hex in lines of 64 digits.

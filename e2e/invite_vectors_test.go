@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -125,15 +126,7 @@ func TestInviteVector(t *testing.T) {
 		checkOrWriteKV(t, inviteVectorPath, inviteVectorHeader, got)
 		return
 	}
-	want := readKV(t, inviteVectorPath)
-	if len(want) != len(got) {
-		t.Fatalf("%s: %d entries, computed %d", inviteVectorPath, len(want), len(got))
-	}
-	for i := range deterministic {
-		if want[i] != got[i] {
-			t.Errorf("%s: %q:\n file     %s\n computed %s: %s", inviteVectorPath, want[i].key, want[i].value, got[i].key, got[i].value)
-		}
-	}
+	want := checkKV(t, inviteVectorPath, got, deterministic) // signature and invite: checked below
 	if want[len(want)-1].key != "invite" {
 		t.Fatal("the vector's last entry is not the invite")
 	}
@@ -183,7 +176,7 @@ func loadOrMakeIdentity(path string, gen func() (*Identity, error)) (*Identity, 
 	}
 	raw, err := hex.DecodeString(strings.Join(strings.Fields(string(b)), ""))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return ParseIdentity(raw)
 }

@@ -1,46 +1,17 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/hex"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// readVector reads a `key: value` test vector file, skipping # comments.
-func readVector(t *testing.T, path string) map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	v := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, val, ok := strings.Cut(line, ": ")
-		if !ok {
-			t.Fatalf("%s: bad line %q", path, line)
-		}
-		v[k] = val
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // TestDisplayableFingerprintSignalVector checks the generic algorithm against
 // the vector libsignal publishes (source named in the file).
 func TestDisplayableFingerprintSignalVector(t *testing.T) {
-	v := readVector(t, "testdata/safetynumber.txt")
+	v := readKVMap(t, "testdata/safetynumber.txt")
 	iterations, err := strconv.Atoi(v["iterations"])
 	if err != nil || iterations != safetyNumberIterations {
 		t.Fatalf("vector iterations %q, want %d", v["iterations"], safetyNumberIterations)

@@ -113,13 +113,18 @@ func (n *Node) Forget(peerID string) error {
 	// The outbox mirror is reloaded from the (now empty) store at the
 	// peer's next use.
 	n.outq.drop(pid)
+	n.hangUp(p)
+	return nil
+}
+
+// hangUp ends p's live session, if any, and closes every connection to it.
+func (n *Node) hangUp(p peer.ID) {
 	n.mu.Lock()
 	if ps := n.peers[p]; ps != nil && ps.current != nil {
 		_ = ps.current.st.Reset()
 	}
 	n.mu.Unlock()
 	_ = n.host.Network().ClosePeer(p)
-	return nil
 }
 
 // unblock removes p from the blocked set.

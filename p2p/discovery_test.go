@@ -2,13 +2,11 @@ package p2p
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 
@@ -36,7 +34,7 @@ func lanTestNode(t *testing.T, name string, cfg mdns.Config) (*testNode, *mdns.D
 // fails at once.
 func drained(t *testing.T, tn *testNode, d *mdns.Discovery) {
 	t.Helper()
-	ai := peer.AddrInfo{ID: randomPeerID(t), Addrs: maddrs(t, "/ip4/127.0.0.1/tcp/1")}
+	ai := peer.AddrInfo{ID: testPeerID(t), Addrs: maddrs(t, "/ip4/127.0.0.1/tcp/1")}
 	deadline := time.Now().Add(waitTimeout)
 	for tn.ev.count(isPeerFound(ai.ID.String(), "mdns")) == 0 {
 		if time.Now().After(deadline) {
@@ -45,19 +43,6 @@ func drained(t *testing.T, tn *testNode, d *mdns.Discovery) {
 		d.HandlePeerFound(ai) // repeated: a full queue drops it
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func randomPeerID(t *testing.T) peer.ID {
-	t.Helper()
-	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := peer.IDFromPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
 }
 
 func maddrs(t *testing.T, ss ...string) []multiaddr.Multiaddr {
@@ -174,7 +159,7 @@ func TestDiscoveryIgnores(t *testing.T) {
 	// 1280 is twenty times discovery's queue.
 	var flood []peer.AddrInfo
 	for i := range 1280 {
-		flood = append(flood, peer.AddrInfo{ID: randomPeerID(t), Addrs: maddrs(t,
+		flood = append(flood, peer.AddrInfo{ID: testPeerID(t), Addrs: maddrs(t,
 			"/ip4/0.0.0.0/tcp/1", "/ip6/fe80::1/tcp/1", fmt.Sprintf("/ip4/10.0.0.1/tcp/%d/ws", i+1))})
 	}
 	done := make(chan struct{})

@@ -18,27 +18,6 @@ import (
 	"github.com/securechat/securechat/p2p/store"
 )
 
-func testPeerID(t *testing.T) peer.ID {
-	t.Helper()
-	k, _, err := crypto.GenerateEd25519Key(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := peer.IDFromPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-func mas(ss ...string) []multiaddr.Multiaddr {
-	out := make([]multiaddr.Multiaddr, len(ss))
-	for i, s := range ss {
-		out[i] = multiaddr.StringCast(s)
-	}
-	return out
-}
-
 func strs(as []multiaddr.Multiaddr) []string {
 	out := make([]string, len(as))
 	for i, a := range as {
@@ -50,7 +29,7 @@ func strs(as []multiaddr.Multiaddr) []string {
 func TestInviteAddrsOrder(t *testing.T) {
 	self, relay := testPeerID(t), testPeerID(t)
 	circuit := "/ip4/5.6.7.8/tcp/4001/p2p/" + relay.String() + "/p2p-circuit"
-	got := strs(inviteAddrs(self, mas(
+	got := strs(inviteAddrs(self, maddrs(t,
 		"/ip4/127.0.0.1/tcp/1",
 		"/ip4/192.168.1.5/tcp/2",
 		"/ip4/198.51.100.1/tcp/3", // documentation range: neither public nor private
@@ -66,7 +45,7 @@ func TestInviteAddrsOrder(t *testing.T) {
 		t.Fatalf("inviteAddrs =\n %v\nwant\n %v", got, want)
 	}
 	loopOnly := []string{"/ip4/127.0.0.1/tcp/1", "/ip6/::1/udp/2/quic-v1"}
-	if got := strs(inviteAddrs(self, mas(append(loopOnly, "/ip6/fe80::1/tcp/4")...))); !slices.Equal(got, loopOnly) {
+	if got := strs(inviteAddrs(self, maddrs(t, append(loopOnly, "/ip6/fe80::1/tcp/4")...))); !slices.Equal(got, loopOnly) {
 		t.Fatalf("loopback only: %v", got)
 	}
 }

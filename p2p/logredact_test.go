@@ -3,14 +3,11 @@ package p2p
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/crypto"
 )
 
 // syncBuffer is a bytes.Buffer for a logger shared by goroutines.
@@ -45,10 +42,7 @@ func TestLogsNameNoIdentityAtInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := wrap(t, n)
-	hk, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hk := hostKey(t)
 	id1 := mustFixtureIdentity(t, "old")
 	b1 := newKeyedNode(t, "secretname", hk, id1)
 	v.connect(t, b1)

@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
 
@@ -80,6 +82,42 @@ func newKeyedNode(t *testing.T, name string, hk crypto.PrivKey, id *e2e.Identity
 	return wrap(t, n)
 }
 
+// hostKey returns a fresh libp2p host key: a peer ID of the test's own,
+// kept when a node comes back with another identity (newKeyedNode).
+func hostKey(t *testing.T) crypto.PrivKey {
+	t.Helper()
+	hk, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hk
+}
+
+// testPeerID returns a fresh peer ID, of no node.
+func testPeerID(t *testing.T) peer.ID {
+	t.Helper()
+	id, err := peer.IDFromPrivateKey(hostKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// changedKey starts bob under host key hk with identity id, which a has
+// pinned another key for, and has it dial a: a must refuse the session
+// and alert key_changed. It returns the new node.
+func changedKey(t *testing.T, a *testNode, hk crypto.PrivKey, id *e2e.Identity) *testNode {
+	t.Helper()
+	b := newKeyedNode(t, "bob", hk, id)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if _, err := b.Connect(ctx, a.addr(t, "tcp")); err == nil {
+		t.Fatal("a changed key got a session")
+	}
+	a.ev.wait(t, "key_changed", isAlert(AlertKeyChanged))
+	return b
+}
+
 func wrap(t *testing.T, n *Node) *testNode {
 	t.Helper()
 	tn := &testNode{Node: n, ev: collect(n)}
@@ -116,11 +154,14 @@ func (tn *testNode) addr(t *testing.T, transport string) multiaddr.Multiaddr {
 
 func (tn *testNode) connect(t *testing.T, to *testNode) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	if _, err := tn.Connect(ctx, to.addr(t, "tcp")); err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
+	tn.connectAt(t, to, to.addr(t, "tcp"))
+}
+
+// connectAt dials to at addr (a circuit address, say) and waits for the
+// session on both sides.
+func (tn *testNode) connectAt(t *testing.T, to *testNode, addr multiaddr.Multiaddr) {
+	t.Helper()
+	dial(t, tn, addr)
 	tn.ev.wait(t, "session up", isSessionUp(to.PeerID()))
 	to.ev.wait(t, "session up", isSessionUp(tn.PeerID()))
 }

@@ -85,12 +85,7 @@ func (n *Node) SetName(name string) error {
 	n.name = name
 	n.nameMu.Unlock()
 	n.mu.Lock()
-	var live []*session
-	for _, ps := range n.peers {
-		if ps.current != nil {
-			live = append(live, ps.current)
-		}
-	}
+	live := n.liveSessionsLocked()
 	n.mu.Unlock()
 	for _, ss := range live {
 		// Each on its own: a peer that does not read must not hold the

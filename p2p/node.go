@@ -297,6 +297,18 @@ func (n *Node) peer(p peer.ID) *peerState {
 	return ps
 }
 
+// liveSessionsLocked returns every peer's current session, up or still
+// starting. The caller holds n.mu.
+func (n *Node) liveSessionsLocked() []*session {
+	var live []*session
+	for _, ps := range n.peers {
+		if ps.current != nil {
+			live = append(live, ps.current)
+		}
+	}
+	return live
+}
+
 // emit sends ev. It blocks while the buffer is full (slowing the peers
 // down), but never once Close has begun: then an event that does not fit
 // is dropped.
@@ -360,12 +372,7 @@ func (n *Node) Close() error {
 func (n *Node) close() error {
 	n.mu.Lock()
 	n.closed = true
-	var live []*session
-	for _, ps := range n.peers {
-		if ps.current != nil {
-			live = append(live, ps.current)
-		}
-	}
+	live := n.liveSessionsLocked()
 	n.mu.Unlock()
 	n.host.RemoveStreamHandler(protocol.ID(e2e.ProtocolID))
 

@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -171,10 +169,7 @@ func TestSplice(t *testing.T) {
 func TestKeyChanged(t *testing.T) {
 	t.Parallel()
 	a := newTestNode(t, "alice")
-	hk, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hk := hostKey(t)
 	id1 := mustFixtureIdentity(t, "id1")
 	b1 := newKeyedNode(t, "bob", hk, id1)
 	b1.connect(t, a)

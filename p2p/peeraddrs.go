@@ -162,12 +162,7 @@ func (ss *session) addrsUpdate() []byte {
 // again: the address watch (reachability.go) calls it when they changed.
 func (n *Node) announceAddrs() {
 	n.mu.Lock()
-	var live []*session
-	for _, ps := range n.peers {
-		if ps.current != nil {
-			live = append(live, ps.current)
-		}
-	}
+	live := n.liveSessionsLocked()
 	n.mu.Unlock()
 	for _, ss := range live {
 		ss.mu.Lock()

@@ -1,15 +1,11 @@
 package p2p
 
 import (
-	"crypto/rand"
 	"net"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/securechat/securechat/p2p/store"
 )
@@ -53,14 +49,7 @@ func TestRedialConcurrencyCap(t *testing.T) {
 	const k = 3 * maxRedialsInFlight
 	var fp [32]byte
 	for i := range k {
-		key, _, err := crypto.GenerateEd25519Key(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := peer.IDFromPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := testPeerID(t)
 		fp[0] = byte(i + 1)
 		if err := v.store.PutContact(store.Contact{PeerID: id.String(), Fingerprint: fp, Trust: TrustPinned,
 			Addrs: []string{addr}, FirstSeen: time.Now(), LastSeen: time.Now()}); err != nil {

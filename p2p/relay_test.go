@@ -57,15 +57,6 @@ func newRelayedNodeCfg(t *testing.T, cfg Config) *testNode {
 	return wrap(t, n)
 }
 
-func hostKey(t *testing.T) crypto.PrivKey {
-	t.Helper()
-	k, _, err := crypto.GenerateEd25519Key(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // circuitAddr returns tn's circuit address, waiting up to bound for one.
 func (tn *testNode) circuitAddr(t *testing.T, bound time.Duration) multiaddr.Multiaddr {
 	t.Helper()
@@ -281,15 +272,10 @@ func TestPathSwitch(t *testing.T) {
 	r := startRelayNode(t, hostKey(t), 0)
 	ra := r.addr(t, "tcp")
 	a, b := newRelayedNode(t, "alice", ra), newRelayedNode(t, "bob", ra)
-	bc := b.circuitAddr(t, reserveBound)
+	a.connectAt(t, b, b.circuitAddr(t, reserveBound))
+	exchange(t, a, b, "before", 30)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if _, err := a.Connect(ctx, bc); err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	a.ev.wait(t, "session up", isSessionUp(b.PeerID()))
-	b.ev.wait(t, "session up", isSessionUp(a.PeerID()))
-	exchange(t, a, b, "before", 30)
 
 	// Hole punching needs a NAT; on loopback a direct dial stands in.
 	direct := peer.AddrInfo{ID: b.host.ID(), Addrs: []multiaddr.Multiaddr{b.addr(t, "quic-v1")}}
@@ -328,13 +314,9 @@ func TestRelayFlood(t *testing.T) {
 	a, b := newRelayedNode(t, "alice", ra), newRelayedNode(t, "bob", ra)
 	bc := b.circuitAddr(t, reserveBound)
 	a.circuitAddr(t, reserveBound)
+	a.connectAt(t, b, bc)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if _, err := a.Connect(ctx, bc); err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	a.ev.wait(t, "session up", isSessionUp(b.PeerID()))
-	b.ev.wait(t, "session up", isSessionUp(a.PeerID()))
 
 	relayInfo, err := peer.AddrInfoFromP2pAddr(ra)
 	if err != nil {

@@ -255,12 +255,7 @@ func (n *Node) Block(peerID string) error {
 		return err
 	}
 	n.gater.block(p) // from now on no connection in either direction
-	n.mu.Lock()
-	if ps := n.peers[p]; ps != nil && ps.current != nil {
-		_ = ps.current.st.Reset()
-	}
-	n.mu.Unlock()
-	_ = n.host.Network().ClosePeer(p)
+	n.hangUp(p)
 	return nil
 }
 

@@ -33,21 +33,12 @@ func runExport(ctx context.Context, cfg *config, env environment, stdout, stderr
 	} else if ok {
 		return failf("choose another name; export never replaces a file", "%s exists", cfg.file)
 	}
-	release, err := lockHome(cfg)
-	if err != nil {
-		return err
-	}
-	defer release()
-	h, err := openHome(ctx, cfg, env)
+	h, pass, done, err := openForNewPassphrase(ctx, cfg, env,
+		fmt.Sprintf("Choose a passphrase for the backup %s: it alone protects your identity in it.\n", cfg.file), stderr)
 	if h == nil {
 		return err
 	}
-	defer h.Close()
-	pass, err := newPassphrase(ctx, cfg, fmt.Sprintf("Choose a passphrase for the backup %s: it alone protects your identity in it.\n", cfg.file), stderr)
-	if err != nil {
-		return quitOr(ctx, err)
-	}
-	defer clear(pass)
+	defer done()
 	data, n, err := h.Export(pass)
 	if err != nil {
 		return failf("", "export: %v", err)

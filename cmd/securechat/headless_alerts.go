@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/securechat/securechat/cmd/securechat/internal/alertlimit"
 	"github.com/securechat/securechat/p2p"
 )
@@ -10,19 +8,7 @@ import (
 // drainEvents shows the node's events until it closes the channel, and
 // now and then ends a minute of rate-limited handshake failures.
 func (h *headless) drainEvents(events <-chan p2p.Event) {
-	tick := time.NewTicker(alertFlushEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				return
-			}
-			h.event(ev)
-		case <-tick.C:
-			h.summarize(h.hsLimit.Flush(h.now()))
-		}
-	}
+	pumpEvents(events, h.event, func() { h.summarize(h.hsLimit.Flush(h.now())) })
 }
 
 // handshakeFailed reports whether to show a handshake_failed alert: the

@@ -12,12 +12,7 @@ import (
 // error with the documented code, and peers shows blocked and label.
 func TestHeadlessContacts(t *testing.T) {
 	blockedB := func(n *fakeNode) { withPeers(n); n.peers[1].Blocked = true }
-	tests := []struct {
-		name  string
-		setup func(*fakeNode)
-		line  string
-		want  map[string]any
-	}{
+	tests := []apiCase{
 		{"unblock", blockedB, `{"cmd":"unblock","peer_id":"` + fakePeerB + `","ref":"u1"}`,
 			map[string]any{"event": "unblocked", "peer_id": fakePeerB, "ref": "u1"}},
 		{"unblock unknown", withPeers, `{"cmd":"unblock","peer_id":"` + validPeerID + `","ref":"u2"}`,
@@ -53,19 +48,7 @@ func TestHeadlessContacts(t *testing.T) {
 			`{"cmd":"trust_new_key","peer_id":"` + fakePeerA + `","fingerprint":"` + fakeFPA.String() + `","ref":"k"}`,
 			map[string]any{"event": "error", "code": "nothing_to_accept", "ref": "k"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			n := newFakeNode()
-			if tt.setup != nil {
-				tt.setup(n)
-			}
-			h := startAPI(t, n, nil)
-			h.write(tt.line)
-			checkFields(t, h.next(), tt.want)
-			h.write(`{"cmd":"peers","ref":"after"}`)
-			checkFields(t, h.next(), map[string]any{"event": "peers", "ref": "after"})
-		})
-	}
+	runAPICases(t, tests)
 }
 
 // TestHeadlessContactsState: the commands change what peers lists:

@@ -22,12 +22,7 @@ func twoPeers() []p2p.PeerInfo {
 
 func TestHeadlessCommands(t *testing.T) {
 	big := strings.Repeat("x", p2p.MaxMessageText+1)
-	tests := []struct {
-		name  string
-		setup func(*fakeNode)
-		line  string
-		want  map[string]any // fields the answer must have
-	}{
+	tests := []apiCase{
 		{"peers empty", nil, `{"cmd":"peers","ref":"r1"}`, map[string]any{"event": "peers", "ref": "r1", "peers": []any{}}},
 		{"peers no ref", nil, `{"cmd":"peers"}`, map[string]any{"event": "peers", "peers": []any{}}},
 		{"send by peer ID", withPeers, `{"cmd":"send","to":"` + fakePeerA + `","text":"hi","ref":"s1"}`,
@@ -99,6 +94,21 @@ func TestHeadlessCommands(t *testing.T) {
 		{"unknown command case", nil, `{"cmd":"PEERS"}`, map[string]any{"event": "error", "code": "unknown_command"}},
 		{"extra fields ignored", nil, `{"cmd":"peers","ref":"x1","extra":{"a":[1]}}`, map[string]any{"event": "peers", "ref": "x1"}},
 	}
+	runAPICases(t, tests)
+}
+
+// apiCase is one command to the headless API and the answer it must get.
+type apiCase struct {
+	name  string
+	setup func(*fakeNode) // nil: an empty node
+	line  string
+	want  map[string]any // fields the answer must have
+}
+
+// runAPICases sends each case's line to an API on a fresh fake node and
+// checks the answer, and that the API then answers the next command.
+func runAPICases(t *testing.T, tests []apiCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := newFakeNode()
@@ -107,8 +117,7 @@ func TestHeadlessCommands(t *testing.T) {
 			}
 			h := startAPI(t, n, nil)
 			h.write(tt.line)
-			got := h.next()
-			checkFields(t, got, tt.want)
+			checkFields(t, h.next(), tt.want)
 			// The API carries on: the next command is answered.
 			h.write(`{"cmd":"peers","ref":"after"}`)
 			checkFields(t, h.next(), map[string]any{"event": "peers", "ref": "after"})

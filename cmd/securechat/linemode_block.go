@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"strings"
+
+	"github.com/securechat/securechat/p2p"
 )
 
 // block runs /block PEER: after the user confirms, the node refuses the
@@ -17,9 +20,18 @@ func (lm *lineMode) block(args []string) {
 		lm.printf("*** %v\n", err)
 		return
 	}
-	lm.ask("block "+peerLabel(p)+"? No connection from or to it until /unblock; messages queued for it wait in the outbox.", func() {
-		if err := lm.node.Block(p.PeerID); err != nil {
-			lm.printf("*** could not block %s: %s\n", peerLabel(p), oneLine(err.Error()))
+	lm.askDrop(p, "block", lm.node.Block,
+		"block "+peerLabel(p)+"? No connection from or to it until /unblock; messages queued for it wait in the outbox.",
+		fmt.Sprintf("*** blocked %s (%s): no connection from or to it from now on (/unblock undoes it)\n", peerLabel(p), p.PeerID))
+}
+
+// askDrop asks question and, if the user says yes, runs drop (the node's
+// Block or Forget, named verb) on p, which then stops being the peer the
+// user talks to; done is the line that says it worked.
+func (lm *lineMode) askDrop(p p2p.PeerInfo, verb string, drop func(peerID string) error, question, done string) {
+	lm.ask(question, func() {
+		if err := drop(p.PeerID); err != nil {
+			lm.printf("*** could not %s %s: %s\n", verb, peerLabel(p), oneLine(err.Error()))
 			return
 		}
 		lm.mu.Lock()
@@ -27,7 +39,7 @@ func (lm *lineMode) block(args []string) {
 			lm.current = ""
 		}
 		lm.mu.Unlock()
-		lm.printf("*** blocked %s (%s): no connection from or to it from now on (/unblock undoes it)\n", peerLabel(p), p.PeerID)
+		lm.printf("%s", done)
 	})
 }
 

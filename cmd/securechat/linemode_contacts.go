@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/securechat/securechat/p2p"
@@ -46,18 +47,9 @@ func (lm *lineMode) contacts(cmd, rest string, args []string) {
 		}
 		lm.printf("*** unblocked %s: it may connect again, and waiting messages go out\n", peerLabel(p))
 	case "/forget":
-		lm.ask("forget "+peerLabel(p)+"? Its key, label and your whole history with it are deleted; this cannot be undone.", func() {
-			if err := lm.node.Forget(p.PeerID); err != nil {
-				lm.printf("*** could not forget %s: %s\n", peerLabel(p), oneLine(err.Error()))
-				return
-			}
-			lm.mu.Lock()
-			if lm.current == p.PeerID {
-				lm.current = ""
-			}
-			lm.mu.Unlock()
-			lm.printf("*** forgot %s (%s)\n", peerLabel(p), p.PeerID)
-		})
+		lm.askDrop(p, "forget", lm.node.Forget,
+			"forget "+peerLabel(p)+"? Its key, label and your whole history with it are deleted; this cannot be undone.",
+			fmt.Sprintf("*** forgot %s (%s)\n", peerLabel(p), p.PeerID))
 	case "/label":
 		label := strings.TrimSpace(strings.TrimPrefix(rest, args[0]))
 		if err := lm.node.SetLabel(p.PeerID, label); err != nil {

@@ -20,6 +20,13 @@ const alertFlushEvery = 5 * time.Second
 // event is logged with its stack (the log file; never the terminal), told
 // in one line, and the pump goes on with the next event.
 func (lm *lineMode) pump(events <-chan p2p.Event) {
+	pumpEvents(events, lm.safeEvent, func() { lm.summarize(lm.hsLimit.Flush(time.Now())) })
+}
+
+// pumpEvents hands each event to handle until the node closes the
+// channel, and calls flush every [alertFlushEvery] meanwhile: the line
+// interface and the headless API both read their events so.
+func pumpEvents(events <-chan p2p.Event, handle func(p2p.Event), flush func()) {
 	tick := time.NewTicker(alertFlushEvery)
 	defer tick.Stop()
 	for {
@@ -28,9 +35,9 @@ func (lm *lineMode) pump(events <-chan p2p.Event) {
 			if !ok {
 				return
 			}
-			lm.safeEvent(ev)
+			handle(ev)
 		case <-tick.C:
-			lm.summarize(lm.hsLimit.Flush(time.Now()))
+			flush()
 		}
 	}
 }

@@ -38,21 +38,11 @@ func runPasswd(ctx context.Context, cfg *config, env environment, stdout, stderr
 	if err := needIdentity(cfg); err != nil {
 		return err
 	}
-	release, err := lockHome(cfg)
-	if err != nil {
-		return err
-	}
-	defer release()
-	h, err := openHome(ctx, cfg, env)
+	h, pass, done, err := openForNewPassphrase(ctx, cfg, env, fmt.Sprintf("Choose the new passphrase for %s.\n", cfg.home), stderr)
 	if h == nil {
 		return err
 	}
-	defer h.Close()
-	pass, err := newPassphrase(ctx, cfg, fmt.Sprintf("Choose the new passphrase for %s.\n", cfg.home), stderr)
-	if err != nil {
-		return quitOr(ctx, err)
-	}
-	defer clear(pass)
+	defer done()
 	if err := h.ChangePassphrase(pass); err != nil {
 		return failf("the key file is unchanged; the old passphrase still opens it", "change passphrase: %v", err)
 	}
@@ -85,6 +75,35 @@ func openHome(ctx context.Context, cfg *config, env environment) (*p2p.HomeIdent
 		return nil, quitOr(ctx, identityError(err))
 	}
 	return h, nil
+}
+
+// openForNewPassphrase is the start of passwd and export: it locks
+// cfg.home, unlocks the identity in it and has a new passphrase chosen,
+// with intro shown first. done clears the passphrase, closes the identity
+// and releases the lock. It returns a nil identity when it fails, with a nil
+// error if ctx was cancelled (SIGINT) while asking; nothing is held then.
+func openForNewPassphrase(ctx context.Context, cfg *config, env environment, intro string,
+	stderr io.Writer) (h *p2p.HomeIdentity, pass []byte, done func(), err error) {
+	release, err := lockHome(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	h, err = openHome(ctx, cfg, env)
+	if h == nil {
+		release()
+		return nil, nil, nil, err
+	}
+	pass, err = newPassphrase(ctx, cfg, intro, stderr)
+	if err != nil {
+		h.Close()
+		release()
+		return nil, nil, nil, quitOr(ctx, err)
+	}
+	return h, pass, func() {
+		clear(pass)
+		h.Close()
+		release()
+	}, nil
 }
 
 // quitOr is nil if ctx was cancelled (SIGINT or SIGTERM, a clean quit), else

@@ -104,17 +104,30 @@ func Create(path string, passphrase []byte, kf *e2e.KeyFile) error {
 	if err := os.MkdirAll(dir, DirMode); err != nil {
 		return fmt.Errorf("create key directory: %w", err)
 	}
-	if ok, err := Exists(path); err != nil {
+	if err := refuseExisting(path); err != nil {
 		return err
-	} else if ok {
-		return fmt.Errorf("%w: %s", ErrExists, path)
 	}
 	data, err := kf.Seal(passphrase)
 	if err != nil {
 		return fmt.Errorf("seal key file: %w", err)
 	}
 	removeStaleTemps(path)
+	return installNew(path, data)
+}
 
+// refuseExisting returns [ErrExists] if path exists.
+func refuseExisting(path string) error {
+	if ok, err := Exists(path); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("%w: %s", ErrExists, path)
+	}
+	return nil
+}
+
+// installNew writes data to a temporary file beside path and links it into
+// place, failing if path exists, then syncs the directory.
+func installNew(path string, data []byte) error {
 	tmp, err := writeTemp(path, data)
 	if err != nil {
 		return err
@@ -123,7 +136,7 @@ func Create(path string, passphrase []byte, kf *e2e.KeyFile) error {
 	if err := commit(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return syncDir(filepath.Dir(path))
 }
 
 // writeTemp writes data to a fresh temporary file beside path, with mode
@@ -165,10 +178,8 @@ func commit(tmp, path string) error {
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%w: %s", ErrExists, path)
 	}
-	if ok, xerr := Exists(path); xerr != nil {
-		return xerr
-	} else if ok {
-		return fmt.Errorf("%w: %s", ErrExists, path)
+	if err := refuseExisting(path); err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("install key file: %w", err)

@@ -66,6 +66,23 @@ func mode(t *testing.T, path string) fs.FileMode {
 	return fi.Mode().Perm()
 }
 
+// onlyFile checks that path is all its directory holds: no temporary file
+// is left beside it.
+func onlyFile(t *testing.T, path string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != filepath.Base(path) {
+		names := make([]string, len(entries))
+		for i, e := range entries {
+			names[i] = e.Name()
+		}
+		t.Errorf("directory holds %q, want only %s", names, filepath.Base(path))
+	}
+}
+
 func TestCreateLoadRoundTrip(t *testing.T) {
 	path, kf := created(t)
 	got, err := Load(path, testPass)
@@ -82,11 +99,7 @@ func TestCreateLoadRoundTrip(t *testing.T) {
 	if ok, err := Exists(path + ".nope"); ok || err != nil {
 		t.Fatalf("Exists(missing) = %v, %v", ok, err)
 	}
-	// Only the key file is left in the directory: no temporary files.
-	entries, _ := os.ReadDir(filepath.Dir(path))
-	if len(entries) != 1 {
-		t.Fatalf("directory holds %d entries, want only the key file", len(entries))
-	}
+	onlyFile(t, path) // no temporary files
 }
 
 func TestCreateModes(t *testing.T) {
@@ -229,10 +242,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 	if err := Create(fresh, testPass, kf); err != nil {
 		t.Fatalf("Create after crash: %v", err)
 	}
-	entries, _ := os.ReadDir(filepath.Dir(fresh))
-	if len(entries) != 1 {
-		t.Fatalf("%d entries left, want only the key file", len(entries))
-	}
+	onlyFile(t, fresh)
 }
 
 func TestCreateRefusesBadKeyFile(t *testing.T) {

@@ -52,18 +52,8 @@ func Replace(path string, passphrase []byte, kf *e2e.KeyFile) error {
 // one. The directory must exist. It is for files as secret as the key file,
 // such as an identity backup.
 func WriteNew(path string, data []byte) error {
-	if ok, err := Exists(path); err != nil {
-		return err
-	} else if ok {
-		return fmt.Errorf("%w: %s", ErrExists, path)
-	}
-	tmp, err := writeTemp(path, data)
-	if err != nil {
+	if err := refuseExisting(path); err != nil {
 		return err
 	}
-	defer os.Remove(tmp)
-	if err := commit(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return installNew(path, data)
 }

@@ -37,10 +37,7 @@ func TestReplace(t *testing.T) {
 	if _, err := Load(path, testPass); err == nil {
 		t.Error("the old passphrase still opens the key file")
 	}
-	entries, _ := os.ReadDir(filepath.Dir(path))
-	if len(entries) != 1 {
-		t.Errorf("%d entries left, want only the key file", len(entries))
-	}
+	onlyFile(t, path)
 	if err := Replace(filepath.Join(t.TempDir(), "missing"), newPass, kf); err == nil {
 		t.Error("Replace created a key file that did not exist")
 	}
@@ -96,10 +93,7 @@ func TestWriteNew(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != "sealed" {
 		t.Errorf("file holds %q", b)
 	}
-	entries, _ := os.ReadDir(filepath.Dir(path))
-	if len(entries) != 1 {
-		t.Errorf("%d entries left", len(entries))
-	}
+	onlyFile(t, path)
 }
 
 func TestCheckMode(t *testing.T) {

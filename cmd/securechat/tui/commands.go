@@ -176,12 +176,21 @@ func (m *model) connect(arg string) tea.Cmd {
 	// readable and still matches /msg.
 	transport, id, _ := strings.Cut(arg, "/p2p/")
 	m.system(here, fmt.Sprintf("Connecting to %s at %s …", shortID(id), transport))
+	return m.dial(here, id, "", func(ctx context.Context, node Node) (p2p.Connected, error) {
+		return node.Connect(ctx, addr)
+	})
+}
+
+// dial returns the command that runs connect, bounded by
+// [p2p.DialTimeout], and reports it in conversation here as the
+// connection to peer id, named who (empty: by its ID).
+func (m *model) dial(here, id, who string, connect func(ctx context.Context, node Node) (p2p.Connected, error)) tea.Cmd {
 	ctx, node := m.ctx, m.node
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, p2p.DialTimeout)
 		defer cancel()
-		c, err := node.Connect(ctx, addr)
-		return resultMsg{conv: here, what: "connect", peerID: id, conn: c.Conn, err: err}
+		c, err := connect(ctx, node)
+		return resultMsg{conv: here, what: "connect", peerID: id, text: who, conn: c.Conn, err: err}
 	}
 }
 
@@ -201,13 +210,10 @@ func (m *model) connectContact(arg string) tea.Cmd {
 	}
 	who := m.senderName(p.id)
 	m.system(here, fmt.Sprintf("Connecting to %s at its known addresses …", who))
-	ctx, node, id := m.ctx, m.node, p.id
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, p2p.DialTimeout)
-		defer cancel()
-		c, err := node.ConnectPeer(ctx, id)
-		return resultMsg{conv: here, what: "connect", peerID: id, text: who, conn: c.Conn, err: err}
-	}
+	id := p.id
+	return m.dial(here, id, who, func(ctx context.Context, node Node) (p2p.Connected, error) {
+		return node.ConnectPeer(ctx, id)
+	})
 }
 
 // msg switches conversation and, given text, sends it there.

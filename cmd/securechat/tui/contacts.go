@@ -27,11 +27,8 @@ func (m *model) blockModal(p *peer) *modal {
 		prompt:  "y: block · n: cancel",
 		confirm: true,
 		onYes: func(m *model) tea.Cmd {
-			here, node := m.current, m.node
-			return func() tea.Msg {
-				return resultMsg{conv: here, what: "block", peerID: id,
-					text: "Blocked " + name + ". /unblock undoes it.", err: node.Block(id)}
-			}
+			return m.nodeCmd(resultMsg{conv: m.current, what: "block", peerID: id,
+				text: "Blocked " + name + ". /unblock undoes it."}, func(node Node) error { return node.Block(id) })
 		},
 	}
 }
@@ -54,11 +51,8 @@ func (m *model) forgetModal(p *peer) *modal {
 		prompt:  "y: forget · n: cancel",
 		confirm: true,
 		onYes: func(m *model) tea.Cmd {
-			node := m.node
-			return func() tea.Msg {
-				return resultMsg{conv: statusConv, what: "forget", peerID: id,
-					text: "Forgot " + name + " (" + shortID(id) + ").", err: node.Forget(id)}
-			}
+			return m.nodeCmd(resultMsg{conv: statusConv, what: "forget", peerID: id,
+				text: "Forgot " + name + " (" + shortID(id) + ")."}, func(node Node) error { return node.Forget(id) })
 		},
 	}
 }
@@ -69,11 +63,10 @@ func (m *model) unblock(p *peer) tea.Cmd {
 		m.system(m.current, m.senderName(p.id)+" is not blocked.")
 		return nil
 	}
-	here, id, node := m.current, p.id, m.node
-	text := "Unblocked " + m.senderName(p.id) + ": it may connect again, and waiting messages go out."
-	return func() tea.Msg {
-		return resultMsg{conv: here, what: "unblock", peerID: id, text: text, err: node.Unblock(id)}
-	}
+	id := p.id
+	return m.nodeCmd(resultMsg{conv: m.current, what: "unblock", peerID: id,
+		text: "Unblocked " + m.senderName(id) + ": it may connect again, and waiting messages go out."},
+		func(node Node) error { return node.Unblock(id) })
 }
 
 // label runs /label PEER [NAME]: the user's own name for a peer, shown
@@ -96,14 +89,13 @@ func (m *model) label(arg string) tea.Cmd {
 			return nil
 		}
 	}
-	here, id, node := m.current, p.id, m.node
+	id := p.id
 	text := "Removed your label of " + shortID(id) + "; it shows the name it gave."
 	if name != "" {
 		text = shortID(id) + " is shown as " + name + " from now on."
 	}
-	return func() tea.Msg {
-		return resultMsg{conv: here, what: "label", peerID: id, text: text, name: name, err: node.SetLabel(id, name)}
-	}
+	return m.nodeCmd(resultMsg{conv: m.current, what: "label", peerID: id, text: text, name: name},
+		func(node Node) error { return node.SetLabel(id, name) })
 }
 
 // nick changes the own name: the node saves it and tells the peers in
@@ -114,11 +106,19 @@ func (m *model) nick(arg string) tea.Cmd {
 		m.alert(m.current, "Usage: /nick NAME (1-32 printable characters)")
 		return nil
 	}
-	here, node := m.current, m.node
+	return m.nodeCmd(resultMsg{conv: m.current, what: "nick", name: name,
+		text: "You are now " + cleanName(name) + "; peers online see it now, the others when they next connect."},
+		func(node Node) error { return node.SetName(name) })
+}
+
+// nodeCmd returns the command that runs op on the node and reports r with
+// op's error: the contact and trust commands' one way to call the node.
+func (m *model) nodeCmd(r resultMsg, op func(Node) error) tea.Cmd {
+	node := m.node
 	return func() tea.Msg {
-		return resultMsg{conv: here, what: "nick", name: name,
-			text: "You are now " + cleanName(name) + "; peers online see it now, the others when they next connect.",
-			err:  node.SetName(name)}
+		res := r
+		res.err = op(node)
+		return res
 	}
 }
 

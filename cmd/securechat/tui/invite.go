@@ -108,13 +108,9 @@ func (m *model) connectInvite(arg string) tea.Cmd {
 		who = n + " (" + who + ")"
 	}
 	m.system(here, fmt.Sprintf("Connecting to %s from the invite; their fingerprint must be %s …", who, inv.Fingerprint.Short()))
-	ctx, node, id := m.ctx, m.node, inv.PeerID
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, p2p.DialTimeout)
-		defer cancel()
-		c, err := node.ConnectInvite(ctx, text)
-		return resultMsg{conv: here, what: "connect", peerID: id, text: who, conn: c.Conn, err: err}
-	}
+	return m.dial(here, inv.PeerID, who, func(ctx context.Context, node Node) (p2p.Connected, error) {
+		return node.ConnectInvite(ctx, text)
+	})
 }
 
 // stripSpace removes every space and line break: an invite is base64url

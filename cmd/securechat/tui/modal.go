@@ -92,11 +92,8 @@ func (m *model) verifyModal(p *peer) *modal {
 		prompt:  "y: they match, mark verified · n: they differ",
 		confirm: true,
 		onYes: func(m *model) tea.Cmd {
-			here, node := m.current, m.node
-			return func() tea.Msg {
-				return resultMsg{conv: here, what: "verify", peerID: id,
-					text: name + " is now verified.", err: node.Verify(id, fp)}
-			}
+			return m.nodeCmd(resultMsg{conv: m.current, what: "verify", peerID: id, text: name + " is now verified."},
+				func(node Node) error { return node.Verify(id, fp) })
 		},
 		onNo: func(m *model) tea.Cmd {
 			m.alertPeer(id, "You rejected the safety number of "+name+": it stays unverified. "+
@@ -137,13 +134,10 @@ func (m *model) trustModal(p *peer) *modal {
 			m.alertPeer(id, "The node did not say which key is new, so it cannot be accepted from here.")
 			return nil
 		}
-		here, node := m.current, m.node
-		return func() tea.Msg {
-			return resultMsg{conv: here, what: "trust-new-key", peerID: id, fp: newFP,
-				text: "Accepted the new key of " + name + "; messages flow again once " + name +
-					" is online (/connect if it does not come back). It is not verified yet: /verify.",
-				err: node.TrustNewKey(id, newFP)}
-		}
+		return m.nodeCmd(resultMsg{conv: m.current, what: "trust-new-key", peerID: id, fp: newFP,
+			text: "Accepted the new key of " + name + "; messages flow again once " + name +
+				" is online (/connect if it does not come back). It is not verified yet: /verify."},
+			func(node Node) error { return node.TrustNewKey(id, newFP) })
 	}
 	md.onNo = func(m *model) tea.Cmd {
 		m.alertPeer(id, "Kept the old key of "+name+"; sending stays blocked.")
