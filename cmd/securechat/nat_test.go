@@ -22,6 +22,12 @@ const natChatWait = 60 * time.Second
 // relayed, the hole punch moves it to a direct path, and 200 messages each
 // way, sent from the session's start across the switch, arrive exactly once
 // and in order, and are all delivered.
+//
+// A hole punch is a race of packets, not a certainty: 18 of 20 succeeded in
+// BenchmarkNAT. A pair whose punch does not land within natPunchWait still
+// has to deliver everything over the relay; then the test tries a fresh pair
+// (new identities, same testbed), up to natPunchTries in all, and fails only
+// if none switches to the direct path.
 func TestNATInviteRelayThenDirect(t *testing.T) {
 	needNATBinary(t)
 	t.Parallel()
@@ -30,9 +36,35 @@ func TestNATInviteRelayThenDirect(t *testing.T) {
 	h1, h2 := b.AddHome(t, netns.PortPreserving), b.AddHome(t, netns.PortPreserving)
 	relay := startSecurechatRelay(t, b, "relay", filepath.Join(t.TempDir(), "relay"), env)
 	flags := append(relayFlags(relay), "--holepunch-private")
-	alice := startNATNode(t, h1, "alice", env, flags...)
-	bob := startNATNode(t, h2, "bob", env, flags...)
+	for try := 1; ; try++ {
+		alice := startNATNode(t, h1, "alice", env, flags...)
+		bob := startNATNode(t, h2, "bob", env, flags...)
+		if natRelayThenDirect(t, relay, alice, bob) {
+			break
+		}
+		if try == natPunchTries {
+			t.Fatalf("no hole punch landed in %d pairs: the sessions stayed relayed", natPunchTries)
+		}
+		t.Logf("pair %d: no direct path within %v (everything was delivered over the relay); a fresh pair", try, natPunchWait)
+	}
+	relay.quit()
+}
 
+// natPunchTries bounds TestNATInviteRelayThenDirect's pairs; each waits
+// natPunchWait (nat_bench_test.go, the same bound BenchmarkNAT counts a
+// punch within) for the direct path.
+const natPunchTries = 3
+
+// natRelayThenDirect runs one pair of TestNATInviteRelayThenDirect: the
+// meeting by invite, the chat across the switch, and the checks after it.
+// It reports false if the path never became direct (everything else is
+// checked either way); both nodes have quit when it returns.
+func natRelayThenDirect(t *testing.T, relay, alice, bob *proc) (punched bool) {
+	t.Helper()
+	defer func() {
+		alice.quit()
+		bob.quit()
+	}()
 	aUp, bUp := meetByInvite(t, alice, bob, relay.peerID(), "meet")
 	if aUp["conn"] != "relayed" || bUp["conn"] != "relayed" {
 		t.Fatalf("first session: alice %v, bob %v; want relayed on both sides (the homes cannot reach each other)", aUp["conn"], bUp["conn"])
@@ -41,26 +73,26 @@ func TestNATInviteRelayThenDirect(t *testing.T) {
 		t.Fatalf("session fingerprints %v, %v", aUp["fingerprint"], bUp["fingerprint"])
 	}
 	before := 0
+	punched = true
 	chatBothWays(t, alice, bob, 200, 30*time.Millisecond, natChatWait, func() {
 		for _, p := range []*proc{alice, bob} {
 			peer := map[*proc]*proc{alice: bob, bob: alice}[p]
-			p.wait("path direct", func(ev map[string]any) bool {
+			_, err := p.scan(0, natPunchWait, func(ev map[string]any) bool {
 				if ev["event"] == "message" && ev["peer_id"] == peer.peerID() {
 					before++ // messages received before the switch, for the log
 				}
 				return ev["event"] == "path" && ev["peer_id"] == peer.peerID() && ev["conn"] == "direct"
 			})
+			if err != nil {
+				punched = false
+				return
+			}
 		}
 	})
-	t.Logf("path switched to direct on both sides; %d messages had arrived over the relay before", before)
-	// No session was lost in the switch, and the path stayed direct.
 	for _, p := range []*proc{alice, bob} {
+		// No session was lost, whether the path switched or not.
 		if n := p.count(event("session_down")); n != 0 {
 			t.Errorf("%s: %d session_down events across the path switch", p.name, n)
-		}
-		peer := map[*proc]*proc{alice: bob, bob: alice}[p]
-		if e := peerEntry(p, peer, "peers-end"); e["conn"] != "direct" {
-			t.Errorf("%s: peers shows %s's connection as %v, want direct", p.name, peer.name, e["conn"])
 		}
 		// AutoNAT v2 runs here (a relay serves it, the homes ask it), but
 		// libp2p probes public addresses only and the testbed has none,
@@ -71,9 +103,18 @@ func TestNATInviteRelayThenDirect(t *testing.T) {
 			t.Errorf("%s: %d addrs events with reachability public behind a NAT", p.name, n)
 		}
 	}
-	alice.quit()
-	bob.quit()
-	relay.quit()
+	if !punched {
+		return false
+	}
+	t.Logf("path switched to direct on both sides; %d messages had arrived over the relay before", before)
+	// The path stayed direct.
+	for _, p := range []*proc{alice, bob} {
+		peer := map[*proc]*proc{alice: bob, bob: alice}[p]
+		if e := peerEntry(p, peer, "peers-end"); e["conn"] != "direct" {
+			t.Errorf("%s: peers shows %s's connection as %v, want direct", p.name, peer.name, e["conn"])
+		}
+	}
+	return true
 }
 
 // natRelaySeed fixes the stock relay's identity, so that it comes back
