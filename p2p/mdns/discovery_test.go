@@ -217,6 +217,11 @@ func TestDialsOnce(t *testing.T) {
 	}
 	wg.Wait()
 	drained(t, d, fp, self)
+	// The dial runs on a goroutine of its own after Found: wait for it,
+	// then let the queue drain once more so that a second dial, if there
+	// were one, would be seen too.
+	eventually(t, "the dial", func() bool { return len(fp.dialsOf(ai.ID)) > 0 })
+	drained(t, d, fp, self)
 	dials := fp.dialsOf(ai.ID)
 	if len(dials) != 1 || dials[0].addr != "/ip4/10.231.0.7/tcp/4001/p2p/"+ai.ID.String() {
 		t.Errorf("dials = %v, want one of the TCP address", dials)
