@@ -193,16 +193,22 @@ func (b *NATBed) AddPubHost(t testing.TB) *Host {
 	h := &Host{NS: fmt.Sprintf("%sp%d", b.prefix, n), IP: fmt.Sprintf("10.232.0.%d", n),
 		hub: b.Pub.NS, port: fmt.Sprintf("p%d", n)}
 	b.mustNS(t, h.NS)
-	b.mustIP(t,
-		// Both ends are made in pub and one goes straight into the host:
-		// the root namespace never holds either.
-		[]string{"-n", b.Pub.NS, "link", "add", h.port, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
-		[]string{"-n", b.Pub.NS, "link", "set", h.port, "master", "br0"},
-		[]string{"-n", b.Pub.NS, "link", "set", h.port, "up"},
-		[]string{"-n", h.NS, "addr", "add", h.IP + "/24", "dev", "eth0"},
-		[]string{"-n", h.NS, "link", "set", "eth0", "up"},
-	)
+	b.mustIP(t, b.pubCable(h, "eth0")...)
 	return h
+}
+
+// pubCable returns the ip commands that join h to pub's bridge: a veth pair
+// whose end h.port is on the bridge and whose end ifname is in h, with
+// h.IP/24. Both ends are made in pub and one goes straight into h: the root
+// namespace never holds either.
+func (b *NATBed) pubCable(h *Host, ifname string) [][]string {
+	return [][]string{
+		{"-n", b.Pub.NS, "link", "add", h.port, "type", "veth", "peer", "name", ifname, "netns", h.NS},
+		{"-n", b.Pub.NS, "link", "set", h.port, "master", "br0"},
+		{"-n", b.Pub.NS, "link", "set", h.port, "up"},
+		{"-n", h.NS, "addr", "add", h.IP + "/24", "dev", ifname},
+		{"-n", h.NS, "link", "set", ifname, "up"},
+	}
 }
 
 // AddHome adds home i (the next number from 1) behind its own NAT in mode.
@@ -223,13 +229,8 @@ func (b *NATBed) AddHome(t testing.TB, mode NATMode) *Home {
 	lanIP := fmt.Sprintf("10.232.%d.1", i)
 	b.mustNS(t, nat.NS)
 	b.mustNS(t, hm.NS)
+	b.mustIP(t, b.pubCable(nat, "wan0")...) // wan0: from pub's bridge into the NAT
 	b.mustIP(t,
-		// wan0: from pub's bridge into the NAT.
-		[]string{"-n", b.Pub.NS, "link", "add", nat.port, "type", "veth", "peer", "name", "wan0", "netns", nat.NS},
-		[]string{"-n", b.Pub.NS, "link", "set", nat.port, "master", "br0"},
-		[]string{"-n", b.Pub.NS, "link", "set", nat.port, "up"},
-		[]string{"-n", nat.NS, "addr", "add", nat.IP + "/24", "dev", "wan0"},
-		[]string{"-n", nat.NS, "link", "set", "wan0", "up"},
 		// lan0 to the home's eth0.
 		[]string{"-n", nat.NS, "link", "add", "lan0", "type", "veth", "peer", "name", "eth0", "netns", hm.NS},
 		[]string{"-n", nat.NS, "addr", "add", lanIP + "/24", "dev", "lan0"},
