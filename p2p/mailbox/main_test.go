@@ -1,0 +1,78 @@
+package mailbox
+
+import (
+	"context"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/multiformats/go-multiaddr"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Process-wide workers of go-libp2p's dependencies that start on
+		// first use and never stop; none belongs to a mailbox.
+		goleak.IgnoreTopFunction("github.com/libp2p/go-flow-metrics.(*sweeper).run"),
+		goleak.IgnoreAnyFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+	)
+}
+
+// waitTimeout bounds every wait in these tests.
+const waitTimeout = 20 * time.Second
+
+// newHost is a plain libp2p host on 127.0.0.1 (TCP only, no relay, no
+// mDNS), closed at the end of the test.
+func newHost(t testing.TB) host.Host {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrs(multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")),
+		libp2p.DisableRelay(), libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	return h
+}
+
+// know tells h where to find the others.
+func know(h host.Host, others ...host.Host) {
+	for _, o := range others {
+		h.Peerstore().AddAddrs(o.ID(), o.Addrs(), peerstore.PermanentAddrTTL)
+	}
+}
+
+// testCtx is a context bounded by waitTimeout.
+func testCtx(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// fakeEnvelope is size bytes that pass e2e.EnvelopeHeader: version 1, a
+// random envelope ID and random bytes after it. The mailbox never opens
+// envelopes, so it cannot tell them from sealed ones.
+func fakeEnvelope(t testing.TB, size int) []byte {
+	t.Helper()
+	b := make([]byte, size)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	b[0] = 1
+	return b
+}
+
+// newCap is a fresh capability.
+func newCap(t testing.TB) Capability {
+	t.Helper()
+	c, err := NewCapability()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
