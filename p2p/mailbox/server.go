@@ -40,10 +40,9 @@ const (
 	streamTimeout = 30 * time.Second
 	// writeTimeout bounds one write on a watch stream.
 	writeTimeout = 10 * time.Second
-	// ratePerSecond and rateBurst bound the requests of one peer: a
-	// token bucket per remote peer.
-	ratePerSecond = 50
-	rateBurst     = 200
+	// DefaultRequestsPerSecond bounds the requests of one remote peer: a
+	// token bucket per peer, holding four seconds' worth.
+	DefaultRequestsPerSecond = 50
 	// maxRatePeers bounds the rate limiter's table.
 	maxRatePeers = 4096
 )
@@ -68,6 +67,9 @@ type ServerConfig struct {
 	TotalEnvelopes         int
 	// MaxCapabilities bounds the grants held, over all owners (10,000).
 	MaxCapabilities int
+	// RequestsPerSecond bounds the requests (streams) of one remote peer,
+	// owners included, with a burst of four seconds' worth (50).
+	RequestsPerSecond int
 	// TTL is how long an envelope is kept (30 days). An expired envelope
 	// is never served, and is deleted at start and by a timer.
 	TTL time.Duration
@@ -107,7 +109,7 @@ func NewServer(h host.Host, cfg ServerConfig) (*Server, error) {
 		return nil, errors.New("mailbox: no owners")
 	}
 	if cfg.PerCapabilityBytes < 0 || cfg.TotalBytes < 0 || cfg.PerCapabilityEnvelopes < 0 ||
-		cfg.TotalEnvelopes < 0 || cfg.MaxCapabilities < 0 || cfg.TTL < 0 {
+		cfg.TotalEnvelopes < 0 || cfg.MaxCapabilities < 0 || cfg.RequestsPerSecond < 0 || cfg.TTL < 0 {
 		return nil, errors.New("mailbox: negative limit")
 	}
 	cfg.PerCapabilityBytes = orDefault(cfg.PerCapabilityBytes, DefaultPerCapabilityBytes)
@@ -115,6 +117,7 @@ func NewServer(h host.Host, cfg ServerConfig) (*Server, error) {
 	cfg.PerCapabilityEnvelopes = orDefault(cfg.PerCapabilityEnvelopes, DefaultPerCapabilityEnvelopes)
 	cfg.TotalEnvelopes = orDefault(cfg.TotalEnvelopes, DefaultTotalEnvelopes)
 	cfg.MaxCapabilities = orDefault(cfg.MaxCapabilities, DefaultMaxCapabilities)
+	cfg.RequestsPerSecond = orDefault(cfg.RequestsPerSecond, DefaultRequestsPerSecond)
 	cfg.TTL = orDefault(cfg.TTL, DefaultTTL)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -192,14 +195,21 @@ func (s *Server) purgeLoop() {
 			return
 		case <-t.C:
 		}
-		if n, err := s.db.purge(s.cfg.Now().Add(-s.cfg.TTL)); err != nil {
-			s.log.Warn("mailbox: purge failed", "err", err)
-		} else if n > 0 {
-			s.log.Info("mailbox: expired envelopes deleted", "count", n)
-		}
+		s.purge(s.cfg.Now().Add(-s.cfg.TTL))
 		s.mu.Lock()
 		s.pruneRate(time.Now())
 		s.mu.Unlock()
+	}
+}
+
+// purge deletes the envelopes received at or before cutoff. It costs one
+// read transaction when none is due, so fetch and status run it first and
+// count and serve only live envelopes.
+func (s *Server) purge(cutoff time.Time) {
+	if n, err := s.db.purge(cutoff); err != nil {
+		s.log.Warn("mailbox: purge failed", "err", err)
+	} else if n > 0 {
+		s.log.Info("mailbox: expired envelopes deleted", "count", n)
 	}
 }
 
@@ -232,7 +242,13 @@ func (s *Server) release(p peer.ID) {
 func (s *Server) handle(st network.Stream) {
 	p := st.Conn().RemotePeer()
 	if !s.admit(p) {
-		_ = st.Reset()
+		// Told in one short write, so that a busy mailbox is not taken
+		// for an unreachable one.
+		if st.SetDeadline(time.Now().Add(time.Second)) == nil {
+			s.answer(st, codeUnavailable, nil)
+		} else {
+			_ = st.Reset()
+		}
 		return
 	}
 	defer s.release(p)
@@ -245,6 +261,11 @@ func (s *Server) handle(st network.Stream) {
 	body, err := e2e.ReadFrame(bufio.NewReader(st), maxRequestSize)
 	if err != nil {
 		s.log.Debug("mailbox: bad request frame", "err", err)
+		if errors.Is(err, e2e.ErrFrameTooLarge) {
+			// Refused from its length alone, its body unread.
+			s.answer(st, codeTooLarge, nil)
+			return
+		}
 		_ = st.Reset()
 		return
 	}
@@ -295,7 +316,9 @@ func (s *Server) deposit(st network.Stream, req request) {
 
 // fetch answers with q's oldest unexpired envelopes.
 func (s *Server) fetch(st network.Stream, q queueID, max int) {
-	items, err := s.db.fetch(q, max, s.cfg.Now().Add(-s.cfg.TTL))
+	cutoff := s.cfg.Now().Add(-s.cfg.TTL)
+	s.purge(cutoff)
+	items, err := s.db.fetch(q, max, cutoff)
 	if err != nil {
 		s.answerErr(st, err)
 		return
@@ -313,6 +336,7 @@ func (s *Server) fetch(st network.Stream, q queueID, max int) {
 
 // status answers with q's counts.
 func (s *Server) status(st network.Stream, q queueID) {
+	s.purge(s.cfg.Now().Add(-s.cfg.TTL))
 	qc, total, err := s.db.status(q)
 	if err != nil {
 		s.answerErr(st, err)
@@ -359,10 +383,11 @@ func (s *Server) allow(p peer.ID, now time.Time) bool {
 				return false
 			}
 		}
-		b = &bucket{tokens: rateBurst, last: now}
+		b = &bucket{tokens: 4 * float64(s.cfg.RequestsPerSecond), last: now}
 		s.rate[p] = b
 	}
-	b.tokens = min(rateBurst, b.tokens+now.Sub(b.last).Seconds()*ratePerSecond)
+	rate := float64(s.cfg.RequestsPerSecond)
+	b.tokens = min(4*rate, b.tokens+now.Sub(b.last).Seconds()*rate)
 	b.last = now
 	if b.tokens < 1 {
 		return false
@@ -374,8 +399,9 @@ func (s *Server) allow(p peer.ID, now time.Time) bool {
 // pruneRate forgets the buckets that have refilled: they are the same as
 // new ones. s.mu is held.
 func (s *Server) pruneRate(now time.Time) {
+	rate := float64(s.cfg.RequestsPerSecond)
 	for p, b := range s.rate {
-		if b.tokens+now.Sub(b.last).Seconds()*ratePerSecond >= rateBurst {
+		if b.tokens+now.Sub(b.last).Seconds()*rate >= 4*rate {
 			delete(s.rate, p)
 		}
 	}
