@@ -82,6 +82,13 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("envelope %d differs or out of order", i)
 		}
 	}
+	// A key with the right place and the wrong random half deletes
+	// nothing.
+	guess := got[3].Key
+	guess[15] ^= 1
+	if err := w.oc.Delete(ctx, w.mbox.ID(), guess); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.oc.Delete(ctx, w.mbox.ID(), got[0].Key, got[2].Key); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +99,10 @@ func TestRoundTrip(t *testing.T) {
 	if len(got2) != 1 || got2[0].Key != got[1].Key {
 		t.Fatalf("after delete: %d envelopes", len(got2))
 	}
+	if st, err := w.oc.Status(ctx, w.mbox.ID()); err != nil || st.Waiting != 2 {
+		t.Fatalf("status after delete: %+v, %v", st, err)
+	}
+	checkConsistent(t, w.srv.db)
 	if err := w.oc.Revoke(ctx, w.mbox.ID(), cp); err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ const (
 	// maxStreams is the most request streams handled at once.
 	maxStreams = 64
 	// maxStreamsPerPeer is the most request streams of one peer at once.
-	maxStreamsPerPeer = 4
+	maxStreamsPerPeer = 8
 	// maxWatchesPerOwner is the most live watch streams of one owner.
 	maxWatchesPerOwner = 4
 	// streamTimeout is the deadline of a request stream, from its start
@@ -94,6 +94,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// jobs hands deposits to the committer (unbuffered: a job taken is
+	// a job answered).
+	jobs chan *depositJob
+
 	mu       sync.Mutex
 	closed   bool
 	streams  int
@@ -138,6 +142,7 @@ func NewServer(h host.Host, cfg ServerConfig) (*Server, error) {
 			maxCapabilities: cfg.MaxCapabilities,
 		},
 		owners:   make(map[peer.ID]queueID, len(cfg.Owners)),
+		jobs:     make(chan *depositJob),
 		perPeer:  make(map[peer.ID]int),
 		rate:     make(map[peer.ID]*bucket),
 		watchers: make(map[queueID]map[chan struct{}]struct{}),
@@ -152,8 +157,9 @@ func NewServer(h host.Host, cfg ServerConfig) (*Server, error) {
 		log.Info("mailbox: expired envelopes deleted", "count", n)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.purgeLoop()
+	go s.committer()
 	h.SetStreamHandler(ProtocolID, s.handle)
 	return s, nil
 }
@@ -300,9 +306,52 @@ func (s *Server) handle(st network.Stream) {
 	}
 }
 
+// maxBatch bounds the deposits of one group commit.
+const maxBatch = 64
+
+// committer stores the deposits handed to it, all those waiting in one
+// transaction and one fsync, until Close.
+func (s *Server) committer() {
+	defer s.wg.Done()
+	for {
+		var batch []*depositJob
+		select {
+		case <-s.ctx.Done():
+			return
+		case j := <-s.jobs:
+			batch = append(batch, j)
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+			default:
+				break drain
+			}
+		}
+		if err := s.db.depositBatch(batch, s.qs); err != nil {
+			for _, j := range batch {
+				j.err = err
+			}
+		}
+		for _, j := range batch {
+			close(j.done)
+		}
+	}
+}
+
 // deposit stores one envelope and answers once it is on disk.
 func (s *Server) deposit(st network.Stream, req request) {
-	q, fresh, err := s.db.deposit(req.cap, req.envelope, s.cfg.Now(), s.qs)
+	j := &depositJob{cp: req.cap, env: req.envelope, now: s.cfg.Now(), done: make(chan struct{})}
+	select {
+	case s.jobs <- j:
+	case <-s.ctx.Done():
+		s.answer(st, codeUnavailable, nil)
+		return
+	}
+	<-j.done
+	q, fresh, err := j.q, j.fresh, j.err
 	if err != nil {
 		s.log.Debug("mailbox: deposit refused", "err", err)
 		s.answerErr(st, err)
