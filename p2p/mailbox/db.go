@@ -132,7 +132,7 @@ func (d *db) close() error { return d.b.Close() }
 // queue returns the queue name of owner.
 func (d *db) queue(owner peer.ID) queueID {
 	m := hmac.New(sha256.New, d.queueKey)
-	m.Write([]byte("securechat mailbox queue"))
+	m.Write([]byte("securechat-v1 mailbox queue"))
 	m.Write([]byte(owner))
 	var q queueID
 	copy(q[:], m.Sum(nil))
