@@ -33,24 +33,66 @@ func TestStreamsPerPeer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		w.srv.mu.Lock()
-		n := w.srv.perPeer[w.sender.ID()]
-		w.srv.mu.Unlock()
-		if n == maxStreamsPerPeer {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d streams admitted, want %d", n, maxStreamsPerPeer)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitStreams(t, w.srv, func() int { return w.srv.perPeer[w.sender.ID()] }, maxStreamsPerPeer)
 	if code := rawRequest(t, w.sender, mb, []byte{opStatus}); code != codeUnavailable {
 		t.Fatalf("stream over the limit: code %d, want %d", code, codeUnavailable)
 	}
 	if _, err := w.oc.Status(ctx, mb); err != nil {
 		t.Fatalf("another peer: %v", err)
+	}
+}
+
+// TestOwnerNotLockedOut: with every stream slot of non-owners held by
+// silent streams from several peers, another non-owner is told
+// "unavailable" and the owner is served.
+func TestOwnerNotLockedOut(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ServerConfig{})
+	ctx, mb := testCtx(t), w.mbox.ID()
+	var held []network.Stream
+	defer func() {
+		for _, s := range held {
+			_ = s.Reset()
+		}
+	}()
+	for i := 0; i < maxStreams/maxStreamsPerPeer; i++ {
+		h := newHost(t)
+		know(h, w.mbox)
+		for j := 0; j < maxStreamsPerPeer; j++ {
+			st, err := h.NewStream(ctx, mb, ProtocolID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, st)
+			if _, err := st.Write([]byte{10, opDeposit}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitStreams(t, w.srv, func() int { return w.srv.streams }, maxStreams)
+	if code := rawRequest(t, w.sender, mb, []byte{opStatus}); code != codeUnavailable {
+		t.Fatalf("a non-owner over the total: code %d, want %d", code, codeUnavailable)
+	}
+	if _, err := w.oc.Status(ctx, mb); err != nil {
+		t.Fatalf("the owner: %v", err)
+	}
+}
+
+// waitStreams waits until count() (read under the server's lock) is want.
+func waitStreams(t *testing.T, s *Server, count func() int, want int) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		s.mu.Lock()
+		n := count()
+		s.mu.Unlock()
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streams admitted, want %d", n, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -60,17 +102,17 @@ func TestRate(t *testing.T) {
 	s := &Server{cfg: ServerConfig{RequestsPerSecond: 10}, rate: map[peer.ID]*bucket{}}
 	t0 := time.Unix(1000, 0)
 	for i := 0; i < 40; i++ {
-		if !s.allow("a", t0) {
+		if !s.allow("a", false, t0) {
 			t.Fatalf("request %d of a burst of 40 refused", i)
 		}
 	}
-	if s.allow("a", t0) {
+	if s.allow("a", false, t0) {
 		t.Fatal("request 41 of a burst allowed")
 	}
-	if !s.allow("b", t0) {
+	if !s.allow("b", false, t0) {
 		t.Fatal("another peer refused")
 	}
-	if !s.allow("a", t0.Add(100*time.Millisecond)) || s.allow("a", t0.Add(100*time.Millisecond)) {
+	if !s.allow("a", false, t0.Add(100*time.Millisecond)) || s.allow("a", false, t0.Add(100*time.Millisecond)) {
 		t.Fatal("one token per 100 ms at 10 per second")
 	}
 	s.pruneRate(t0.Add(time.Hour))

@@ -29,7 +29,8 @@ const (
 // Bounds on what one peer can make a mailbox spend. Frame sizes are
 // bounded in wire.go.
 const (
-	// maxStreams is the most request streams handled at once.
+	// maxStreams is the most request streams of non-owners handled at
+	// once.
 	maxStreams = 64
 	// maxStreamsPerPeer is the most request streams of one peer at once.
 	maxStreamsPerPeer = 8
@@ -220,11 +221,15 @@ func (s *Server) purge(cutoff time.Time) {
 }
 
 // admit takes a stream slot for p, or refuses: closing, too many streams,
-// or p over its request rate.
+// or p over its request rate. Owners are held to their own per-peer
+// bounds only, so that a crowd of other peers cannot lock them out of
+// their mailbox.
 func (s *Server) admit(p peer.ID) bool {
+	_, owner := s.owners[p]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.streams >= maxStreams || s.perPeer[p] >= maxStreamsPerPeer || !s.allow(p, time.Now()) {
+	if s.closed || (!owner && s.streams >= maxStreams) || s.perPeer[p] >= maxStreamsPerPeer ||
+		!s.allow(p, owner, time.Now()) {
 		return false
 	}
 	s.streams++
@@ -422,11 +427,12 @@ type bucket struct {
 	last   time.Time
 }
 
-// allow takes a token of p's bucket. s.mu is held.
-func (s *Server) allow(p peer.ID, now time.Time) bool {
+// allow takes a token of p's bucket. A full table refuses new peers
+// but never an owner. s.mu is held.
+func (s *Server) allow(p peer.ID, owner bool, now time.Time) bool {
 	b := s.rate[p]
 	if b == nil {
-		if len(s.rate) >= maxRatePeers {
+		if len(s.rate) >= maxRatePeers && !owner {
 			s.pruneRate(now)
 			if len(s.rate) >= maxRatePeers {
 				return false
