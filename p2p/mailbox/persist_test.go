@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,7 +84,8 @@ func TestRestart(t *testing.T) {
 // opens what it fetched.
 func TestNothingReadableAtRest(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, ServerConfig{})
+	var logs syncBuffer
+	w := newWorld(t, ServerConfig{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	ctx, mb := testCtx(t), w.mbox.ID()
 	sender, owner := testIdentity(t, "a"), testIdentity(t, "b")
 	now := time.Now()
@@ -101,6 +104,10 @@ func TestNothingReadableAtRest(t *testing.T) {
 	}
 	if err := w.sc.Deposit(ctx, mb, cp, env); err != nil {
 		t.Fatal(err)
+	}
+	other := newCap(t)
+	if err := w.sc.Deposit(ctx, mb, other, env); !errors.Is(err, ErrCapability) {
+		t.Fatalf("deposit under a capability never granted: %v", err)
 	}
 	got, err := w.oc.Fetch(ctx, mb, 0)
 	if err != nil || len(got) != 1 {
@@ -151,6 +158,16 @@ func TestNothingReadableAtRest(t *testing.T) {
 	if err != nil || files == 0 {
 		t.Fatalf("scan: %d files, %v", files, err)
 	}
+	// Nor do the mailbox's logs, at debug level: the refused deposit is
+	// logged, without its peer.
+	if !bytes.Contains(logs.Bytes(), []byte("deposit refused")) {
+		t.Error("the refused deposit is not in the debug log")
+	}
+	for name, s := range secrets {
+		if bytes.Contains(logs.Bytes(), s) {
+			t.Errorf("the log holds the %s", name)
+		}
+	}
 	// A scan that cannot find what is there is worthless: the envelope
 	// and the tag are in the file.
 	b, err := os.ReadFile(filepath.Join(w.cfg.Dir, dbFile))
@@ -158,4 +175,23 @@ func TestNothingReadableAtRest(t *testing.T) {
 	if err != nil || !bytes.Contains(b, env) || !bytes.Contains(b, tag[:]) {
 		t.Fatalf("the scan does not see the envelope or the tag: %v", err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger that other goroutines write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// Bytes returns a copy of what was written.
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
 }
