@@ -194,7 +194,7 @@ func (s *Server) Close() error {
 // Close.
 func (s *Server) purgeLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(min(s.cfg.TTL/4, time.Hour))
+	t := time.NewTicker(max(min(s.cfg.TTL/4, time.Hour), time.Second))
 	defer t.Stop()
 	for {
 		select {
