@@ -2,7 +2,10 @@ package mailbox
 
 import (
 	"bytes"
+	"errors"
+	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -95,4 +98,103 @@ func checkConsistent(t testing.TB, d *db) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestDepositBatch: in one group commit, a refused deposit writes nothing
+// and holds back no other; quotas and duplicates count what the same
+// batch stored before them.
+func TestDepositBatch(t *testing.T) {
+	t.Parallel()
+	d, err := openDB(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	q := d.queue("owner")
+	granted, stranger := newCap(t), newCap(t)
+	if err := d.grant(q, granted, 10); err != nil {
+		t.Fatal(err)
+	}
+	qs := quotas{capBytes: 1 << 20, totalBytes: 1 << 20, capEnvelopes: 3, totalEnvelopes: 100, maxCapabilities: 10}
+	now := time.Unix(1_800_000_000, 0)
+	dup := fakeEnvelope(t, 1<<10)
+	jobs := []*depositJob{
+		{cp: granted, env: fakeEnvelope(t, 1<<10), now: now},
+		{cp: stranger, env: fakeEnvelope(t, 1<<10), now: now},
+		{cp: granted, env: dup, now: now},
+		{cp: granted, env: dup, now: now},
+		{cp: granted, env: fakeEnvelope(t, 1<<10), now: now},
+		{cp: granted, env: fakeEnvelope(t, 1<<10), now: now}, // the fourth: over 3
+	}
+	if err := d.depositBatch(jobs, qs); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		fresh bool
+		err   error
+	}{{true, nil}, {false, ErrCapability}, {true, nil}, {false, nil}, {true, nil}, {false, ErrQuota}} {
+		if jobs[i].fresh != want.fresh || jobs[i].err != want.err {
+			t.Errorf("job %d: fresh %v, err %v; want %v, %v", i, jobs[i].fresh, jobs[i].err, want.fresh, want.err)
+		}
+	}
+	got, err := d.fetch(q, MaxFetch, time.Time{})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("stored %d, %v; want 3", len(got), err)
+	}
+	for i, j := range []int{0, 2, 4} {
+		if !bytes.Equal(got[i].Data, jobs[j].env) {
+			t.Errorf("stored envelope %d is not job %d's", i, j)
+		}
+	}
+	checkConsistent(t, d)
+}
+
+// TestConcurrentDeposits: deposits from several streams at once (so
+// batched) never exceed a quota and all agree with the store.
+func TestConcurrentDeposits(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ServerConfig{PerCapabilityEnvelopes: 10})
+	ctx, mb := testCtx(t), w.mbox.ID()
+	cp := newCap(t)
+	if err := w.oc.Grant(ctx, mb, cp); err != nil {
+		t.Fatal(err)
+	}
+	envs := make([][]byte, 24)
+	for i := range envs {
+		envs[i] = fakeEnvelope(t, 1<<10)
+	}
+	errs := make([]error, len(envs))
+	var wg sync.WaitGroup
+	for g := 0; g < 6; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < len(envs); i += 6 {
+				errs[i] = w.sc.Deposit(ctx, mb, cp, envs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	ok := map[string]bool{}
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok[string(envs[i])] = true
+		case !errors.Is(err, ErrQuota):
+			t.Fatalf("deposit %d: %v", i, err)
+		}
+	}
+	if len(ok) != 10 {
+		t.Fatalf("%d deposits acknowledged with a quota of 10", len(ok))
+	}
+	got, err := w.oc.Fetch(ctx, mb, 0)
+	if err != nil || len(got) != 10 {
+		t.Fatalf("fetched %d, %v", len(got), err)
+	}
+	for _, s := range got {
+		if !ok[string(s.Data)] {
+			t.Fatal("a refused deposit was stored")
+		}
+	}
+	checkConsistent(t, w.srv.db)
 }
