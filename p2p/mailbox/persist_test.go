@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"io/fs"
@@ -194,4 +195,88 @@ func (s *syncBuffer) Bytes() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return bytes.Clone(s.b.Bytes())
+}
+
+// TestCloseDuringDeposits: Close while deposits stream in returns, ends
+// every handler (goleak checks the rest), and keeps every acknowledged
+// envelope.
+func TestCloseDuringDeposits(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ServerConfig{})
+	ctx, mb := testCtx(t), w.mbox.ID()
+	cp := newCap(t)
+	if err := w.oc.Grant(ctx, mb, cp); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		acked [][]byte
+		wg    sync.WaitGroup
+		ack   = make(chan struct{}, 1000)
+	)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				env := make([]byte, 1<<10)
+				env[0] = 1
+				if _, err := rand.Read(env[1:17]); err != nil {
+					return
+				}
+				if err := w.sc.Deposit(ctx, mb, cp, env); err != nil {
+					return // closed
+				}
+				mu.Lock()
+				acked = append(acked, env)
+				mu.Unlock()
+				select {
+				case ack <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		select {
+		case <-ack:
+		case <-ctx.Done():
+			t.Fatal("deposits too slow")
+		}
+	}
+	if err := w.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	srv, err := NewServer(w.mbox, w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.srv = srv
+	held := map[string]bool{}
+	for {
+		got, err := w.oc.Fetch(ctx, mb, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 {
+			break
+		}
+		keys := make([][16]byte, len(got))
+		for i, s := range got {
+			held[string(s.Data)] = true
+			keys[i] = s.Key
+		}
+		if err := w.oc.Delete(ctx, mb, keys...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, env := range acked {
+		if !held[string(env)] {
+			t.Fatal("an acknowledged deposit is gone after Close")
+		}
+	}
+	t.Logf("%d acknowledged before Close, %d held", len(acked), len(held))
 }
