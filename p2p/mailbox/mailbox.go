@@ -80,8 +80,9 @@ var (
 	// ErrNotOwner: the request needs an owner, and the authenticated
 	// peer of the stream is not one of the mailbox's owners.
 	ErrNotOwner = errors.New("mailbox: not an owner of this mailbox")
-	// ErrCapability: the capability was never granted, or was revoked,
-	// or (on grant) belongs to another owner.
+	// ErrCapability: the capability was never granted, was revoked, was
+	// granted by an owner the mailbox no longer serves, or (on grant)
+	// belongs to another owner.
 	ErrCapability = errors.New("mailbox: capability not granted")
 	// ErrQuota: the capability's or the mailbox's quota is full.
 	ErrQuota = errors.New("mailbox: mailbox full")

@@ -21,6 +21,9 @@ type quotas struct {
 	capEnvelopes         int64
 	totalEnvelopes       int64
 	maxCapabilities      int
+	// live are the queues of the configured owners (nil: any). A grant
+	// of an owner the operator removed deposits nothing more.
+	live map[queueID]bool
 }
 
 // grant lets cp's holders deposit into q. A capability already granted to
@@ -126,6 +129,10 @@ func depositTx(tx *bolt.Tx, j *depositJob, rnd []byte, qs quotas) error {
 		return nil
 	}
 	q := g.queue
+	if qs.live != nil && !qs.live[q] {
+		j.err = ErrCapability
+		return nil
+	}
 	j.q = q
 	ids := tx.Bucket(bucketIDs)
 	if ids.Get(join(q[:], id[:])) != nil {

@@ -110,6 +110,22 @@ func TestTwoOwners(t *testing.T) {
 	if st, err := w.oc.Status(ctx, mb); err != nil || st.Waiting != 1 || st.Bytes != 1<<10 || st.FreeBytes != DefaultTotalBytes-2<<10 {
 		t.Fatalf("owner A status %+v, %v", st, err)
 	}
+
+	// The operator drops owner B: B's grants deposit nothing more, A's
+	// still do.
+	if err := w.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w.cfg.Owners = w.cfg.Owners[:1]
+	if w.srv, err = NewServer(w.mbox, w.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.sc.Deposit(ctx, mb, cpB, fakeEnvelope(t, 1<<10)); !errors.Is(err, ErrCapability) {
+		t.Fatalf("deposit for a removed owner: %v, want ErrCapability", err)
+	}
+	if err := w.sc.Deposit(ctx, mb, cpA, fakeEnvelope(t, 1<<10)); err != nil {
+		t.Fatalf("deposit for the remaining owner: %v", err)
+	}
 }
 
 // TestRevoked: a revoked capability deposits nothing more, what it

@@ -148,8 +148,10 @@ func NewServer(h host.Host, cfg ServerConfig) (*Server, error) {
 		rate:     make(map[peer.ID]*bucket),
 		watchers: make(map[queueID]map[chan struct{}]struct{}),
 	}
+	s.qs.live = make(map[queueID]bool, len(cfg.Owners))
 	for _, o := range cfg.Owners {
 		s.owners[o] = d.queue(o)
+		s.qs.live[s.owners[o]] = true
 	}
 	if n, err := d.purge(cfg.Now().Add(-cfg.TTL)); err != nil {
 		_ = d.close()
