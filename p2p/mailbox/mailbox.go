@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"time"
 )
 
@@ -37,6 +39,10 @@ func (c Capability) String() string { return "capability:" + c.Tag().String() }
 
 // GoString hides the capability as String does, for %#v.
 func (c Capability) GoString() string { return c.String() }
+
+// Format hides the capability as String does, for every fmt verb (%d or
+// %x would otherwise print its bytes).
+func (c Capability) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
 
 // A Tag is SHA-256 of a [Capability]: the name under which the mailbox
 // knows a grant. It reveals nothing of the capability.

@@ -24,6 +24,9 @@ const (
 	DefaultTotalEnvelopes         = 200_000
 	DefaultMaxCapabilities        = 10_000
 	DefaultTTL                    = 30 * 24 * time.Hour
+	// DefaultRequestsPerSecond bounds the requests of one remote peer: a
+	// token bucket per peer, holding four seconds' worth.
+	DefaultRequestsPerSecond = 50
 )
 
 // Bounds on what one peer can make a mailbox spend. Frame sizes are
@@ -41,9 +44,6 @@ const (
 	streamTimeout = 30 * time.Second
 	// writeTimeout bounds one write on a watch stream.
 	writeTimeout = 10 * time.Second
-	// DefaultRequestsPerSecond bounds the requests of one remote peer: a
-	// token bucket per peer, holding four seconds' worth.
-	DefaultRequestsPerSecond = 50
 	// maxRatePeers bounds the rate limiter's table.
 	maxRatePeers = 4096
 )
