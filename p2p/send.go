@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // ErrInvalidText is returned by [Node.Send] for a text that is not valid
@@ -17,6 +19,13 @@ var ErrInvalidText = errors.New("p2p: message text is not valid UTF-8")
 // a known contact) and sends it at once if a session is up; otherwise it
 // goes out when the next session comes up. It returns the message ID.
 // Writing to a stranger makes it a contact (stranger.go).
+//
+// While the peer's session is up, Send is never refused for a full
+// outbox: it waits, until ctx ends, for receipts to bring the
+// unacknowledged messages below the send window (limits.go). Only a peer
+// with no session has an outbox that can be full: then Send returns
+// [ErrQueueFull]. Concurrent Sends to one peer are queued in the order
+// they arrive.
 func (n *Node) Send(ctx context.Context, to, text string) (string, error) {
 	_, id, err := n.SendTo(ctx, to, text)
 	return id, err
@@ -48,9 +57,10 @@ func (n *Node) SendTo(ctx context.Context, to, text string) (peerID, msgID strin
 		return "", "", err
 	}
 	// The outbox per peer is bounded (limits.go); the count comes from its
-	// in-memory mirror (outqueue.go).
-	if _, err := n.outq.add(pid, outMsg{id: id, sentAt: time.Now(), text: text}, maxQueuedPerPeer); err != nil {
-		if errors.Is(err, ErrQueueFull) {
+	// in-memory mirror (outqueue.go), which also does the waiting.
+	m := outMsg{id: id, sentAt: time.Now(), text: text}
+	if _, err := n.outq.add(ctx, n.ctx.Done(), pid, m, n.set.queue, n.liveness(p)); err != nil {
+		if errors.Is(err, ErrQueueFull) || errors.Is(err, ErrClosed) || ctx.Err() != nil {
 			return "", "", err
 		}
 		return "", "", fmt.Errorf("queue message: %w", err)
@@ -61,4 +71,18 @@ func (n *Node) SendTo(ctx context.Context, to, text string) (peerID, msgID strin
 	}
 	n.mu.Unlock()
 	return pid, hexID(id), nil
+}
+
+// liveness reports, for the outbox's wait (outqueue.go), whether p's
+// session is up, and a channel closed at its next change (handler.go
+// notifies every change of a peer's session).
+func (n *Node) liveness(p peer.ID) liveness {
+	return func() (bool, <-chan struct{}) {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.liveLocked(p) == nil { // under the pin only (pin.go)
+			return false, nil
+		}
+		return true, n.peers[p].changed
+	}
 }
