@@ -253,6 +253,13 @@ func TestSendBackpressure(t *testing.T) {
 		sixth <- addResult{m: outMsg{text: id}, err: err}
 	}()
 	stillWaiting(t, sixth, "Send past the window with the session up")
+	waitSend := make(chan addResult, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		waitSend <- addResult{err: a.WaitSend(ctx, b.PeerID(), 1)}
+	}()
+	stillWaiting(t, waitSend, "WaitSend with the window full")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancelled := make(chan error, 1)
 	go func() {
@@ -275,6 +282,9 @@ func TestSendBackpressure(t *testing.T) {
 		t.Fatalf("Send after the cut: %v", r.err)
 	}
 	ids = append(ids, r.m.text)
+	if r := result(t, waitSend, "WaitSend after the cut"); r.err != nil {
+		t.Fatalf("WaitSend after the cut: %v", r.err)
+	}
 	eventually(t, "session back", func() bool {
 		for _, p := range a.Peers() {
 			if p.PeerID == b.PeerID() && p.State == PeerOnline {
@@ -319,6 +329,9 @@ func TestSendOfflineCap(t *testing.T) {
 			a.ev.wait(t, "session down", func(e Event) bool { d, ok := e.(SessionDown); return ok && d.PeerID == b.PeerID() })
 			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 			defer cancel()
+			if err := a.WaitSend(ctx, b.PeerID(), len(tc.text)); err != nil {
+				t.Fatalf("WaitSend to a peer with no session: %v", err)
+			}
 			for i := range tc.fits {
 				if _, err := a.Send(ctx, b.PeerID(), tc.text); err != nil {
 					t.Fatalf("Send %d of %d: %v", i+1, tc.fits, err)
@@ -326,6 +339,9 @@ func TestSendOfflineCap(t *testing.T) {
 			}
 			if _, err := a.Send(ctx, b.PeerID(), tc.text); !errors.Is(err, ErrQueueFull) {
 				t.Fatalf("Send past the cap: %v, want ErrQueueFull", err)
+			}
+			if err := a.WaitSend(ctx, b.PeerID(), len(tc.text)); err != nil {
+				t.Fatalf("WaitSend with a full offline outbox: %v (Send answers that)", err)
 			}
 			if pending, _ := a.outbox.Pending(b.PeerID(), 0); len(pending) != tc.fits {
 				t.Errorf("outbox holds %d, want %d", len(pending), tc.fits)

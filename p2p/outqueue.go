@@ -124,34 +124,8 @@ func (q *outQueue) add(ctx context.Context, stop <-chan struct{}, peerID string,
 	}
 	defer func() { <-pq.turn }()
 	size := len(m.text)
-	for {
-		up, changed := live()
-		pq.mu.Lock()
-		count, total := len(pq.msgs), pq.bytes
-		if !up {
-			pq.mu.Unlock()
-			if over(count, total, size, lim.maxMsgs, lim.maxBytes) {
-				return outMsg{}, ErrQueueFull
-			}
-			break
-		}
-		if !over(count, total, size, lim.windowMsgs, lim.windowBytes) {
-			pq.mu.Unlock()
-			break
-		}
-		if pq.room == nil {
-			pq.room = make(chan struct{})
-		}
-		room := pq.room
-		pq.mu.Unlock()
-		select {
-		case <-room:
-		case <-changed:
-		case <-ctx.Done():
-			return outMsg{}, ctx.Err()
-		case <-stop:
-			return outMsg{}, ErrClosed
-		}
+	if err := pq.waitRoom(ctx, stop, size, lim, live); err != nil {
+		return outMsg{}, err
 	}
 	m, err = q.ob.Add(peerID, m)
 	if err != nil {
@@ -162,6 +136,43 @@ func (q *outQueue) add(ctx context.Context, stop <-chan struct{}, peerID string,
 	pq.bytes += size
 	pq.mu.Unlock()
 	return m, nil
+}
+
+// waitRoom returns nil once a message of size bytes fits pq: at once when
+// it fits, or when the session is down and the offline cap has room
+// (ErrQueueFull when it has none); while the session is up and the window
+// is full, after waiting for a receipt to make room (or the session to
+// go), or with ctx's error or ErrClosed (stop).
+func (pq *peerQueue) waitRoom(ctx context.Context, stop <-chan struct{}, size int, lim queueLimits, live liveness) error {
+	for {
+		up, changed := live()
+		pq.mu.Lock()
+		count, total := len(pq.msgs), pq.bytes
+		if !up {
+			pq.mu.Unlock()
+			if over(count, total, size, lim.maxMsgs, lim.maxBytes) {
+				return ErrQueueFull
+			}
+			return nil
+		}
+		if !over(count, total, size, lim.windowMsgs, lim.windowBytes) {
+			pq.mu.Unlock()
+			return nil
+		}
+		if pq.room == nil {
+			pq.room = make(chan struct{})
+		}
+		room := pq.room
+		pq.mu.Unlock()
+		select {
+		case <-room:
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-stop:
+			return ErrClosed
+		}
+	}
 }
 
 // remove commits the receipt of id to the store, then drops it from the

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -71,6 +72,37 @@ func (n *Node) SendTo(ctx context.Context, to, text string) (peerID, msgID strin
 	}
 	n.mu.Unlock()
 	return pid, hexID(id), nil
+}
+
+// WaitSend waits until a Send of size bytes of text to the peer named by
+// to would not wait for room (see [Node.Send]): it returns nil at once when the peer has no live
+// session, or the send window has room, and otherwise when a receipt made
+// room or the session went; or ctx's error, or [ErrClosed]. A front end
+// that holds its other work while a Send runs (the headless API orders
+// its events around each Send) waits here first, so that the wait holds
+// nothing up. Only a peer ID is looked up here (no store read): for any
+// other name WaitSend returns nil and Send does the waiting.
+func (n *Node) WaitSend(ctx context.Context, to string, size int) error {
+	p, err := peer.Decode(strings.TrimSpace(to))
+	if err != nil {
+		return nil
+	}
+	live := n.liveness(p)
+	if up, _ := live(); !up {
+		return nil // no mirror is loaded for a peer without a session
+	}
+	if err := n.enter(); err != nil {
+		return err
+	}
+	defer n.wg.Done()
+	pq, err := n.outq.queue(p.String())
+	if err != nil {
+		return nil // Send reports it
+	}
+	if err := pq.waitRoom(ctx, n.ctx.Done(), size, n.set.queue, live); err != nil && !errors.Is(err, ErrQueueFull) {
+		return err
+	}
+	return nil
 }
 
 // liveness reports, for the outbox's wait (outqueue.go), whether p's
