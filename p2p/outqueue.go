@@ -70,8 +70,8 @@ type queueLimits struct {
 // over reports whether a message of size bytes does not fit next to count
 // messages of total bytes under the bounds msgs and max. A single message
 // always fits an empty queue.
-func over(count, total, size, msgs, max int) bool {
-	return count >= msgs || (count > 0 && total+size > max)
+func over(count, total, size, capMsgs, capBytes int) bool {
+	return count >= capMsgs || (count > 0 && total+size > capBytes)
 }
 
 // liveness reports whether the peer's session is up and, if so, a channel
