@@ -68,8 +68,8 @@ type queueLimits struct {
 }
 
 // over reports whether a message of size bytes does not fit next to count
-// messages of total bytes under the bounds msgs and max. A single message
-// always fits an empty queue.
+// messages of total bytes under the bounds capMsgs and capBytes. A single
+// message always fits an empty queue.
 func over(count, total, size, capMsgs, capBytes int) bool {
 	return count >= capMsgs || (count > 0 && total+size > capBytes)
 }
