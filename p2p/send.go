@@ -75,13 +75,13 @@ func (n *Node) SendTo(ctx context.Context, to, text string) (peerID, msgID strin
 }
 
 // WaitSend waits until a Send of size bytes of text to the peer named by
-// to would not wait for room (see [Node.Send]): it returns nil at once when the peer has no live
-// session, or the send window has room, and otherwise when a receipt made
-// room or the session went; or ctx's error, or [ErrClosed]. A front end
-// that holds its other work while a Send runs (the headless API orders
-// its events around each Send) waits here first, so that the wait holds
-// nothing up. Only a peer ID is looked up here (no store read): for any
-// other name WaitSend returns nil and Send does the waiting.
+// to would not wait for room (see [Node.Send]). It returns nil at once
+// when the peer has no live session or the send window has room, else
+// once a receipt made room or the session went; or ctx's error, or
+// [ErrClosed]. A front end that holds other work while a Send runs (the
+// headless API orders its events around each Send) waits here first, so
+// that the wait holds nothing up. Only a peer ID is looked up here (no
+// store read): for any other name WaitSend returns nil and Send waits.
 func (n *Node) WaitSend(ctx context.Context, to string, size int) error {
 	p, err := peer.Decode(strings.TrimSpace(to))
 	if err != nil {
