@@ -64,6 +64,22 @@ func stillWaiting(t *testing.T, ch <-chan addResult, what string) {
 	}
 }
 
+// inWait waits until an add for p waits for room in q (it holds the
+// peer's turn and made the room channel), so that an add started after it
+// queues behind it.
+func inWait(t *testing.T, q *outQueue, p string) {
+	t.Helper()
+	pq, err := q.queue(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "an add waiting for room", func() bool {
+		pq.mu.Lock()
+		defer pq.mu.Unlock()
+		return pq.room != nil && len(pq.turn) == 1
+	})
+}
+
 func result(t *testing.T, ch <-chan addResult, what string) addResult {
 	t.Helper()
 	select {
@@ -99,6 +115,7 @@ func TestOutQueueBackpressure(t *testing.T) {
 	}
 
 	fourth := addAsync(bg, nil, q, p, testMsg(3), lim, sw.live)
+	inWait(t, q, p)
 	stillWaiting(t, fourth, "add past the window")
 	// A second add queues behind the first, in order.
 	fifth := addAsync(bg, nil, q, p, testMsg(4), lim, sw.live)
