@@ -148,6 +148,7 @@ var _ interface {
 	ConnectPeer(ctx context.Context, query string) (Connected, error)
 	Send(ctx context.Context, to, text string) (string, error)
 	SendTo(ctx context.Context, to, text string) (peerID, msgID string, err error)
+	WaitSend(ctx context.Context, to string, size int) error
 	Peers() []PeerInfo
 	Verify(peerID string, fp e2e.Fingerprint) error
 	TrustNewKey(peerID string, fp e2e.Fingerprint) error

@@ -145,8 +145,9 @@ func nodeBulk(a, b *benchNode, text string, count int) (time.Duration, error) {
 	// receipts, and so the sender's outbox.
 	delivered, received := drain(a.delivered, count), drain(b.received, count)
 	for range count {
-		// The outbox holds maxQueuedPerPeer messages awaiting receipts;
-		// a sender that outruns them waits, as a script would.
+		// Send waits while the send window is full (backpressure);
+		// ErrQueueFull comes only without a session, which a cut during
+		// the run would mean: wait for the session back, as a script would.
 		_, err := a.Send(context.Background(), b.PeerID(), text)
 		for errors.Is(err, ErrQueueFull) {
 			time.Sleep(100 * time.Microsecond)

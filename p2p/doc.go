@@ -47,7 +47,8 @@
 //   - contactcache.go: the contact list cached in memory for the redialer,
 //     admission and name checks.
 //   - outbox.go, outqueue.go: messages waiting for their receipt, in the
-//     store and mirrored in memory.
+//     store and mirrored in memory; the send window a Send waits on while
+//     the session is up (backpressure), and the offline cap.
 //   - history.go: [Node.History].
 //   - redial.go: redial of known peers with backoff.
 //   - host.go: the libp2p host, its resource manager and limits.

@@ -51,9 +51,11 @@ import (
 //     [handshakeBurst], [peerHandshakeRate], [peerHandshakeBurst]
 //     (ratelimit.go enforces them): responder handshakes, each of which
 //     costs two RSA-3072 private-key operations (about 4 ms each).
-//   - maxQueuedReceipts (4096, session.go): receipts owed to a peer that
+//   - maxQueuedReceipts (16384, session.go): receipts owed to a peer that
 //     does not read.
-//   - [maxQueuedPerPeer]: messages waiting in the outbox for one peer.
+//   - [maxQueuedPerPeer], [maxQueuedBytesPerPeer]: messages waiting in the
+//     outbox for a peer with no session; [sendWindow], [sendWindowBytes]:
+//     unacknowledged messages to a peer with one, past which Send waits.
 //   - eventBuffer (256, node.go): events waiting for the UI, which then
 //     slows the sessions down (back pressure, never loss).
 //   - maxInputLine (1 MiB, cmd/securechat/lines.go): a headless command
@@ -137,14 +139,44 @@ const (
 	maxTrackedPeers = 4096
 )
 
-// maxQueuedPerPeer bounds the messages waiting in the outbox for one peer;
-// [Node.Send] refuses more with [ErrQueueFull]. The outbox is written only
-// by the local user, but a script that sends in a loop to a peer that is
-// gone would otherwise fill the disk.
-const maxQueuedPerPeer = 1000
+// The outbox of one peer (outqueue.go). Messages wait in it, in the store,
+// until the peer's receipt comes back.
+//
+// While the peer's session is up, [Node.Send] is never refused for a full
+// outbox: it waits while [sendWindow] messages or [sendWindowBytes] bytes
+// of text are unacknowledged, until receipts make room, so a sender that
+// outruns the link is slowed to its pace (the headless API then stops
+// reading stdin). The window keeps what the writer has to push, and what
+// the mirror holds in memory, small.
+//
+// Without a session the outbox can fill: [Node.Send] refuses with
+// [ErrQueueFull] at [maxQueuedPerPeer] messages or [maxQueuedBytesPerPeer]
+// bytes of text. The outbox is written only by the local user, but a
+// script that sends in a loop to a peer that is gone would otherwise fill
+// the disk. The receiver's dedupe set must stay larger than
+// maxQueuedPerPeer (p2p/store/received.go, e2e/PROTOCOL.md "Chat
+// payloads", rule 4), and so must [maxQueuedReceipts] (session.go): a
+// session that comes up sends the whole outbox at once.
+const (
+	sendWindow      = 1000
+	sendWindowBytes = 8 << 20
+	// maxQueuedPerPeer and maxQueuedBytesPerPeer: 10,000 messages, and
+	// 64 MiB (a thousand messages of the largest size).
+	maxQueuedPerPeer      = 10000
+	maxQueuedBytesPerPeer = 64 << 20
+)
 
-// ErrQueueFull is returned by [Node.Send] when [maxQueuedPerPeer] messages
-// already wait for the peer.
+// defaultQueueLimits are the outbox bounds above, as settings carry them.
+func defaultQueueLimits() queueLimits {
+	return queueLimits{
+		windowMsgs: sendWindow, windowBytes: sendWindowBytes,
+		maxMsgs: maxQueuedPerPeer, maxBytes: maxQueuedBytesPerPeer,
+	}
+}
+
+// ErrQueueFull is returned by [Node.Send] when the peer has no session and
+// [maxQueuedPerPeer] messages or [maxQueuedBytesPerPeer] bytes already wait
+// for it.
 var ErrQueueFull = errors.New("p2p: too many messages queued for that peer")
 
 // Logs of remote-caused failures are debug lines, and rate-limited: a peer

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -36,6 +37,14 @@ func testMsg(i int) outMsg {
 	return outMsg{id: id, sentAt: time.UnixMilli(int64(1000 + i)), text: fmt.Sprintf("m%d", i)}
 }
 
+// offline is the liveness of a peer with no session: adds never wait.
+func offline() (bool, <-chan struct{}) { return false, nil }
+
+// capAt bounds an offline outbox at n messages (and a large byte count).
+func capAt(n int) queueLimits {
+	return queueLimits{windowMsgs: n, windowBytes: 1 << 30, maxMsgs: n, maxBytes: 1 << 30}
+}
+
 func seqs(ms []outMsg) []uint64 {
 	out := make([]uint64, len(ms))
 	for i, m := range ms {
@@ -56,13 +65,13 @@ func TestOutQueueMirror(t *testing.T) {
 	const p = "peer"
 	var added []outMsg
 	for i := range 5 {
-		m, err := q.add(p, testMsg(i), 5)
+		m, err := q.add(context.Background(), nil, p, testMsg(i), capAt(5), offline)
 		if err != nil {
 			t.Fatalf("add %d: %v", i, err)
 		}
 		added = append(added, m)
 	}
-	if _, err := q.add(p, testMsg(9), 5); !errors.Is(err, ErrQueueFull) {
+	if _, err := q.add(context.Background(), nil, p, testMsg(9), capAt(5), offline); !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("add past the limit: %v, want ErrQueueFull", err)
 	}
 	if n, err := q.count(p); err != nil || n != 5 {
@@ -102,7 +111,7 @@ func TestOutQueueMirror(t *testing.T) {
 	if n, _ := q.count(p); n != 4 {
 		t.Errorf("count after a receipt = %d, want 4", n)
 	}
-	if _, err := q.add(p, testMsg(5), 5); err != nil {
+	if _, err := q.add(context.Background(), nil, p, testMsg(5), capAt(5), offline); err != nil {
 		t.Errorf("add after a receipt: %v", err)
 	}
 	if stored, _ := (storeOutbox{st}).Pending(p, 0); len(stored) != 5 {
@@ -121,7 +130,7 @@ func TestOutQueueWrittenAndReload(t *testing.T) {
 	const p = "peer"
 	var added []outMsg
 	for i := range 4 {
-		m, err := q.add(p, testMsg(i), maxQueuedPerPeer)
+		m, err := q.add(context.Background(), nil, p, testMsg(i), capAt(maxQueuedPerPeer), offline)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +172,7 @@ func TestOutQueueConcurrentAdds(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				_, err := q.add(p, testMsg(w*each+i), limit)
+				_, err := q.add(context.Background(), nil, p, testMsg(w*each+i), capAt(limit), offline)
 				if errors.Is(err, ErrQueueFull) {
 					mu.Lock()
 					full++

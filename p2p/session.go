@@ -23,8 +23,11 @@ const writeTimeout = 30 * time.Second
 
 // maxQueuedReceipts bounds the receipts waiting to be written. A peer that
 // sends messages without reading its own stream would otherwise grow the
-// queue without bound; past the limit the session is ended.
-const maxQueuedReceipts = 4096
+// queue without bound; past the limit the session is ended. It stays above
+// the sender's outbox bound (maxQueuedPerPeer, limits.go): a new session
+// brings the peer's whole outbox at once, and a reader that stalls on a
+// slow UI must not make that look like abuse.
+const maxQueuedReceipts = 16384
 
 // replayMemory is how many recent records' hashes a session keeps to tell a
 // replayed record from any other failure when Open refuses it.

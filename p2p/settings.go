@@ -35,6 +35,9 @@ type settings struct {
 	// Config.ListenAddrs (defaultListenAddrs; tests use 127.0.0.1), with
 	// the ports it had last time if it is persistent (ports.go).
 	listenDefaults []string
+	// queue bounds each peer's outbox (limits.go, outqueue.go); tests
+	// shrink it to reach its edges quickly.
+	queue queueLimits
 	// noReceipts, when set and true, makes the node show messages but
 	// never send receipts, like a peer that lost them all. Always nil in
 	// production.
@@ -51,6 +54,7 @@ func defaultSettings() settings {
 		heartbeatInterval:   e2e.HeartbeatInterval,
 		newIdentity:         e2e.GenerateIdentity,
 		listenDefaults:      defaultListenAddrs,
+		queue:               defaultQueueLimits(),
 	}
 }
 

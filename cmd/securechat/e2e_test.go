@@ -29,7 +29,7 @@ func needBinary(t *testing.T) {
 
 // binEnv is a clean environment for the binary: no inherited securechat
 // variables, HOME in a temporary directory, plus extra.
-func binEnv(t *testing.T, extra ...string) []string {
+func binEnv(t testing.TB, extra ...string) []string {
 	t.Helper()
 	var env []string
 	for _, kv := range os.Environ() {
@@ -75,7 +75,7 @@ func runBinary(t *testing.T, env []string, args ...string) (stdout, stderr strin
 
 // startHeadless starts a headless node listening on 127.0.0.1 only and
 // waits for its ready event.
-func startHeadless(t *testing.T, name string, env []string, args ...string) *proc {
+func startHeadless(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
 	args = append([]string{"--headless", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", "--name", name}, args...)
 	return startProc(t, name, exec.CommandContext, env, args...)

@@ -39,6 +39,10 @@ type fakeNode struct {
 	history    map[string][]p2p.HistoryEntry
 	closed     bool
 	closeOnce  sync.Once
+	// waitSend, if set, is what WaitSend does, and SendTo first, as the
+	// node's Send waits for room too (it runs without n.mu); else neither
+	// waits.
+	waitSend func(ctx context.Context) error
 	// panics makes the next calls of the named methods ("Peers",
 	// "Addrs", "SendTo", "Close" after closing) panic, once per count: a bug in a front-end's
 	// event handling, injected.
@@ -158,9 +162,23 @@ func (n *fakeNode) Send(ctx context.Context, to, text string) (string, error) {
 	return id, err
 }
 
+// WaitSend runs waitSend, if set.
+func (n *fakeNode) WaitSend(ctx context.Context, to string, size int) error {
+	n.mu.Lock()
+	f := n.waitSend
+	n.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f(ctx)
+}
+
 // SendTo resolves to among the peers as the real node does, by
 // p2p.MatchPeer with labels in place of names.
 func (n *fakeNode) SendTo(ctx context.Context, to, text string) (string, string, error) {
+	if err := n.WaitSend(ctx, to, len(text)); err != nil {
+		return "", "", err
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.maybePanic("SendTo")

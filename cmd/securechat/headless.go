@@ -22,9 +22,6 @@ import (
 // before it builds ready itself from the node's accessors.
 const readyWait = 3 * time.Second
 
-// sendTimeout bounds a Send, which only queues but may touch the store.
-const sendTimeout = 10 * time.Second
-
 // headless is the JSON Lines API of docs/INTERFACE.md: commands from stdin, one
 // per line, answered in order; node events to stdout, one per line.
 type headless struct {
@@ -371,8 +368,17 @@ func (h *headless) send(ctx context.Context, c command) {
 		h.fail(c.Ref, codeBadRequest, "empty text")
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	defer cancel()
+	// Backpressure: while the peer's session is up, a send waits for the
+	// window to have room (no timeout but the API's end), and while it
+	// waits this loop reads no more commands, so stdin stops being read
+	// and a script that writes faster than the link waits on its pipe.
+	// The wait comes first, before node events are held for the answer
+	// (eventOrder), so that they flow meanwhile; Send itself then rarely
+	// waits at all.
+	if err := h.node.WaitSend(ctx, c.To, len(c.Text)); err != nil {
+		h.fail(c.Ref, errorCode(err), oneLine(err.Error()))
+		return
+	}
 	h.order.begin()
 	defer h.order.end(h.out) // after the answer below
 	to, id, err := h.node.SendTo(ctx, c.To, c.Text)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/securechat/securechat/cmd/securechat/internal/alertlimit"
 	"github.com/securechat/securechat/e2e"
@@ -220,13 +221,27 @@ func (lm *lineMode) sendToCurrent(ctx context.Context, text string) {
 	lm.printf("*** the current peer is gone; pick one with /msg PEER\n")
 }
 
+// sendingNotice is how long a Send may wait for room before line mode says
+// that it is sending.
+const sendingNotice = 300 * time.Millisecond
+
 func (lm *lineMode) send(ctx context.Context, p p2p.PeerInfo, text string) {
 	if len(text) > p2p.MaxMessageText {
 		lm.printf("*** message too large (max %d bytes)\n", p2p.MaxMessageText)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	defer cancel()
+	// Backpressure: to a peer with a session, a Send waits while the send
+	// window is full (p2p.Node.Send), and meanwhile no further line is
+	// read. Say so when the wait is noticeable, rather than seem stuck or
+	// refuse; the wait ends with the session or with ctx (a signal).
+	if p.State == p2p.PeerOnline {
+		quick, cancel := context.WithTimeout(ctx, sendingNotice)
+		err := lm.node.WaitSend(quick, p.PeerID, len(text))
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			lm.printf("*** sending to %s: waiting for the link to catch up...\n", peerLabel(p))
+		}
+	}
 	if _, err := lm.node.Send(ctx, p.PeerID, text); err != nil {
 		if errors.Is(err, p2p.ErrKeyChanged) {
 			lm.printf("!!! SECURITY: %s has a new key; not sent. Compare it out of band, then /trust-new-key %s NEW-FINGERPRINT\n", peerLabel(p), p.PeerID)

@@ -18,6 +18,10 @@ type chatNode interface {
 	// to: one lookup in the node instead of listing every contact (a store
 	// read and decryption each) for every line a script sends.
 	SendTo(ctx context.Context, to, text string) (peerID, msgID string, err error)
+	// WaitSend waits until a Send of size bytes to to would not wait for
+	// room in the peer's send window (backpressure): the headless API
+	// waits there before it holds its events for the answer.
+	WaitSend(ctx context.Context, to string, size int) error
 	Events() <-chan p2p.Event
 	Close() error
 }

@@ -148,7 +148,11 @@ func rewriteContacts(tx sealedTx, decode func([]byte) (Contact, error)) error {
 // under version 5; every history record stays. The trust digest is computed by Open after the
 // migrations (initSchema). A history record that fails to open is left as
 // it is and not indexed, to read as [ErrCorrupt] as before.
-func migrateV4(tx sealedTx) error {
+func migrateV4(tx sealedTx) error { return buildReceived(tx, maxReceivedPerPeer) }
+
+// buildReceived is [migrateV4] for a ring of the given size (tests use a
+// small one).
+func buildReceived(tx sealedTx, ring int) error {
 	s := &sealedStore{s: tx.s}
 	// The index is rebuilt from scratch, whatever the bucket held.
 	old, err := collectKeys(tx, bucketRecv)
@@ -184,7 +188,7 @@ func migrateV4(tx sealedTx) error {
 	}
 	for peerID, rs := range byPeer {
 		slices.SortFunc(rs, func(a, b received) int { return cmp.Compare(a.seq, b.seq) })
-		for len(rs) > maxReceivedPerPeer {
+		for len(rs) > ring {
 			if err := s.dropReceived(tx, peerID, rs[0].id, rs[0].seq); err != nil {
 				return err
 			}

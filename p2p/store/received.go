@@ -22,10 +22,15 @@ import (
 // followed M's on the same ordered stream, so none of them arrived either,
 // and all of them are still in the sender's outbox, with M. The receiver
 // therefore stored fewer newer messages from that sender than the sender's
-// outbox holds, at most 1000 (p2p's maxQueuedPerPeer), well below
-// maxReceivedPerPeer: M's ID is still here. e2e/PROTOCOL.md states this
-// for implementers.
-const maxReceivedPerPeer = 4096
+// outbox holds, at most 10,000 (p2p's maxQueuedPerPeer: a send to a live
+// session waits for room instead of growing the outbox, one to a peer with
+// no session is refused there), below maxReceivedPerPeer: M's ID is still
+// here. e2e/PROTOCOL.md states this for implementers.
+//
+// The bound was 4096 (with an outbox of 1000) up to schema version 6.
+// Growing it to a multiple of the old size needs no migration (see the
+// ring below).
+const maxReceivedPerPeer = 16384
 
 // Records of the received bucket, per peer, under the prefix
 // P = HMAC(received, peer ID) (see [sealer.recordKey]), a ring of
@@ -38,9 +43,17 @@ const maxReceivedPerPeer = 4096
 // The next message goes to slot count mod maxReceivedPerPeer, where the
 // oldest kept message sits once the ring is full: storing it and dropping
 // the oldest are a few point reads and writes, whatever the backend (no
-// scan, which the memory backend does in O(n)). Changing
-// maxReceivedPerPeer reshapes the ring and needs a migration.
-
+// scan, which the memory backend does in O(n)).
+//
+// A ring written with an older, smaller size R (4096) is simply carried on
+// with the new size N, a multiple of R: the count stays, the slots from R
+// up are empty at first. Message n lands in slot n mod N, and n mod N is n
+// mod R plus a multiple of R, so the old entry it may overwrite (message
+// k, in slot k mod R) has n - k a positive multiple of R: at least the
+// last R messages stay deduplicated throughout, every message stored
+// after the change stays for N messages, and after N messages the ring is
+// the new one in full (TestReceivedRingGrows). A size that is not such a
+// multiple would need the ring re-laid by a migration.
 // recvEntryEncodingV1 is the first byte of a received entry.
 const recvEntryEncodingV1 = 1
 
@@ -86,7 +99,11 @@ func (s *sealedStore) indexReceived(tx sealedTx, peerID string, id [MessageIDLen
 	if err != nil {
 		return err
 	}
-	slot := seqKey(prefix, n%maxReceivedPerPeer)
+	ring := s.recvRing
+	if ring == 0 { // a sealedStore made for its key helpers only
+		ring = maxReceivedPerPeer
+	}
+	slot := seqKey(prefix, n%ring)
 	// A slot that fails to open is overwritten: a damaged entry must not
 	// stop incoming messages.
 	if pt, ok, err := tx.getSealed(bucketRecv, slot); err == nil && ok {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -102,5 +103,72 @@ func TestReceivedBounded(t *testing.T) {
 	}
 	if ok, err := s.Delivered("p", out.ID); !ok || err != nil {
 		t.Errorf("the outgoing message lost its entry: %v, %v", ok, err)
+	}
+}
+
+// received reports which of the messages recvID(from) to recvID(to-1)
+// from peerID are in the dedupe set.
+func receivedIDs(t *testing.T, s *sealedStore, peerID string, from, to int) []bool {
+	t.Helper()
+	in := make([]bool, 0, to-from)
+	err := s.view(func(tx sealedTx) error {
+		for i := from; i < to; i++ {
+			_, ok, err := s.getIDEntry(tx, peerID, recvID(i))
+			if err != nil {
+				return err
+			}
+			in = append(in, ok)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// TestReceivedRingGrows: a ring written with an older, smaller size is
+// carried on with a new size that is a multiple of it, without a
+// migration: while the new ring fills, the last old-size messages always
+// stay deduplicated and every message stored since the change stays for
+// the new size; once the new size has passed, exactly the last new-size
+// messages are kept. The sizes are small stand-ins for 4096 and 16384.
+func TestReceivedRingGrows(t *testing.T) {
+	const oldRing, newRing = 4, 16
+	for _, before := range []int{3, 4, 10, 16, 21} { // partly full, full, wrapped at various slots
+		t.Run(fmt.Sprint(before), func(t *testing.T) {
+			s := OpenMemory(testKey).(*sealedStore)
+			defer s.Close()
+			s.recvRing = oldRing
+			receiveN(t, s, "p", 0, before)
+			s.recvRing = newRing
+			for n := before + 1; n <= before+3*newRing; n++ {
+				receiveN(t, s, "p", n-1, n) // n messages received in all
+				in := receivedIDs(t, s, "p", 0, n)
+				keptFrom := max(0, n-oldRing) // the old guarantee
+				if n-before >= newRing {
+					keptFrom = n - newRing // the new one, in full
+				} else {
+					keptFrom = min(keptFrom, before) // and all since the change
+				}
+				for i := keptFrom; i < n; i++ {
+					if !in[i] {
+						t.Fatalf("after %d messages (%d before the change): message %d left the dedupe set", n, before, i)
+					}
+				}
+				kept := 0
+				for _, ok := range in {
+					if ok {
+						kept++
+					}
+				}
+				if kept > newRing {
+					t.Fatalf("after %d messages: %d kept, over the new size %d", n, kept, newRing)
+				}
+				if n-before >= newRing && kept != newRing {
+					t.Fatalf("after %d messages: %d kept, want %d", n, kept, newRing)
+				}
+			}
+		})
 	}
 }

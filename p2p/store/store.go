@@ -17,12 +17,15 @@ type sealedStore struct {
 	// trust computes the trust digest (trust.go); nil at a schema older
 	// than trustSchemaVersion.
 	trust *trustMAC
+	// recvRing is the received ring's size (received.go):
+	// maxReceivedPerPeer, but in tests of an older, smaller ring.
+	recvRing uint64
 }
 
 // newSealedStore checks or creates the schema of k under key, in one update
 // transaction.
 func newSealedStore(k kv, key [32]byte, sch schema) (*sealedStore, error) {
-	s := &sealedStore{kv: k, s: newSealer(key)}
+	s := &sealedStore{kv: k, s: newSealer(key), recvRing: maxReceivedPerPeer}
 	if sch.version >= trustSchemaVersion {
 		s.trust = newTrustMAC(key)
 	}

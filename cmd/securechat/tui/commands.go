@@ -293,9 +293,11 @@ func (m *model) sendPart(id, text string) tea.Cmd {
 	m.add(id, line{kind: lineOwn, text: cleanText(text, true), seq: seq, state: statePending})
 	m.conv(id).scroll = 0
 	ctx, node := m.ctx, m.node
+	m.sending++
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, p2p.DialTimeout)
-		defer cancel()
+		// No timeout: to a peer with a session, Send waits for room as
+		// long as the link needs (the status bar shows it); it ends
+		// with the session, or with the UI's context.
 		msgID, err := node.Send(ctx, id, text)
 		return sendResultMsg{peerID: id, seq: seq, id: msgID, err: err}
 	}
@@ -335,6 +337,7 @@ func (m *model) restore(text string) {
 
 // handleSendResult records the node's answer on the message's line.
 func (m *model) handleSendResult(r sendResultMsg) tea.Cmd {
+	m.sending = max(0, m.sending-1)
 	c := m.conv(r.peerID)
 	for i := len(c.lines) - 1; i >= 0; i-- {
 		l := &c.lines[i]

@@ -141,6 +141,11 @@ type model struct {
 	err        error               // an internal error (panics.go) Run returns
 	notified   map[string]bool     // peers notified of while unfocused (notify.go)
 	quitting   bool
+	// sending counts the Sends handed to the node and not yet answered:
+	// to a peer whose session is up a Send waits while the link is
+	// behind (backpressure), and the status bar says "sending N..."
+	// meanwhile.
+	sending int
 }
 
 // newModel builds the model. now and loc are injected so tests are

@@ -367,6 +367,10 @@ func (m *model) renderStatus(w int) string {
 	if n := m.unverifiedCount(); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d unverified", n))
 	}
+	if m.sending > 0 {
+		// Sends waiting for the link (backpressure), never refused.
+		parts = append(parts, fmt.Sprintf("sending %d…", m.sending))
+	}
 	if m.hsFailed > 0 {
 		// Rate-limited in the panes (alerts.go); counted in full here.
 		parts = append(parts, fmt.Sprintf("%d %s", m.hsFailed, plural(m.hsFailed, "failed handshake", "failed handshakes")))
