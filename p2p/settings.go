@@ -39,6 +39,18 @@ type settings struct {
 	// never send receipts, like a peer that lost them all. Always nil in
 	// production.
 	noReceipts *atomic.Bool
+
+	// Offline delivery (mailbox*.go): a contact that named a mailbox
+	// and has had no session for depositAfter (10 s) gets our outbox
+	// there; deposits are checked every mailboxTick, a failed one is
+	// tried again after depositRetry (doubling, up to 5 min); an owner
+	// fetches every fetchInterval besides its watch; every mailbox
+	// request is bounded by mailboxTimeout.
+	depositAfter   time.Duration
+	depositRetry   time.Duration
+	mailboxTick    time.Duration
+	fetchInterval  time.Duration
+	mailboxTimeout time.Duration
 }
 
 // defaultSettings are the production values.
@@ -51,6 +63,11 @@ func defaultSettings() settings {
 		heartbeatInterval:   e2e.HeartbeatInterval,
 		newIdentity:         e2e.GenerateIdentity,
 		listenDefaults:      defaultListenAddrs,
+		depositAfter:        10 * time.Second,
+		depositRetry:        5 * time.Second,
+		mailboxTick:         time.Second,
+		fetchInterval:       time.Minute,
+		mailboxTimeout:      20 * time.Second,
 	}
 }
 
