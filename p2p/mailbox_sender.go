@@ -193,13 +193,15 @@ func (n *Node) loadPeerMailboxes() {
 }
 
 // depositDue reports whether p has had no session for depositAfter: none
-// up or starting, and the last one (or the node's start) that long ago.
+// live, and the last one (or the node's start) that long ago. A dial in
+// flight does not wait: to a closed laptop it takes its whole timeout, and
+// if it succeeds the session delivers too (the receiver drops the copy).
 func (n *Node) depositDue(p peer.ID, now time.Time) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	since := n.mbox.started
 	if ps := n.peers[p]; ps != nil {
-		if ps.current != nil || ps.pending > 0 {
+		if ps.current != nil {
 			return false
 		}
 		if ps.lastSeen.After(since) {
