@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -28,6 +29,7 @@ type mailboxState struct {
 	ownAddrs []multiaddr.Multiaddr
 	started  time.Time
 	fetchNow chan struct{} // cap 1: a watch saw a new envelope
+	fetches  atomic.Int64  // fetch passes done (tests wait for one)
 
 	// ownerMu guards owner and its writes to the store (so that no older
 	// copy overwrites a newer one); taken before mu when both are held.
@@ -94,7 +96,11 @@ func (n *Node) startMailbox(cfg Config) error {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		s, err := mailbox.NewServer(n.host, mailbox.ServerConfig{Dir: dir, Owners: cfg.MailboxOwners, Logger: n.log})
+		sc := mailbox.ServerConfig{Dir: dir, Owners: cfg.MailboxOwners, Logger: n.log}
+		if n.set.mailboxServer != nil {
+			n.set.mailboxServer(&sc)
+		}
+		s, err := mailbox.NewServer(n.host, sc)
 		if err != nil {
 			return err
 		}
@@ -128,6 +134,7 @@ func (n *Node) mailboxLoop() {
 			n.maintain(n.ctx)
 			n.fetchAll(n.ctx)
 			lastFetch = time.Now()
+			mb.fetches.Add(1)
 		}
 		n.depositAll(n.ctx)
 		select {

@@ -12,6 +12,7 @@ import (
 	"github.com/multiformats/go-multiaddr"
 
 	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p/mailbox"
 )
 
 // mailboxSettings shorten offline delivery's timings for tests: the 10 s
@@ -106,14 +107,18 @@ type mailboxTrio struct {
 	mAddr   multiaddr.Multiaddr
 }
 
-func newMailboxTrio(t *testing.T, owners ...string) *mailboxTrio {
+func newMailboxTrio(t *testing.T) *mailboxTrio {
+	return newMailboxTrioWith(t, nil)
+}
+
+// newMailboxTrioWith is newMailboxTrio with the mailbox's configuration
+// adjusted by hook.
+func newMailboxTrioWith(t *testing.T, hook func(*mailbox.ServerConfig)) *mailboxTrio {
 	t.Helper()
 	tr := &mailboxTrio{m: newMboxPeer(t, "carol"), a: newMboxPeer(t, "alice"), b: newMboxPeer(t, "bob")}
-	ow := []peer.ID{tr.b.id}
-	if len(owners) > 0 {
-		ow = append(ow, tr.a.id)
-	}
-	tr.mNode = tr.m.start(t, Config{ServeMailbox: true, MailboxOwners: ow})
+	set := mailboxSettings(t, "carol")
+	set.mailboxServer = hook
+	tr.mNode = tr.m.startWith(t, Config{ServeMailbox: true, MailboxOwners: []peer.ID{tr.b.id}}, set)
 	tr.mAddr = multiaddr.StringCast(tr.mNode.addr(t, "tcp").String() + "/p2p/" + tr.m.id.String())
 	return tr
 }

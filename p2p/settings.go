@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p/mailbox"
 )
 
 // settings are a node's internal timings and key source. [New] always uses
@@ -51,6 +52,9 @@ type settings struct {
 	mailboxTick    time.Duration
 	fetchInterval  time.Duration
 	mailboxTimeout time.Duration
+	// mailboxServer, when set, adjusts a serving node's mailbox
+	// configuration (tests: small quotas, a clock). Nil in production.
+	mailboxServer func(*mailbox.ServerConfig)
 }
 
 // defaultSettings are the production values.
