@@ -23,13 +23,14 @@ import (
 
 // mailboxState is a node's offline-delivery state.
 type mailboxState struct {
-	client   *mailbox.Client
-	server   *mailbox.Server // nil unless serving
-	own      []peer.AddrInfo // Config.Mailboxes
-	ownAddrs []multiaddr.Multiaddr
-	started  time.Time
-	fetchNow chan struct{} // cap 1: a watch saw a new envelope
-	fetches  atomic.Int64  // fetch passes done (tests wait for one)
+	client    *mailbox.Client
+	server    *mailbox.Server // nil unless serving
+	own       []peer.AddrInfo // Config.Mailboxes
+	ownAddrs  []multiaddr.Multiaddr
+	started   time.Time
+	fetchNow  chan struct{} // cap 1: a watch saw a new envelope
+	fetches   atomic.Int64  // fetch passes done (tests wait for one)
+	receipted atomic.Int64  // receipt envelopes deposited
 
 	// ownerMu guards owner and its writes to the store (so that no older
 	// copy overwrites a newer one); taken before mu when both are held.

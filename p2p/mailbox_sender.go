@@ -296,6 +296,7 @@ func (n *Node) depositTo(ctx context.Context, pid string, fp e2e.Fingerprint) {
 		pm.delay = 0
 	}
 	if sentReceipts > 0 {
+		mb.receipted.Add(int64(sentReceipts))
 		// Receipts queued meanwhile were appended after these.
 		mb.receipts[pid] = mb.receipts[pid][min(sentReceipts, len(mb.receipts[pid])):]
 	}

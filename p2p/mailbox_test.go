@@ -245,3 +245,37 @@ func containsBytes(b []byte, s string) bool {
 	}
 	return false
 }
+
+// TestMailboxNeverOnlineTogether: both have a mailbox; after their first
+// meeting they are never online at once, and the conversation still
+// happens: B reads A's messages from its mailbox, and A gets B's receipts
+// from its own.
+func TestMailboxNeverOnlineTogether(t *testing.T) {
+	tr := newMailboxTrio(t)
+	// The mailbox serves both: restart it with a as an owner too.
+	closeNode(t, tr.mNode)
+	tr.mNode = tr.m.start(t, Config{ServeMailbox: true, MailboxOwners: []peer.ID{tr.b.id, tr.a.id}})
+	tr.mAddr = multiaddr.StringCast(tr.mNode.addr(t, "tcp").String() + "/p2p/" + tr.m.id.String())
+	withM := Config{Mailboxes: []multiaddr.Multiaddr{tr.mAddr}}
+	b := tr.b.start(t, withM)
+	a := tr.a.start(t, withM)
+	introduce(t, a, b)
+	eventually(t, "B learns A's mailbox", func() bool { return hasPeerMailbox(b, a.PeerID()) })
+	closeNode(t, b)
+	a.ev.wait(t, "session down", isKind[SessionDown])
+	ids := sendN(t, a, tr.b.id.String(), "apart", 3)
+	a.ev.waitN(t, "deposited", len(ids), isKind[Deposited])
+	closeNode(t, a)
+
+	b = tr.b.start(t, withM)
+	b.ev.waitN(t, "messages", len(ids), isKind[MessageReceived])
+	checkOnceInOrder(t, b, tr.a.id.String(), ids)
+	eventually(t, "receipts deposited", func() bool { return b.mbox.receipted.Load() == int64(len(ids)) })
+	closeNode(t, b)
+
+	a = tr.a.start(t, withM)
+	a.ev.waitN(t, "delivered", len(ids), isKind[Delivered])
+	if n := a.ev.count(isKind[SessionUp]); n != 0 {
+		t.Fatalf("a session came up (%d): the receipts were meant to come through the mailbox", n)
+	}
+}
