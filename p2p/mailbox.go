@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 
@@ -23,7 +24,12 @@ import (
 
 // mailboxState is a node's offline-delivery state.
 type mailboxState struct {
-	client    *mailbox.Client
+	client *mailbox.Client // the node's own host: owner requests
+	// depHost and depClient carry deposits under a throwaway peer ID
+	// (depositClient), made at the first deposit.
+	depMu     sync.Mutex
+	depHost   host.Host
+	depClient *mailbox.Client
 	server    *mailbox.Server // nil unless serving
 	own       []peer.AddrInfo // Config.Mailboxes
 	ownAddrs  []multiaddr.Multiaddr
@@ -116,9 +122,17 @@ func (n *Node) startMailbox(cfg Config) error {
 
 // stopMailbox closes the server; the node's context ends the rest.
 func (n *Node) stopMailbox() {
-	if n.mbox != nil && n.mbox.server != nil {
+	if n.mbox == nil {
+		return
+	}
+	if n.mbox.server != nil {
 		_ = n.mbox.server.Close()
 	}
+	n.mbox.depMu.Lock()
+	if n.mbox.depHost != nil {
+		_ = n.mbox.depHost.Close()
+	}
+	n.mbox.depMu.Unlock()
 }
 
 // mailboxLoop runs, until the node closes, the owner's fetch and grants

@@ -2,12 +2,21 @@ package p2p
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/multiformats/go-multiaddr"
 	"golang.org/x/crypto/cryptobyte"
 
@@ -317,16 +326,54 @@ func (n *Node) depositTo(ctx context.Context, pid string, fp e2e.Fingerprint) {
 	}
 }
 
+// depositClient returns the client deposits go through: a libp2p host of
+// its own, under a random key made for this run of the node, that listens
+// nowhere. A deposit from the node's own host would tell the mailbox the
+// depositor's peer ID, that is who writes to its owner; this one tells it
+// only that someone holding a capability did.
+func (n *Node) depositClient() (host.Host, *mailbox.Client, error) {
+	mb := n.mbox
+	mb.depMu.Lock()
+	defer mb.depMu.Unlock()
+	if mb.depHost != nil {
+		return mb.depHost, mb.depClient, nil
+	}
+	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(key),
+		libp2p.NoListenAddrs,
+		libp2p.EnableRelay(), // a mailbox may be reached through a relay
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.DisableMetrics(),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("deposit host: %w", err)
+	}
+	mb.depHost, mb.depClient = h, mailbox.NewClient(h)
+	return h, mb.depClient, nil
+}
+
 // depositOne hands env to the first of pm's mailboxes that takes it.
 func (n *Node) depositOne(ctx context.Context, pm *peerMailbox, env []byte) error {
+	dh, client, err := n.depositClient()
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, a := range pm.addrs {
 		ai, err := peer.AddrInfoFromP2pAddr(a)
 		if err != nil {
 			continue
 		}
+		dh.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
 		cctx, cancel := context.WithTimeout(ctx, n.set.mailboxTimeout)
-		err = n.mbox.client.Deposit(cctx, ai.ID, pm.cp, env)
+		err = client.Deposit(cctx, ai.ID, pm.cp, env)
 		cancel()
 		if err == nil {
 			return nil

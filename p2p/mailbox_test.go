@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -200,6 +201,11 @@ func TestMailboxNothingReadable(t *testing.T) {
 	}
 	a.ev.wait(t, "deposited", isKind[Deposited])
 	scanDir(t, tr.m.dir+"/mailbox", secret, "alice", tr.a.id.String(), string(tr.a.id), a.Fingerprint().String())
+	// The deposit came from a throwaway peer ID: the mailbox never saw
+	// the sender's.
+	if slices.Contains(tr.mNode.host.Peerstore().Peers(), tr.a.id) {
+		t.Fatal("the mailbox knows the sender's peer ID")
+	}
 }
 
 // introduce makes a and b contacts of each other (a connects, b writes
