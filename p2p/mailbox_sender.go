@@ -42,9 +42,12 @@ type peerMailbox struct {
 	bundle *e2e.PrekeyBundle
 	used   int // one-time prekeys of bundle already sealed to
 
-	// In memory only: when to try again after a failure.
-	retry time.Time
-	delay time.Duration
+	// In memory only: when to try again after a failure, and the outbox
+	// seq below which every message is deposited or delivered (so that
+	// an idle contact costs no outbox read per tick).
+	retry    time.Time
+	delay    time.Duration
+	scanFrom uint64
 }
 
 func peerRecordName(pid string) string { return "peer/" + pid }
@@ -252,29 +255,46 @@ func (n *Node) depositAll(ctx context.Context) {
 // waits a little longer.
 func (n *Node) depositTo(ctx context.Context, pid string, fp e2e.Fingerprint) {
 	mb := n.mbox
-	msgs, err := n.store.Outbox(pid, 0)
+	mb.mu.Lock()
+	receipts := mb.receipts[pid]
+	pm := mb.peers[pid]
+	var from uint64
+	if pm != nil {
+		from = pm.scanFrom
+	}
+	mb.mu.Unlock()
+	msgs, err := n.store.Outbox(pid, from)
 	if err != nil {
 		n.log.Error("read outbox", "err", err)
 		return
 	}
 	type item struct {
 		id   [messageIDLen]byte
+		seq  uint64
 		mail []byte
 	}
 	var items []item
+	next := from // every message below is deposited or delivered
 	for _, m := range msgs {
 		if m.State == store.StateQueued || m.State == store.StateSent {
-			items = append(items, item{m.ID, encodeMail(m.Seq, encodeChat(m.ID, m.SentAt, m.Text))})
+			items = append(items, item{m.ID, m.Seq, encodeMail(m.Seq, encodeChat(m.ID, m.SentAt, m.Text))})
+		} else if len(items) == 0 {
+			next = m.Seq + 1
 		}
 	}
-	mb.mu.Lock()
-	receipts := mb.receipts[pid]
-	pm := mb.peers[pid]
-	mb.mu.Unlock()
+	if len(items) == 0 && len(msgs) > 0 {
+		next = msgs[len(msgs)-1].Seq + 1
+	}
 	for _, id := range receipts {
 		items = append(items, item{mail: encodeMail(0, encodeReceipt(id))})
 	}
-	if pm == nil || len(items) == 0 || !pm.owner.Fingerprint().Equal(fp) {
+	if pm == nil || !pm.owner.Fingerprint().Equal(fp) {
+		return
+	}
+	if len(items) == 0 {
+		mb.mu.Lock()
+		pm.scanFrom = max(pm.scanFrom, next)
+		mb.mu.Unlock()
 		return
 	}
 	var deposited [][messageIDLen]byte
@@ -296,11 +316,13 @@ func (n *Node) depositTo(ctx context.Context, pid string, fp e2e.Fingerprint) {
 		}
 		if i < len(items)-len(receipts) {
 			deposited = append(deposited, it.id)
+			next = it.seq + 1
 		} else {
 			sentReceipts++
 		}
 	}
 	mb.mu.Lock()
+	pm.scanFrom = max(pm.scanFrom, next)
 	if len(deposited) > 0 || sentReceipts > 0 {
 		pm.delay = 0
 	}
@@ -309,11 +331,15 @@ func (n *Node) depositTo(ctx context.Context, pid string, fp e2e.Fingerprint) {
 		// Receipts queued meanwhile were appended after these.
 		mb.receipts[pid] = mb.receipts[pid][min(sentReceipts, len(mb.receipts[pid])):]
 	}
-	rec := pm.encode()
-	mb.mu.Unlock()
-	if err := n.store.PutMailboxRecord(peerRecordName(pid), rec); err != nil {
-		n.log.Error("store contact mailbox", "err", err)
+	// The prekeys used are written down (under mu, like
+	// onMailboxPayload's write), unless a MAILBOX replaced the record
+	// meanwhile: its fresh prekeys are all unused.
+	if mb.peers[pid] == pm {
+		if err := n.store.PutMailboxRecord(peerRecordName(pid), pm.encode()); err != nil {
+			n.log.Error("store contact mailbox", "err", err)
+		}
 	}
+	mb.mu.Unlock()
 	if len(deposited) == 0 {
 		return
 	}

@@ -54,9 +54,10 @@ type ownerState struct {
 
 var errOwnerRecord = errors.New("p2p: damaged mailbox owner record")
 
-// encode is the record: u8 version 1, u16 n caps × (vec8 peer ID, cap),
-// u16 n × (vec8 peer ID, vec16 private prekey), u8 n × vec16 last-resort
-// private prekey, u16 n × envelope ID, u16 n × capability to revoke.
+// encode is the record: u8 version 1, u32 n caps × (vec8 peer ID, cap),
+// u32 n × (vec8 peer ID, vec16 private prekey), u8 n × vec16 last-resort
+// private prekey, u16 n × envelope ID, u32 n × capability to revoke.
+// (u32 counts: thousands of contacts hold more than 65535 prekeys.)
 func (o *ownerState) encode() []byte {
 	var b cryptobyte.Builder
 	b.AddUint8(1)
@@ -65,13 +66,13 @@ func (o *ownerState) encode() []byte {
 		peers = append(peers, p)
 	}
 	slices.Sort(peers)
-	b.AddUint16(uint16(len(peers)))
+	b.AddUint32(uint32(len(peers)))
 	for _, p := range peers {
 		c := o.caps[p]
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(p)) })
 		b.AddBytes(c[:])
 	}
-	b.AddUint16(uint16(len(o.oneTime)))
+	b.AddUint32(uint32(len(o.oneTime)))
 	for _, g := range o.oneTime {
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(g.peer)) })
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(g.key.Encode()) })
@@ -84,7 +85,7 @@ func (o *ownerState) encode() []byte {
 	for _, id := range o.seen {
 		b.AddBytes(id[:])
 	}
-	b.AddUint16(uint16(len(o.revoke)))
+	b.AddUint32(uint32(len(o.revoke)))
 	for _, c := range o.revoke {
 		b.AddBytes(c[:])
 	}
@@ -98,20 +99,21 @@ func decodeOwner(raw []byte, id *e2e.Identity) (*ownerState, error) {
 	o := &ownerState{caps: map[string][capabilityLen]byte{}}
 	var version uint8
 	var n16 uint16
-	if !s.ReadUint8(&version) || version != 1 || !s.ReadUint16(&n16) {
+	var n32 uint32
+	if !s.ReadUint8(&version) || version != 1 || !s.ReadUint32(&n32) {
 		return nil, errOwnerRecord
 	}
-	for range n16 {
+	for range n32 {
 		var p, c []byte
 		if !s.ReadUint8LengthPrefixed((*cryptobyte.String)(&p)) || !s.ReadBytes(&c, capabilityLen) {
 			return nil, errOwnerRecord
 		}
 		o.caps[string(p)] = [capabilityLen]byte(c)
 	}
-	if !s.ReadUint16(&n16) {
+	if !s.ReadUint32(&n32) {
 		return nil, errOwnerRecord
 	}
-	for range n16 {
+	for range n32 {
 		var p, k []byte
 		if !s.ReadUint8LengthPrefixed((*cryptobyte.String)(&p)) || !s.ReadUint16LengthPrefixed((*cryptobyte.String)(&k)) {
 			return nil, errOwnerRecord
@@ -147,10 +149,10 @@ func decodeOwner(raw []byte, id *e2e.Identity) (*ownerState, error) {
 		}
 		o.seen = append(o.seen, e2e.EnvelopeID(e))
 	}
-	if !s.ReadUint16(&n16) {
+	if !s.ReadUint32(&n32) {
 		return nil, errOwnerRecord
 	}
-	for range n16 {
+	for range n32 {
 		var c []byte
 		if !s.ReadBytes(&c, capabilityLen) {
 			return nil, errOwnerRecord
