@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"time"
 )
 
@@ -37,6 +39,10 @@ func (c Capability) String() string { return "capability:" + c.Tag().String() }
 
 // GoString hides the capability as String does, for %#v.
 func (c Capability) GoString() string { return c.String() }
+
+// Format hides the capability as String does, for every fmt verb (%d or
+// %x would otherwise print its bytes).
+func (c Capability) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
 
 // A Tag is SHA-256 of a [Capability]: the name under which the mailbox
 // knows a grant. It reveals nothing of the capability.
@@ -80,8 +86,9 @@ var (
 	// ErrNotOwner: the request needs an owner, and the authenticated
 	// peer of the stream is not one of the mailbox's owners.
 	ErrNotOwner = errors.New("mailbox: not an owner of this mailbox")
-	// ErrCapability: the capability was never granted, or was revoked,
-	// or (on grant) belongs to another owner.
+	// ErrCapability: the capability was never granted, was revoked, was
+	// granted by an owner the mailbox no longer serves, or (on grant)
+	// belongs to another owner.
 	ErrCapability = errors.New("mailbox: capability not granted")
 	// ErrQuota: the capability's or the mailbox's quota is full.
 	ErrQuota = errors.New("mailbox: mailbox full")

@@ -2,7 +2,10 @@ package mailbox
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -82,6 +85,13 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("envelope %d differs or out of order", i)
 		}
 	}
+	// A key with the right place and the wrong random half deletes
+	// nothing.
+	guess := got[3].Key
+	guess[15] ^= 1
+	if err := w.oc.Delete(ctx, w.mbox.ID(), guess); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.oc.Delete(ctx, w.mbox.ID(), got[0].Key, got[2].Key); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +102,10 @@ func TestRoundTrip(t *testing.T) {
 	if len(got2) != 1 || got2[0].Key != got[1].Key {
 		t.Fatalf("after delete: %d envelopes", len(got2))
 	}
+	if st, err := w.oc.Status(ctx, w.mbox.ID()); err != nil || st.Waiting != 2 {
+		t.Fatalf("status after delete: %+v, %v", st, err)
+	}
+	checkConsistent(t, w.srv.db)
 	if err := w.oc.Revoke(ctx, w.mbox.ID(), cp); err != nil {
 		t.Fatal(err)
 	}
@@ -100,5 +114,24 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if _, err := w.sc.Fetch(ctx, w.mbox.ID(), 1); !errors.Is(err, ErrNotOwner) {
 		t.Fatalf("fetch by sender: %v, want ErrNotOwner", err)
+	}
+}
+
+// TestCapabilityHidden: no fmt verb prints a capability's bytes.
+func TestCapabilityHidden(t *testing.T) {
+	t.Parallel()
+	cp := newCap(t)
+	raw := hex.EncodeToString(cp[:])
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%d", "%q"} {
+		out := fmt.Sprintf(verb, cp)
+		if strings.Contains(strings.ToLower(out), raw[:16]) || strings.Contains(out, fmt.Sprint(cp[0], " ", cp[1])) {
+			t.Errorf("%s shows the capability: %s", verb, out)
+		}
+		if !strings.Contains(out, cp.Tag().String()) {
+			t.Errorf("%s: %q does not name the tag", verb, out)
+		}
+	}
+	if s := fmt.Sprint(struct{ C Capability }{cp}); strings.Contains(s, raw[:16]) {
+		t.Errorf("inside a struct: %s", s)
 	}
 }

@@ -1,16 +1,25 @@
 package mailbox
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
+
+	"github.com/securechat/securechat/e2e"
 )
 
 func TestMain(m *testing.M) {
@@ -75,4 +84,71 @@ func newCap(t testing.TB) Capability {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// clock is a settable ServerConfig.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// rawRequest sends body as one request frame from h to mbox and returns
+// the answer's code (the first byte of its first frame).
+func rawRequest(t testing.TB, h host.Host, mbox peer.ID, body []byte) byte {
+	t.Helper()
+	ctx := testCtx(t)
+	st, err := h.NewStream(ctx, mbox, ProtocolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetDeadline(time.Now().Add(waitTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	// Written raw (AppendFrame would refuse the oversized bodies some
+	// tests send) and aside: the mailbox may answer and stop reading
+	// before the body is through.
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		_, _ = st.Write(append(binary.AppendUvarint(nil, uint64(len(body))), body...))
+	}()
+	defer func() { <-wrote }()
+	defer func() { _ = st.Reset() }()
+	f, err := e2e.ReadFrame(bufio.NewReader(st), maxResponseSize)
+	if err != nil {
+		t.Fatalf("read answer: %v", err)
+	}
+	return f[0]
+}
+
+// testIdentity loads one of e2e's fixture identities (a or b).
+func testIdentity(t testing.TB, name string) *e2e.Identity {
+	t.Helper()
+	b, err := os.ReadFile("../../e2e/testdata/handshake_identity_" + name + ".hex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := hex.DecodeString(strings.Join(strings.Fields(string(b)), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := e2e.ParseIdentity(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -21,6 +21,9 @@ type quotas struct {
 	capEnvelopes         int64
 	totalEnvelopes       int64
 	maxCapabilities      int
+	// live are the queues of the configured owners (nil: any). A grant
+	// of an owner the operator removed deposits nothing more.
+	live map[queueID]bool
 }
 
 // grant lets cp's holders deposit into q. A capability already granted to
@@ -65,74 +68,125 @@ func (d *db) revoke(q queueID, cp Capability) error {
 	})
 }
 
-// deposit stores env under cp, received at now. It returns whether the
-// envelope was new (false: an envelope with its ID is already in the
-// owner's queue, and nothing changed). The transaction commits with an
-// fsync before deposit returns.
+// A depositJob is one deposit for the committer (see [db.depositBatch]).
+type depositJob struct {
+	cp  Capability
+	env []byte
+	now time.Time
+	// Set by depositBatch: the owner's queue, whether the envelope was
+	// new (false: an envelope with its ID was already in the queue, and
+	// nothing changed), and the refusal (a package error) or the
+	// storage failure.
+	q     queueID
+	fresh bool
+	err   error
+	done  chan struct{}
+}
+
+// deposit stores one envelope, in a transaction of its own.
 func (d *db) deposit(cp Capability, env []byte, now time.Time, qs quotas) (queueID, bool, error) {
-	tag := cp.Tag()
-	id, _, err := e2e.EnvelopeHeader(env)
-	if err != nil {
-		return queueID{}, false, ErrProtocol
-	}
-	var key [16]byte
-	if _, err := rand.Read(key[:]); err != nil {
+	j := &depositJob{cp: cp, env: env, now: now}
+	if err := d.depositBatch([]*depositJob{j}, qs); err != nil {
 		return queueID{}, false, err
 	}
-	var q queueID
-	fresh := false
-	err = d.b.Update(func(tx *bolt.Tx) error {
-		grants := tx.Bucket(bucketGrants)
-		g, ok := parseGrant(grants.Get(tag[:]))
-		if !ok || g.state != grantActive {
-			return ErrCapability
-		}
-		q = g.queue
-		ids := tx.Bucket(bucketIDs)
-		if ids.Get(join(q[:], id[:])) != nil {
-			return nil // idempotent: already held
-		}
-		meta, queues := tx.Bucket(bucketMeta), tx.Bucket(bucketQueues)
-		total, qc := parseCounts(meta.Get(totalKey)), parseCounts(queues.Get(q[:]))
-		size := int64(len(env))
-		if g.n+1 > qs.capEnvelopes || g.bytes+size > qs.capBytes ||
-			total.n+1 > qs.totalEnvelopes || total.bytes+size > qs.totalBytes {
-			return ErrQuota
-		}
-		envB := tx.Bucket(bucketEnv)
-		seq, err := envB.NextSequence()
-		if err != nil {
-			return err
-		}
-		sb := seqBytes(seq)
-		ms := uint64(now.UnixMilli())
-		val := make([]byte, 0, envHeadSize+len(env))
-		val = append(append(append(val, key[:]...), tag[:]...), binary.BigEndian.AppendUint64(nil, ms)...)
-		val = append(val, env...)
-		g.n, g.bytes = g.n+1, g.bytes+size
-		qc.n, qc.bytes = qc.n+1, qc.bytes+size
-		total.n, total.bytes = total.n+1, total.bytes+size
-		for _, p := range []struct {
-			b    *bolt.Bucket
-			k, v []byte
-		}{
-			{envB, join(q[:], sb), val},
-			{tx.Bucket(bucketKeys), join(q[:], key[:]), sb},
-			{ids, join(q[:], id[:]), sb},
-			{tx.Bucket(bucketExpiry), join(binary.BigEndian.AppendUint64(nil, ms), q[:], sb), []byte{}},
-			{grants, tag[:], g.encode()},
-			{queues, q[:], qc.encode()},
-			{meta, totalKey, total.encode()},
-		} {
-			if err := p.b.Put(p.k, p.v); err != nil {
+	return j.q, j.fresh, j.err
+}
+
+// depositBatch stores the jobs' envelopes in one transaction, committed
+// with an fsync before it returns: a group commit, so that deposits that
+// arrive together share one fsync. A refused job (its err set to a
+// package error) writes nothing and does not hold back the others; a
+// storage failure (returned) fails them all, none stored.
+func (d *db) depositBatch(jobs []*depositJob, qs quotas) error {
+	rnd := make([]byte, 8*len(jobs))
+	if _, err := rand.Read(rnd); err != nil {
+		return err
+	}
+	return d.b.Update(func(tx *bolt.Tx) error {
+		for i, j := range jobs {
+			j.q, j.fresh, j.err = queueID{}, false, nil
+			if err := depositTx(tx, j, rnd[8*i:8*i+8], qs); err != nil {
 				return err
 			}
 		}
-		fresh = true
 		return nil
 	})
-	return q, fresh, err
 }
+
+// depositTx stores one job's envelope in tx, or sets j.err to the refusal.
+// Every check comes before the first write.
+func depositTx(tx *bolt.Tx, j *depositJob, rnd []byte, qs quotas) error {
+	tag := j.cp.Tag()
+	id, _, err := e2e.EnvelopeHeader(j.env)
+	if err != nil {
+		j.err = ErrProtocol
+		return nil
+	}
+	grants := tx.Bucket(bucketGrants)
+	g, ok := parseGrant(grants.Get(tag[:]))
+	if !ok || g.state != grantActive {
+		j.err = ErrCapability
+		return nil
+	}
+	q := g.queue
+	if qs.live != nil && !qs.live[q] {
+		j.err = ErrCapability
+		return nil
+	}
+	j.q = q
+	ids := tx.Bucket(bucketIDs)
+	if ids.Get(join(q[:], id[:])) != nil {
+		return nil // idempotent: already held
+	}
+	meta, queues := tx.Bucket(bucketMeta), tx.Bucket(bucketQueues)
+	total, qc := parseCounts(meta.Get(totalKey)), parseCounts(queues.Get(q[:]))
+	size := int64(len(j.env))
+	if g.n+1 > qs.capEnvelopes || g.bytes+size > qs.capBytes ||
+		total.n+1 > qs.totalEnvelopes || total.bytes+size > qs.totalBytes {
+		j.err = ErrQuota
+		return nil
+	}
+	envB := tx.Bucket(bucketEnv)
+	envB.FillPercent = envFillPercent
+	seq, err := envB.NextSequence()
+	if err != nil {
+		return err
+	}
+	sb := seqBytes(seq)
+	// The key names the envelope by its place (seq) and 8 random bytes,
+	// so that a delete needs no index and a guessed seq deletes nothing.
+	key := join(sb, rnd)
+	ms := binary.BigEndian.AppendUint64(nil, uint64(j.now.UnixMilli()))
+	val := make([]byte, 0, envHeadSize+len(j.env))
+	val = append(append(append(append(val, key...), tag[:]...), ms...), j.env...)
+	g.n, g.bytes = g.n+1, g.bytes+size
+	qc.n, qc.bytes = qc.n+1, qc.bytes+size
+	total.n, total.bytes = total.n+1, total.bytes+size
+	expiry := tx.Bucket(bucketExpiry)
+	expiry.FillPercent = envFillPercent
+	for _, p := range []struct {
+		b    *bolt.Bucket
+		k, v []byte
+	}{
+		{envB, join(q[:], sb), val},
+		{ids, join(q[:], id[:]), sb},
+		{expiry, join(ms, q[:], sb), []byte{}},
+		{grants, tag[:], g.encode()},
+		{queues, q[:], qc.encode()},
+		{meta, totalKey, total.encode()},
+	} {
+		if err := p.b.Put(p.k, p.v); err != nil {
+			return err
+		}
+	}
+	j.fresh = true
+	return nil
+}
+
+// envFillPercent packs the pages of the buckets whose keys grow in order
+// (a queue's envelopes, the expiry index) instead of splitting them half
+// full: these pages are rarely inserted into again.
+const envFillPercent = 0.95
 
 // fetch returns q's oldest envelopes, at most max of them and about
 // maxFetchBytes, leaving out those received at or before cutoff (expired:
@@ -170,11 +224,11 @@ func (d *db) fetch(q queueID, max int, cutoff time.Time) ([]Stored, error) {
 func (d *db) remove(q queueID, keys [][16]byte) error {
 	return d.b.Update(func(tx *bolt.Tx) error {
 		for _, k := range keys {
-			sb := tx.Bucket(bucketKeys).Get(join(q[:], k[:]))
-			if len(sb) != 8 {
+			v := tx.Bucket(bucketEnv).Get(join(q[:], k[:8]))
+			if len(v) < 16 || !bytes.Equal(v[:16], k[:]) {
 				continue
 			}
-			if err := removeOne(tx, q, bytes.Clone(sb)); err != nil {
+			if err := removeOne(tx, q, bytes.Clone(k[:8])); err != nil {
 				return err
 			}
 		}
@@ -193,14 +247,13 @@ func removeOne(tx *bolt.Tx, q queueID, sb []byte) error {
 	}
 	// Copies: the value lives in the transaction's pages, which the
 	// deletes below may change.
-	key, tag, ms := bytes.Clone(v[:16]), bytes.Clone(v[16:48]), bytes.Clone(v[48:56])
+	tag, ms := bytes.Clone(v[16:48]), bytes.Clone(v[48:56])
 	id := bytes.Clone(v[envHeadSize+1 : envHeadSize+1+16])
 	size := int64(len(v) - envHeadSize)
 	for _, p := range []struct {
 		b *bolt.Bucket
 		k []byte
 	}{
-		{tx.Bucket(bucketKeys), join(q[:], key)},
 		{tx.Bucket(bucketIDs), join(q[:], id)},
 		{tx.Bucket(bucketExpiry), join(ms, q[:], sb)},
 	} {

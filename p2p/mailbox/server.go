@@ -24,15 +24,19 @@ const (
 	DefaultTotalEnvelopes         = 200_000
 	DefaultMaxCapabilities        = 10_000
 	DefaultTTL                    = 30 * 24 * time.Hour
+	// DefaultRequestsPerSecond bounds the requests of one remote peer: a
+	// token bucket per peer, holding four seconds' worth.
+	DefaultRequestsPerSecond = 50
 )
 
 // Bounds on what one peer can make a mailbox spend. Frame sizes are
 // bounded in wire.go.
 const (
-	// maxStreams is the most request streams handled at once.
+	// maxStreams is the most request streams of non-owners handled at
+	// once.
 	maxStreams = 64
 	// maxStreamsPerPeer is the most request streams of one peer at once.
-	maxStreamsPerPeer = 4
+	maxStreamsPerPeer = 8
 	// maxWatchesPerOwner is the most live watch streams of one owner.
 	maxWatchesPerOwner = 4
 	// streamTimeout is the deadline of a request stream, from its start
@@ -40,10 +44,6 @@ const (
 	streamTimeout = 30 * time.Second
 	// writeTimeout bounds one write on a watch stream.
 	writeTimeout = 10 * time.Second
-	// ratePerSecond and rateBurst bound the requests of one peer: a
-	// token bucket per remote peer.
-	ratePerSecond = 50
-	rateBurst     = 200
 	// maxRatePeers bounds the rate limiter's table.
 	maxRatePeers = 4096
 )
@@ -68,6 +68,9 @@ type ServerConfig struct {
 	TotalEnvelopes         int
 	// MaxCapabilities bounds the grants held, over all owners (10,000).
 	MaxCapabilities int
+	// RequestsPerSecond bounds the requests (streams) of one remote peer,
+	// owners included, with a burst of four seconds' worth (50).
+	RequestsPerSecond int
 	// TTL is how long an envelope is kept (30 days). An expired envelope
 	// is never served, and is deleted at start and by a timer.
 	TTL time.Duration
@@ -92,6 +95,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// jobs hands deposits to the committer (unbuffered: a job taken is
+	// a job answered).
+	jobs chan *depositJob
+
 	mu       sync.Mutex
 	closed   bool
 	streams  int
@@ -107,7 +114,7 @@ func NewServer(h host.Host, cfg ServerConfig) (*Server, error) {
 		return nil, errors.New("mailbox: no owners")
 	}
 	if cfg.PerCapabilityBytes < 0 || cfg.TotalBytes < 0 || cfg.PerCapabilityEnvelopes < 0 ||
-		cfg.TotalEnvelopes < 0 || cfg.MaxCapabilities < 0 || cfg.TTL < 0 {
+		cfg.TotalEnvelopes < 0 || cfg.MaxCapabilities < 0 || cfg.RequestsPerSecond < 0 || cfg.TTL < 0 {
 		return nil, errors.New("mailbox: negative limit")
 	}
 	cfg.PerCapabilityBytes = orDefault(cfg.PerCapabilityBytes, DefaultPerCapabilityBytes)
@@ -115,6 +122,7 @@ func NewServer(h host.Host, cfg ServerConfig) (*Server, error) {
 	cfg.PerCapabilityEnvelopes = orDefault(cfg.PerCapabilityEnvelopes, DefaultPerCapabilityEnvelopes)
 	cfg.TotalEnvelopes = orDefault(cfg.TotalEnvelopes, DefaultTotalEnvelopes)
 	cfg.MaxCapabilities = orDefault(cfg.MaxCapabilities, DefaultMaxCapabilities)
+	cfg.RequestsPerSecond = orDefault(cfg.RequestsPerSecond, DefaultRequestsPerSecond)
 	cfg.TTL = orDefault(cfg.TTL, DefaultTTL)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -135,12 +143,15 @@ func NewServer(h host.Host, cfg ServerConfig) (*Server, error) {
 			maxCapabilities: cfg.MaxCapabilities,
 		},
 		owners:   make(map[peer.ID]queueID, len(cfg.Owners)),
+		jobs:     make(chan *depositJob),
 		perPeer:  make(map[peer.ID]int),
 		rate:     make(map[peer.ID]*bucket),
 		watchers: make(map[queueID]map[chan struct{}]struct{}),
 	}
+	s.qs.live = make(map[queueID]bool, len(cfg.Owners))
 	for _, o := range cfg.Owners {
 		s.owners[o] = d.queue(o)
+		s.qs.live[s.owners[o]] = true
 	}
 	if n, err := d.purge(cfg.Now().Add(-cfg.TTL)); err != nil {
 		_ = d.close()
@@ -149,8 +160,9 @@ func NewServer(h host.Host, cfg ServerConfig) (*Server, error) {
 		log.Info("mailbox: expired envelopes deleted", "count", n)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.purgeLoop()
+	go s.committer()
 	h.SetStreamHandler(ProtocolID, s.handle)
 	return s, nil
 }
@@ -184,7 +196,7 @@ func (s *Server) Close() error {
 // Close.
 func (s *Server) purgeLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(min(s.cfg.TTL/4, time.Hour))
+	t := time.NewTicker(max(min(s.cfg.TTL/4, time.Hour), time.Second))
 	defer t.Stop()
 	for {
 		select {
@@ -192,23 +204,34 @@ func (s *Server) purgeLoop() {
 			return
 		case <-t.C:
 		}
-		if n, err := s.db.purge(s.cfg.Now().Add(-s.cfg.TTL)); err != nil {
-			s.log.Warn("mailbox: purge failed", "err", err)
-		} else if n > 0 {
-			s.log.Info("mailbox: expired envelopes deleted", "count", n)
-		}
+		s.purge(s.cfg.Now().Add(-s.cfg.TTL))
 		s.mu.Lock()
 		s.pruneRate(time.Now())
 		s.mu.Unlock()
 	}
 }
 
+// purge deletes the envelopes received at or before cutoff. It costs one
+// read transaction when none is due, so fetch and status run it first and
+// count and serve only live envelopes.
+func (s *Server) purge(cutoff time.Time) {
+	if n, err := s.db.purge(cutoff); err != nil {
+		s.log.Warn("mailbox: purge failed", "err", err)
+	} else if n > 0 {
+		s.log.Info("mailbox: expired envelopes deleted", "count", n)
+	}
+}
+
 // admit takes a stream slot for p, or refuses: closing, too many streams,
-// or p over its request rate.
+// or p over its request rate. Owners are held to their own per-peer
+// bounds only, so that a crowd of other peers cannot lock them out of
+// their mailbox.
 func (s *Server) admit(p peer.ID) bool {
+	_, owner := s.owners[p]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.streams >= maxStreams || s.perPeer[p] >= maxStreamsPerPeer || !s.allow(p, time.Now()) {
+	if s.closed || (!owner && s.streams >= maxStreams) || s.perPeer[p] >= maxStreamsPerPeer ||
+		!s.allow(p, owner, time.Now()) {
 		return false
 	}
 	s.streams++
@@ -232,7 +255,13 @@ func (s *Server) release(p peer.ID) {
 func (s *Server) handle(st network.Stream) {
 	p := st.Conn().RemotePeer()
 	if !s.admit(p) {
-		_ = st.Reset()
+		// Told in one short write, so that a busy mailbox is not taken
+		// for an unreachable one.
+		if st.SetDeadline(time.Now().Add(time.Second)) == nil {
+			s.answer(st, codeUnavailable, nil)
+		} else {
+			_ = st.Reset()
+		}
 		return
 	}
 	defer s.release(p)
@@ -245,6 +274,11 @@ func (s *Server) handle(st network.Stream) {
 	body, err := e2e.ReadFrame(bufio.NewReader(st), maxRequestSize)
 	if err != nil {
 		s.log.Debug("mailbox: bad request frame", "err", err)
+		if errors.Is(err, e2e.ErrFrameTooLarge) {
+			// Refused from its length alone, its body unread.
+			s.answer(st, codeTooLarge, nil)
+			return
+		}
 		_ = st.Reset()
 		return
 	}
@@ -279,9 +313,52 @@ func (s *Server) handle(st network.Stream) {
 	}
 }
 
+// maxBatch bounds the deposits of one group commit.
+const maxBatch = 64
+
+// committer stores the deposits handed to it, all those waiting in one
+// transaction and one fsync, until Close.
+func (s *Server) committer() {
+	defer s.wg.Done()
+	for {
+		var batch []*depositJob
+		select {
+		case <-s.ctx.Done():
+			return
+		case j := <-s.jobs:
+			batch = append(batch, j)
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+			default:
+				break drain
+			}
+		}
+		if err := s.db.depositBatch(batch, s.qs); err != nil {
+			for _, j := range batch {
+				j.err = err
+			}
+		}
+		for _, j := range batch {
+			close(j.done)
+		}
+	}
+}
+
 // deposit stores one envelope and answers once it is on disk.
 func (s *Server) deposit(st network.Stream, req request) {
-	q, fresh, err := s.db.deposit(req.cap, req.envelope, s.cfg.Now(), s.qs)
+	j := &depositJob{cp: req.cap, env: req.envelope, now: s.cfg.Now(), done: make(chan struct{})}
+	select {
+	case s.jobs <- j:
+	case <-s.ctx.Done():
+		s.answer(st, codeUnavailable, nil)
+		return
+	}
+	<-j.done
+	q, fresh, err := j.q, j.fresh, j.err
 	if err != nil {
 		s.log.Debug("mailbox: deposit refused", "err", err)
 		s.answerErr(st, err)
@@ -295,7 +372,9 @@ func (s *Server) deposit(st network.Stream, req request) {
 
 // fetch answers with q's oldest unexpired envelopes.
 func (s *Server) fetch(st network.Stream, q queueID, max int) {
-	items, err := s.db.fetch(q, max, s.cfg.Now().Add(-s.cfg.TTL))
+	cutoff := s.cfg.Now().Add(-s.cfg.TTL)
+	s.purge(cutoff)
+	items, err := s.db.fetch(q, max, cutoff)
 	if err != nil {
 		s.answerErr(st, err)
 		return
@@ -313,6 +392,7 @@ func (s *Server) fetch(st network.Stream, q queueID, max int) {
 
 // status answers with q's counts.
 func (s *Server) status(st network.Stream, q queueID) {
+	s.purge(s.cfg.Now().Add(-s.cfg.TTL))
 	qc, total, err := s.db.status(q)
 	if err != nil {
 		s.answerErr(st, err)
@@ -349,20 +429,22 @@ type bucket struct {
 	last   time.Time
 }
 
-// allow takes a token of p's bucket. s.mu is held.
-func (s *Server) allow(p peer.ID, now time.Time) bool {
+// allow takes a token of p's bucket. A full table refuses new peers
+// but never an owner. s.mu is held.
+func (s *Server) allow(p peer.ID, owner bool, now time.Time) bool {
 	b := s.rate[p]
 	if b == nil {
-		if len(s.rate) >= maxRatePeers {
+		if len(s.rate) >= maxRatePeers && !owner {
 			s.pruneRate(now)
 			if len(s.rate) >= maxRatePeers {
 				return false
 			}
 		}
-		b = &bucket{tokens: rateBurst, last: now}
+		b = &bucket{tokens: 4 * float64(s.cfg.RequestsPerSecond), last: now}
 		s.rate[p] = b
 	}
-	b.tokens = min(rateBurst, b.tokens+now.Sub(b.last).Seconds()*ratePerSecond)
+	rate := float64(s.cfg.RequestsPerSecond)
+	b.tokens = min(4*rate, b.tokens+now.Sub(b.last).Seconds()*rate)
 	b.last = now
 	if b.tokens < 1 {
 		return false
@@ -374,8 +456,9 @@ func (s *Server) allow(p peer.ID, now time.Time) bool {
 // pruneRate forgets the buckets that have refilled: they are the same as
 // new ones. s.mu is held.
 func (s *Server) pruneRate(now time.Time) {
+	rate := float64(s.cfg.RequestsPerSecond)
 	for p, b := range s.rate {
-		if b.tokens+now.Sub(b.last).Seconds()*ratePerSecond >= rateBurst {
+		if b.tokens+now.Sub(b.last).Seconds()*rate >= 4*rate {
 			delete(s.rate, p)
 		}
 	}

@@ -118,9 +118,17 @@ func (s *Server) notify(q queueID) {
 	}
 }
 
+// watchIdleOverride, if set (by tests), replaces watchIdle's value.
+var watchIdleOverride time.Duration
+
 // watchIdle is how long the client waits for a tick (keepalives included)
-// before it takes the watch stream for dead.
-func watchIdle() time.Duration { return 3 * keepaliveInterval }
+// before it takes the watch stream for dead: three keepalive intervals.
+func watchIdle() time.Duration {
+	if watchIdleOverride != 0 {
+		return watchIdleOverride
+	}
+	return 3 * keepaliveInterval
+}
 
 // Watch opens a live stream to the mailbox, as an owner, on which the
 // mailbox pushes a tick after each deposit for this owner. Ticks coalesce:

@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"encoding/binary"
+	"errors"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -168,24 +169,24 @@ func codeError(code byte) error {
 	}
 }
 
-// errorCode maps the server's error to its response code.
+// errorCode maps the server's error to its response code: the package's
+// errors to theirs, anything else (a storage failure) to unavailable.
 func errorCode(err error) byte {
-	switch err {
-	case nil:
-		return codeOK
-	case ErrNotOwner:
-		return codeNotOwner
-	case ErrCapability:
-		return codeCapability
-	case ErrQuota:
-		return codeQuota
-	case ErrTooLarge:
-		return codeTooLarge
-	case ErrProtocol:
-		return codeProtocol
-	default:
-		return codeUnavailable
+	for _, e := range []struct {
+		err  error
+		code byte
+	}{
+		{ErrNotOwner, codeNotOwner}, {ErrCapability, codeCapability}, {ErrQuota, codeQuota},
+		{ErrTooLarge, codeTooLarge}, {ErrProtocol, codeProtocol},
+	} {
+		if errors.Is(err, e.err) {
+			return e.code
+		}
 	}
+	if err == nil {
+		return codeOK
+	}
+	return codeUnavailable
 }
 
 // appendItem encodes one fetched envelope:
