@@ -55,8 +55,8 @@ func (n *Node) saveOwner() error {
 
 // sendMailboxInfo tells a contact whose session just came up where and how
 // to deposit for us: a MAILBOX payload with a fresh batch of one-time
-// prekeys. The prekeys are stored (and the capability granted, when the
-// mailbox answers) before the payload leaves.
+// prekeys. The prekeys are stored before the payload leaves; the
+// capability is granted right after.
 func (n *Node) sendMailboxInfo(ss *session) {
 	mb := n.mbox
 	if ss.stranger.Load() {
@@ -82,7 +82,6 @@ func (n *Node) sendMailboxInfo(ss *session) {
 		n.log.Error("prekeys", "err", err)
 		return
 	}
-	n.grant(n.ctx, mailbox.Capability(cp))
 	b := recordBatch{ss: ss}
 	err = b.add(func() ([]byte, error) { return ss.sec.Seal(encodeMailbox(mb.ownAddrs, cp, bundle.Bytes())) })
 	if werr := b.write(); err == nil {
@@ -92,6 +91,10 @@ func (n *Node) sendMailboxInfo(ss *session) {
 		n.log.Debug("send mailbox info", "peer_id", ss.pid, "err", err)
 		_ = ss.st.Reset()
 	}
+	// Granted after the payload left, so that a session that ends soon
+	// still carried it; a deposit before the grant is refused and tried
+	// again.
+	n.grant(n.ctx, mailbox.Capability(cp))
 }
 
 // grant grants cp on every own mailbox that does not have it yet; the ones
