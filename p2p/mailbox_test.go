@@ -162,8 +162,10 @@ func TestMailboxCoreScenario(t *testing.T) {
 	}
 	closeNode(t, a)
 
+	t0 := time.Now()
 	b = tr.startB(t)
 	b.ev.waitN(t, "messages", count, func(e Event) bool { _, ok := e.(MessageReceived); return ok })
+	t.Logf("owner start to last of %d messages shown: %v (a figure, not a check)", count, time.Since(t0))
 	got := received(b.ev, tr.a.id.String())
 	for i, m := range got {
 		if i >= count || m.ID != ids[i] || m.Text != fmt.Sprintf("offline %d", i) {
