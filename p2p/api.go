@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 
 	"github.com/securechat/securechat/e2e"
@@ -68,6 +69,18 @@ type Config struct {
 	// in private ranges (nested or carrier-grade NAT, test networks), not
 	// only public ones. Loopback addresses are never used.
 	HolePunchPrivate bool
+
+	// Mailboxes are mailbox nodes (p2p/mailbox), each address ending in
+	// /p2p/<id>, that keep sealed envelopes for this node while it is
+	// offline: the node grants each contact a capability on them, tells
+	// the contact inside their session, and fetches what they hold
+	// (mailbox_owner.go). At most 4.
+	Mailboxes []multiaddr.Multiaddr
+	// ServeMailbox makes the node a mailbox for MailboxOwners, keeping
+	// their envelopes in <Home>/mailbox (it needs a Home).
+	ServeMailbox bool
+	// MailboxOwners are the peer IDs a serving mailbox accepts as owners.
+	MailboxOwners []peer.ID
 
 	// circuitsOnly makes the node advertise its circuit addresses alone,
 	// as a node behind a NAT is reached: tests on loopback use it so that

@@ -114,6 +114,7 @@ func (n *Node) Forget(peerID string) error {
 	// peer's next use.
 	n.outq.drop(pid)
 	n.hangUp(p)
+	n.mailboxDrop(pid) // mailbox.go
 	return nil
 }
 

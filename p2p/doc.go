@@ -50,6 +50,13 @@
 //     store and mirrored in memory; the send window a Send waits on while
 //     the session is up (backpressure), and the offline cap.
 //   - history.go: [Node.History].
+//   - mailbox.go: offline delivery's state and loop, the mailbox server
+//     (Config.ServeMailbox) and [Node.Mailboxes]; mailbox_owner.go: the
+//     owner grants capabilities, sends MAILBOX, fetches, opens, stores,
+//     deletes; mailbox_sender.go: a contact's mailbox, and deposits after
+//     10 s without a session ([Deposited]); mailbox_payload.go: MAILBOX,
+//     PREKEYS and the plaintext inside an envelope; prekeys.go: the
+//     owner's prekeys, capabilities and opened envelope IDs.
 //   - redial.go: redial of known peers with backoff.
 //   - host.go: the libp2p host, its resource manager and limits.
 //   - gater.go: the connection gater that enforces blocks.

@@ -98,6 +98,14 @@ type Delivered struct {
 	ID     string
 }
 
+// Deposited reports that message ID, to a peer without a session, was
+// sealed and stored by that peer's mailbox (mailbox_sender.go). The
+// message stays in the outbox until [Delivered].
+type Deposited struct {
+	PeerID string
+	ID     string
+}
+
 // Alert reports a security event. Kind is one of the Alert* constants.
 type Alert struct {
 	Kind    string
@@ -112,6 +120,9 @@ const (
 	AlertBadFrame        = "bad_frame"
 	AlertReplay          = "replay"
 	AlertNameCollision   = "name_collision"
+	// AlertMailbox: an envelope fetched from our mailbox was sealed by
+	// another identity than the contact its capability was given to.
+	AlertMailbox = "mailbox"
 )
 
 // NameChanged reports that a peer announced a new name inside its live
@@ -136,6 +147,7 @@ type DialFailed struct {
 }
 
 func (Ready) isEvent()           {}
+func (Deposited) isEvent()       {}
 func (PeerFound) isEvent()       {}
 func (SessionUp) isEvent()       {}
 func (SessionDown) isEvent()     {}

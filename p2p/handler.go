@@ -168,6 +168,7 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 		preferred:         lowInitiated,
 		started:           time.Now(),
 		fp:                bundle.Identity().Fingerprint(),
+		pub:               bundle.Identity(),
 		wake:              make(chan struct{}, 1),
 		done:              make(chan struct{}),
 		heartbeatInterval: n.set.heartbeatInterval,
@@ -347,6 +348,9 @@ func (n *Node) onHello(ss *session, name string) {
 	stranger := ss.stranger.Load()
 	n.unlockAndEmit(SessionUp{PeerID: ss.pid, Fingerprint: ss.fp, Name: name, Trust: ss.trust, Conn: n.sessionPath(ps, ss), Stranger: stranger})
 	n.redial.reset(ss.peer) // redial.go
+	if !stranger {
+		n.mailboxSessionUp(ss) // mailbox.go
+	}
 }
 
 // onChat handles a message: it reports false if ss is not the live session

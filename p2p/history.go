@@ -20,6 +20,7 @@ const MaxHistoryLimit = 10000
 const (
 	StateQueued    = "queued"    // in the outbox, not yet written to a session
 	StateSent      = "sent"      // written to a session; no receipt yet
+	StateDeposited = "deposited" // sealed in the peer's mailbox; no receipt yet
 	StateDelivered = "delivered" // the peer's receipt arrived (incoming: received)
 )
 
@@ -30,7 +31,7 @@ type HistoryEntry struct {
 	FromMe bool
 	Text   string // incoming texts are sanitized, as MessageReceived shows them
 	SentAt time.Time
-	State  string // StateQueued, StateSent or StateDelivered
+	State  string // StateQueued, StateSent, StateDeposited or StateDelivered
 	// Seq orders the node's messages: pass the oldest entry's to
 	// [Node.HistoryBefore] for the page before it.
 	Seq uint64

@@ -60,6 +60,9 @@ type Node struct {
 	// disc is the mDNS discovery (discovery.go); nil without Config.MDNS.
 	disc *mdns.Discovery
 
+	// mbox is offline delivery (mailbox.go).
+	mbox *mailboxState
+
 	// wan holds relays, hole punching and the address watch
 	// (reachability.go, path.go).
 	wan *wanState
@@ -125,6 +128,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 func newNode(ctx context.Context, cfg Config, set settings) (*Node, error) {
 	if cfg.MaxSessions < 0 {
 		return nil, fmt.Errorf("p2p: MaxSessions %d is negative", cfg.MaxSessions)
+	}
+	if err := checkMailboxConfig(cfg); err != nil {
+		return nil, err
 	}
 	keys, err := loadKeys(cfg, set.newIdentity)
 	if err != nil {
@@ -225,6 +231,16 @@ func start(ctx context.Context, cfg Config, set settings, keys nodeKeys, st stor
 	if err := n.startWAN(cfg); err != nil {
 		n.cancel()
 		n.wg.Wait()
+		n.stopWAN()
+		_ = n.host.Close()
+		_ = n.rm.Close()
+		libp2pLogs.root.clear(n)
+		return nil, err
+	}
+	if err := n.startMailbox(cfg); err != nil { // mailbox.go
+		n.cancel()
+		n.wg.Wait()
+		n.stopMailbox()
 		n.stopWAN()
 		_ = n.host.Close()
 		_ = n.rm.Close()
@@ -395,6 +411,7 @@ func (n *Node) close() error {
 		_ = n.disc.Close()
 	}
 	n.wg.Wait()
+	n.stopMailbox()
 	n.stopWAN() // relay service, reservations, hole punching: before the host
 
 	var errs []error

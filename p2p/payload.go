@@ -45,6 +45,10 @@ type payload struct {
 	sentAt time.Time             // chat, millisecond precision
 	text   string                // chat
 	addrs  []multiaddr.Multiaddr // addrs
+
+	mailboxes  []multiaddr.Multiaddr // mailbox (mailbox_payload.go)
+	capability [capabilityLen]byte   // mailbox
+	bundle     []byte                // mailbox, prekeys: a prekey bundle
 }
 
 func encodeHello(name string) []byte { return encodeNamed(payloadHello, name) }
@@ -121,6 +125,14 @@ func parsePayload(b []byte) (payload, error) {
 			return payload{}, errPayload
 		}
 		p.addrs = addrs
+	case payloadMailbox:
+		if !parseMailboxBody(b, &p) {
+			return payload{}, errPayload
+		}
+	case payloadPrekeys:
+		if !parseBundleBody(b, &p) {
+			return payload{}, errPayload
+		}
 	default:
 		return payload{}, errPayload
 	}

@@ -92,6 +92,9 @@ func FuzzParsePayload(f *testing.F) {
 	f.Add(encodeReceipt(id))
 	f.Add(encodeAddrs(sampleAddrs(f)))
 	f.Add([]byte{})
+	bundle := sampleBundle(f)
+	f.Add(encodeMailbox(sampleMailboxAddrs(f), [capabilityLen]byte{9}, bundle))
+	f.Add(encodePrekeys(bundle))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := parsePayload(b)
 		if err != nil {
@@ -110,6 +113,10 @@ func FuzzParsePayload(f *testing.F) {
 			again = encodeReceipt(p.id)
 		case payloadAddrs:
 			again = encodeAddrs(p.addrs)
+		case payloadMailbox:
+			again = encodeMailbox(p.mailboxes, p.capability, p.bundle)
+		case payloadPrekeys:
+			again = encodePrekeys(p.bundle)
 		default:
 			t.Fatalf("parsed unknown type %d", p.typ)
 		}

@@ -52,6 +52,7 @@ type session struct {
 	preferred bool         // initiated by the lower peer ID: wins a tie-break
 	started   time.Time
 	fp        e2e.Fingerprint
+	pub       *e2e.PublicIdentity // the peer's identity, fingerprint fp
 	trust     Trust
 	// stranger is set while the peer is a stranger (stranger.go): its
 	// messages are kept in memory, not in the store.
@@ -70,6 +71,9 @@ type session struct {
 	localClose     bool      // we sent CLOSE (Node.Close)
 	helloSeen      bool
 	addrsDue       bool // our addresses changed: the writer sends ADDRS (peeraddrs.go)
+	// mailboxInfo is the last MAILBOX a stranger sent, applied if the
+	// user makes it a contact during the session (mailbox.go).
+	mailboxInfo *payload
 
 	addrsSent   []byte // the last ADDRS payload sent: sendHello, then the writer
 	addrsWrites int    // contact writes the peer's ADDRS caused: the reader
@@ -440,6 +444,8 @@ func (ss *session) handlePayload(pt []byte) bool {
 		n.onName(ss, SanitizeName(p.name)) // nick.go
 	case payloadAddrs:
 		n.onAddrs(ss, p.addrs)
+	case payloadMailbox, payloadPrekeys:
+		n.onMailboxPayload(ss, p) // mailbox_sender.go
 	}
 	return true
 }

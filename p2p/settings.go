@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/securechat/securechat/e2e"
+	"github.com/securechat/securechat/p2p/mailbox"
 )
 
 // settings are a node's internal timings and key source. [New] always uses
@@ -42,6 +43,21 @@ type settings struct {
 	// never send receipts, like a peer that lost them all. Always nil in
 	// production.
 	noReceipts *atomic.Bool
+
+	// Offline delivery (mailbox*.go): a contact that named a mailbox
+	// and has had no session for depositAfter (10 s) gets our outbox
+	// there; deposits are checked every mailboxTick, a failed one is
+	// tried again after depositRetry (doubling, up to 5 min); an owner
+	// fetches every fetchInterval besides its watch; every mailbox
+	// request is bounded by mailboxTimeout.
+	depositAfter   time.Duration
+	depositRetry   time.Duration
+	mailboxTick    time.Duration
+	fetchInterval  time.Duration
+	mailboxTimeout time.Duration
+	// mailboxServer, when set, adjusts a serving node's mailbox
+	// configuration (tests: small quotas, a clock). Nil in production.
+	mailboxServer func(*mailbox.ServerConfig)
 }
 
 // defaultSettings are the production values.
@@ -55,6 +71,11 @@ func defaultSettings() settings {
 		newIdentity:         e2e.GenerateIdentity,
 		listenDefaults:      defaultListenAddrs,
 		queue:               defaultQueueLimits(),
+		depositAfter:        10 * time.Second,
+		depositRetry:        5 * time.Second,
+		mailboxTick:         time.Second,
+		fetchInterval:       time.Minute,
+		mailboxTimeout:      20 * time.Second,
 	}
 }
 

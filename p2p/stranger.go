@@ -295,11 +295,18 @@ func (n *Node) promoteLocked(p peer.ID) error {
 			return fmt.Errorf("store a stranger's messages: %w", err)
 		}
 	}
+	var promoted *session
 	n.mu.Lock()
 	if ps := n.peers[p]; ps != nil && ps.current != nil {
 		ps.current.stranger.Store(false)
+		if ps.up {
+			promoted = ps.current
+		}
 	}
 	n.mu.Unlock()
+	if promoted != nil {
+		n.mailboxPromoted(promoted) // mailbox.go
+	}
 	return nil
 }
 

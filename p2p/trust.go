@@ -256,6 +256,7 @@ func (n *Node) Block(peerID string) error {
 	}
 	n.gater.block(p) // from now on no connection in either direction
 	n.hangUp(p)
+	n.mailboxDrop(p.String()) // mailbox.go
 	return nil
 }
 

@@ -196,6 +196,8 @@ func eventJSON(ev p2p.Event) any {
 		return messageEvent{"message", e.PeerID, e.ID, e.Text, rfc3339(e.SentAt), e.Stranger}
 	case p2p.Delivered:
 		return msgIDEvent{Event: "delivered", PeerID: e.PeerID, ID: e.ID}
+	case p2p.Deposited:
+		return msgIDEvent{Event: "deposited", PeerID: e.PeerID, ID: e.ID}
 	case p2p.Alert:
 		return alertEvent{"alert", e.Kind, e.PeerID, e.Message}
 	case p2p.NameChanged:

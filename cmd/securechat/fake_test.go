@@ -157,6 +157,10 @@ func (n *fakeNode) Diagnostics() p2p.Diagnostics {
 	return n.diag
 }
 
+func (n *fakeNode) Mailboxes(context.Context) []p2p.MailboxStatus {
+	return []p2p.MailboxStatus{{Addr: "/ip4/192.0.2.9/tcp/4001/p2p/mbox", Reachable: true, Waiting: 2, Bytes: 4096, QuotaBytes: 1 << 30, FreeBytes: 1 << 29}}
+}
+
 func (n *fakeNode) Send(ctx context.Context, to, text string) (string, error) {
 	_, id, err := n.SendTo(ctx, to, text)
 	return id, err

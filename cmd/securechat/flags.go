@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 
 	"github.com/securechat/securechat/p2p/relay"
@@ -50,8 +51,11 @@ type config struct {
 	connect        []dialTarget // multiaddrs and invites (invite.go)
 	relays         []multiaddr.Multiaddr
 	serveRelay     bool
-	holePunchPriv  bool // --holepunch-private
-	jsonOut        bool // doctor --json
+	mailboxes      []multiaddr.Multiaddr // --mailbox
+	serveMailbox   bool
+	mailboxOwners  []peer.ID // --mailbox-owner
+	holePunchPriv  bool      // --holepunch-private
+	jsonOut        bool      // doctor --json
 	mdns           bool
 	name           string
 	nameSet        bool // --name was given: it replaces the saved name
@@ -115,6 +119,12 @@ Flags (usable in any order, before or after the subcommand):
   --relay MULTIADDR         keep a reservation on this circuit relay (ends in /p2p/<relay-id>),
                             so peers reach this node through it; repeatable
   --serve-relay             also be a circuit relay for other nodes (bounded; see README)
+  --mailbox MULTIADDR       a mailbox node (ends in /p2p/<id>) that keeps messages for this
+                            node while it is offline; contacts learn it in the session;
+                            repeatable (at most 4)
+  --serve-mailbox           also keep sealed envelopes for the --mailbox-owner nodes,
+                            in <home>/mailbox
+  --mailbox-owner PEER_ID   a node this mailbox serves (with --serve-mailbox); repeatable
   --holepunch-private       also hole punch to outside addresses in private ranges
                             (carrier-grade or nested NAT)
 
@@ -147,6 +157,43 @@ func (l multiaddrList) Set(s string) error {
 		return err
 	}
 	*l.addrs = append(*l.addrs, a)
+	return nil
+}
+
+// peerIDList is a repeatable flag of peer IDs (--mailbox-owner).
+type peerIDList struct {
+	name   string
+	ids    *[]peer.ID
+	failed *error
+}
+
+func (l peerIDList) String() string { return "" }
+
+func (l peerIDList) Set(s string) error {
+	id, err := peer.Decode(strings.TrimSpace(s))
+	if err != nil {
+		*l.failed = usageErrorf("", "--%s %q: not a peer ID", l.name, clip(s))
+		return err
+	}
+	*l.ids = append(*l.ids, id)
+	return nil
+}
+
+// maxMailboxFlags is how many --mailbox a node takes (p2p keeps at most 4).
+const maxMailboxFlags = 4
+
+// checkMailboxFlags refuses mailbox flags that cannot work together.
+func checkMailboxFlags(cfg *config) error {
+	switch {
+	case len(cfg.mailboxes) > maxMailboxFlags:
+		return usageErrorf("", "--mailbox: at most %d mailboxes", maxMailboxFlags)
+	case len(cfg.mailboxOwners) > 0 && !cfg.serveMailbox:
+		return usageErrorf("", "--mailbox-owner needs --serve-mailbox")
+	case cfg.serveMailbox && len(cfg.mailboxOwners) == 0:
+		return usageErrorf("", "--serve-mailbox needs at least one --mailbox-owner PEER_ID")
+	case cfg.serveMailbox && cfg.ephemeral:
+		return usageErrorf("", "--serve-mailbox keeps envelopes on disk: not with --ephemeral")
+	}
 	return nil
 }
 
@@ -203,6 +250,9 @@ func parseArgs(args []string, env environment) (*config, error) {
 	fs.Var(connectList{targets: &cfg.connect, failed: &flagErr}, "connect", "")
 	fs.Var(multiaddrList{name: "relay", addrs: &cfg.relays, needP2P: true, failed: &flagErr}, "relay", "")
 	fs.BoolVar(&cfg.serveRelay, "serve-relay", false, "")
+	fs.Var(multiaddrList{name: "mailbox", addrs: &cfg.mailboxes, needP2P: true, failed: &flagErr}, "mailbox", "")
+	fs.BoolVar(&cfg.serveMailbox, "serve-mailbox", false, "")
+	fs.Var(peerIDList{name: "mailbox-owner", ids: &cfg.mailboxOwners, failed: &flagErr}, "mailbox-owner", "")
 	fs.BoolVar(&cfg.holePunchPriv, "holepunch-private", false, "")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "")
 	fs.BoolVar(&noMDNS, "no-mdns", false, "")
@@ -274,6 +324,9 @@ func parseArgs(args []string, env environment) (*config, error) {
 		if _, err := relay.ParseRelays(cfg.relays); err != nil {
 			return nil, usageErrorf("", "--relay: %v", err)
 		}
+	}
+	if err := checkMailboxFlags(cfg); err != nil {
+		return nil, err
 	}
 	cfg.mdns = !noMDNS
 

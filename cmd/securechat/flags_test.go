@@ -59,6 +59,15 @@ func TestUsageErrors(t *testing.T) {
 		{"too many sessions", []string{"--max-sessions=10001"}, "--max-sessions"},
 		{"sessions not a number", []string{"--max-sessions", "lots"}, "--max-sessions \"lots\""},
 		{"sessions without value", []string{"--max-sessions"}, "--max-sessions needs a value"},
+		{"mailbox without p2p", []string{"--mailbox", "/ip4/127.0.0.1/tcp/4002"}, "--mailbox"},
+		{"malformed mailbox", []string{"--mailbox", "mailbox.example"}, "--mailbox"},
+		{"five mailboxes", []string{"--mailbox", "/ip4/127.0.0.1/tcp/1/p2p/" + validPeerID, "--mailbox", "/ip4/127.0.0.1/tcp/2/p2p/" + validPeerID,
+			"--mailbox", "/ip4/127.0.0.1/tcp/3/p2p/" + validPeerID, "--mailbox", "/ip4/127.0.0.1/tcp/4/p2p/" + validPeerID,
+			"--mailbox", "/ip4/127.0.0.1/tcp/5/p2p/" + validPeerID}, "at most 4"},
+		{"bad mailbox owner", []string{"--serve-mailbox", "--mailbox-owner", "bob"}, `--mailbox-owner "bob": not a peer ID`},
+		{"serve mailbox without owner", []string{"--serve-mailbox"}, "--serve-mailbox needs at least one --mailbox-owner"},
+		{"owner without serve", []string{"--mailbox-owner", validPeerID}, "--mailbox-owner needs --serve-mailbox"},
+		{"ephemeral mailbox", []string{"--ephemeral", "--serve-mailbox", "--mailbox-owner", validPeerID}, "not with --ephemeral"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,18 +114,23 @@ func TestParseArgs(t *testing.T) {
 	cfg, err := parseArgs([]string{
 		"--no-mdns", "id", "--listen", "/ip4/127.0.0.1/tcp/0", "--listen=/ip4/127.0.0.1/udp/0/quic-v1",
 		"-connect", peer, "--name", " bob ", "--headless", "--ephemeral", "--passphrase-file", "pf", "--home", "h",
-		"--max-sessions", "550",
+		"--max-sessions", "550", "--mailbox", peer,
 	}, mapEnv{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.command != cmdID || cfg.mdns || !cfg.headless || !cfg.ephemeral || cfg.home != "h" ||
 		cfg.passphraseFile != "pf" || cfg.name != "bob" || len(cfg.listen) != 2 || len(cfg.connect) != 1 ||
-		cfg.maxSessions != 550 {
+		cfg.maxSessions != 550 || len(cfg.mailboxes) != 1 {
 		t.Errorf("parsed %+v", cfg)
 	}
 	if cfg.connect[0].String() != peer {
 		t.Errorf("connect %v", cfg.connect[0])
+	}
+
+	cfg, err = parseArgs([]string{"--serve-mailbox", "--mailbox-owner", validPeerID, "--mailbox-owner", " " + validPeerID + " "}, mapEnv{})
+	if err != nil || !cfg.serveMailbox || len(cfg.mailboxOwners) != 2 || cfg.mailboxOwners[1].String() != validPeerID {
+		t.Errorf("mailbox server flags: %v %+v", err, cfg)
 	}
 
 	cfg, err = parseArgs(nil, mapEnv{envHome: "/tmp/sc", envDebug: "1"})

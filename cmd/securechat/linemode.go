@@ -39,6 +39,7 @@ const lineHelp = `Commands:
   /invite                     print your invite (one line) to give to a friend
   /myid [all]                 your peer ID, fingerprint and invite (all: every address)
   /doctor                     why a friend cannot reach you: addresses, relays, punches
+  /mailbox                    your mailboxes: reachable, messages waiting, space left
   /peers                      list known peers
   /msg PEER [text]            talk to PEER (name, peer ID or fingerprint); send text
   /verify [PEER]              show what to compare with PEER out of band
@@ -159,8 +160,8 @@ func (lm *lineMode) handle(ctx context.Context, line string) (quit bool) {
 		}
 		lm.printf("*** connecting to %s ...\n", t)
 		lm.dials.start(t, "")
-	case "/invite", "/myid", "/doctor":
-		lm.reachCommand(cmd, args) // linemode_invite.go
+	case "/invite", "/myid", "/doctor", "/mailbox":
+		lm.reachCommand(ctx, cmd, args) // linemode_invite.go
 	case "/msg":
 		who, text, _ := strings.Cut(rest, " ")
 		if who == "" {
@@ -391,6 +392,8 @@ func (lm *lineMode) event(ev p2p.Event) {
 		lm.printf("*** found %s via %s\n", e.PeerID, sanitizeName(e.Via))
 	case p2p.Delivered:
 		lm.printf("*** delivered to %s\n", peerLabel(lm.peer(e.PeerID)))
+	case p2p.Deposited:
+		lm.printf("*** left in the mailbox of %s\n", peerLabel(lm.peer(e.PeerID)))
 	case p2p.Alert:
 		if e.Kind == p2p.AlertHandshakeFailed {
 			lm.handshakeFailed(e) // linemode_events.go: rate-limited

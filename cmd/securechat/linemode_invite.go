@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/securechat/securechat/cmd/securechat/internal/doctor"
+	"github.com/securechat/securechat/cmd/securechat/tui"
 )
 
-// reachCommand runs the line interface's /invite, /myid [all] and /doctor.
-func (lm *lineMode) reachCommand(cmd string, args []string) {
+// reachCommand runs the line interface's /invite, /myid [all], /doctor
+// and /mailbox.
+func (lm *lineMode) reachCommand(ctx context.Context, cmd string, args []string) {
 	switch cmd {
 	case "/invite":
 		inv, err := lm.node.Invite()
@@ -30,6 +33,12 @@ func (lm *lineMode) reachCommand(cmd string, args []string) {
 		}
 	case "/doctor":
 		for _, l := range doctor.Text(doctor.New(lm.node.Diagnostics()), time.Local) {
+			lm.printf("  %s\n", l)
+		}
+	case "/mailbox":
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		for _, l := range tui.MailboxLines(lm.node.Mailboxes(ctx)) {
 			lm.printf("  %s\n", l)
 		}
 	}

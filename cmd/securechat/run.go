@@ -130,6 +130,9 @@ func startNode(ctx context.Context, cfg *config, env environment, logger *slog.L
 
 		Relays:           cfg.relays,
 		ServeRelay:       cfg.serveRelay,
+		Mailboxes:        cfg.mailboxes,
+		ServeMailbox:     cfg.serveMailbox,
+		MailboxOwners:    cfg.mailboxOwners,
 		HolePunchPrivate: cfg.holePunchPriv,
 	}
 	if cfg.nameSet {

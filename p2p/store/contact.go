@@ -113,6 +113,10 @@ type Store interface {
 	// MarkSent moves the given outgoing messages from queued to sent in
 	// the history.
 	MarkSent(peerID string, ids [][MessageIDLen]byte) error
+	// MarkDeposited moves the given outgoing messages from queued or sent
+	// to deposited: sealed in the peer's mailbox, still awaiting a receipt.
+	// It returns the IDs it changed.
+	MarkDeposited(peerID string, ids [][MessageIDLen]byte) ([][MessageIDLen]byte, error)
 	// Delivered handles peerID's receipt for message id: it leaves the
 	// outbox and is marked delivered in the history, in one transaction.
 	// The bool reports whether it was still in the outbox.
@@ -131,6 +135,13 @@ type Store interface {
 	// HistoryBefore is History for the messages whose Seq is below
 	// before: the page that precedes one already read.
 	HistoryBefore(peerID string, before uint64, limit int) ([]Message, error)
+
+	// MailboxRecord, PutMailboxRecord and DeleteMailboxRecord keep the
+	// node's offline-delivery state (mailbox.go): opaque values under
+	// names the node chooses, sealed, keyed by HMAC of the name.
+	MailboxRecord(name string) (value []byte, ok bool, err error)
+	PutMailboxRecord(name string, value []byte) error
+	DeleteMailboxRecord(name string) error
 
 	// Close releases the store. Later calls fail with [ErrClosed]; a second
 	// Close returns nil.

@@ -24,10 +24,11 @@ type MessageState string
 const (
 	StateQueued    MessageState = "queued"    // accepted, in the outbox, not yet written to a session
 	StateSent      MessageState = "sent"      // written to a session, no receipt yet
+	StateDeposited MessageState = "deposited" // sealed in the peer's mailbox, no receipt yet
 	StateDelivered MessageState = "delivered" // the peer's receipt arrived (or, incoming, we have it)
 )
 
-var stateCodes = map[MessageState]byte{StateQueued: 1, StateSent: 2, StateDelivered: 3}
+var stateCodes = map[MessageState]byte{StateQueued: 1, StateSent: 2, StateDelivered: 3, StateDeposited: 4}
 
 func stateFromCode(b byte) (MessageState, bool) {
 	for s, c := range stateCodes {

@@ -303,7 +303,7 @@ func TestDecodeIDEntry(t *testing.T) {
 		"version":            mutate(0, 1),
 		"flags":              mutate(1, 3),
 		"state 0":            mutate(2, 0),
-		"state 4":            mutate(2, 4),
+		"state 5":            mutate(2, 5),
 		"incoming, not done": append([]byte{idEntryEncodingV2, 0, 2}, good[3:]...),
 		"truncated":          good[:len(good)-1],
 		"trailing":           append(bytes.Clone(good), 0),

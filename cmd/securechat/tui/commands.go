@@ -31,6 +31,7 @@ var commandHelp = []struct{ name, args, help string }{
 	{"nick", "NAME", "change your name; peers online see it at once"},
 	{"myid", "[all]", "show your fingerprint, its QR code and your invite (all: every address)"},
 	{"doctor", "", "why a friend cannot reach you: addresses, relays, hole punches"},
+	{"mailbox", "", "your mailboxes: reachable, messages waiting, space left"},
 	{"clear", "", "clear this conversation from the screen"},
 	{"quit", "", "leave securechat"},
 }
@@ -122,6 +123,8 @@ func (m *model) command(line string) tea.Cmd {
 		m.showInvite()
 	case "doctor":
 		m.showDoctor()
+	case "mailbox":
+		return m.mailboxCmd() // mailbox.go
 	case "clear":
 		c := m.conv(here)
 		c.lines, c.scroll = nil, 0

@@ -52,6 +52,8 @@ func (m *model) handleEvent(ev p2p.Event) tea.Cmd {
 		if !m.markDelivered(ev.PeerID, ev.ID) {
 			m.delivered[ev.ID] = true
 		}
+	case p2p.Deposited:
+		m.markDeposited(ev.PeerID, ev.ID) // mailbox.go
 	case p2p.Alert:
 		return m.handleAlert(ev)
 	case p2p.NameChanged:

@@ -107,6 +107,8 @@ func historyState(s string) sendState {
 		return stateDelivered
 	case p2p.StateSent:
 		return stateSent
+	case p2p.StateDeposited:
+		return stateDeposited
 	}
 	return stateQueued
 }

@@ -48,6 +48,8 @@ func (f *fakeNode) Diagnostics() p2p.Diagnostics {
 	return f.diag
 }
 
+func (f *fakeNode) Mailboxes(context.Context) []p2p.MailboxStatus { return nil }
+
 var (
 	peerInviteOnce sync.Once
 	peerInvite     string

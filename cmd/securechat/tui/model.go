@@ -76,6 +76,7 @@ const (
 	statePending   sendState = iota // handed to the node, no answer yet
 	stateQueued                     // accepted while the peer is offline
 	stateSent                       // accepted while a session is up
+	stateDeposited                  // sealed in the peer's mailbox, no receipt yet
 	stateDelivered                  // the peer confirmed receipt
 	stateFailed                     // the node refused it
 )
@@ -249,6 +250,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return m.handleSendResult(msg)
 	case resultMsg:
 		return m.handleResult(msg)
+	case mailboxMsg:
+		m.showMailboxes(msg) // mailbox.go
+		return nil
 	case historyMsg:
 		m.mergeHistory(msg)
 		return nil

@@ -43,7 +43,7 @@ func TestSlashSuggestsCommands(t *testing.T) {
 	for _, tt := range []struct{ typed, want string }{
 		{"/ver", "/verify [PEER] — compare the safety number"},
 		{"/VER", "/verify [PEER] — compare the safety number"},
-		{"/m", "/msg  /myid  · Tab completes"},
+		{"/m", "/msg  /myid  /mailbox  · Tab completes"},
 		{"/msg ", "/msg NAME-OR-ID [TEXT] — switch to a conversation"},
 		{"/msg bob hel", "/msg NAME-OR-ID [TEXT] — switch to a conversation"},
 		{"/zz\x1b[31m", "no command starts with /zz[31m · /help lists them"},

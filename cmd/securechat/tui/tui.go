@@ -47,6 +47,8 @@ type Node interface {
 	Invite() (string, error)
 	// Diagnostics is what /doctor shows.
 	Diagnostics() p2p.Diagnostics
+	// Mailboxes asks the node's own mailboxes for their status (/mailbox).
+	Mailboxes(ctx context.Context) []p2p.MailboxStatus
 	Send(ctx context.Context, to, text string) (string, error)
 	Peers() []p2p.PeerInfo
 	Verify(peerID string, fp e2e.Fingerprint) error

@@ -270,6 +270,8 @@ func stateMark(s sendState) string {
 		return "  ○ queued"
 	case stateSent:
 		return "  ✓ sent"
+	case stateDeposited:
+		return "  ✉ in mailbox"
 	case stateDelivered:
 		return "  ✓✓ delivered"
 	case stateFailed:
