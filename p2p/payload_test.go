@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/securechat/securechat/e2e"
 )
 
 func TestPayloadRoundTrip(t *testing.T) {
@@ -91,6 +93,7 @@ func FuzzParsePayload(f *testing.F) {
 	f.Add(encodeChat(id, time.UnixMilli(1), "hello"))
 	f.Add(encodeReceipt(id))
 	f.Add(encodeAddrs(sampleAddrs(f)))
+	f.Add(encodeTicket(make([]byte, e2e.TicketOfferSize)))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := parsePayload(b)
@@ -110,6 +113,8 @@ func FuzzParsePayload(f *testing.F) {
 			again = encodeReceipt(p.id)
 		case payloadAddrs:
 			again = encodeAddrs(p.addrs)
+		case payloadTicket:
+			again = encodeTicket(p.ticket)
 		default:
 			t.Fatalf("parsed unknown type %d", p.typ)
 		}

@@ -296,10 +296,16 @@ func (n *Node) promoteLocked(p peer.ID) error {
 		}
 	}
 	n.mu.Lock()
+	var cur *session
 	if ps := n.peers[p]; ps != nil && ps.current != nil {
-		ps.current.stranger.Store(false)
+		cur = ps.current
+		cur.stranger.Store(false)
 	}
 	n.mu.Unlock()
+	if cur != nil {
+		// A contact now: it gets its resumption ticket (resume.go).
+		n.goTracked(func() { n.issueTicket(cur) })
+	}
 	return nil
 }
 
