@@ -26,6 +26,10 @@ func TestPayloadRoundTrip(t *testing.T) {
 		{"chat max", encodeChat(id, at, strings.Repeat("x", MaxMessageText)), payload{typ: payloadChat, id: id, sentAt: at, text: strings.Repeat("x", MaxMessageText)}},
 		{"receipt", encodeReceipt(id), payload{typ: payloadReceipt, id: id}},
 	}
+	offer := bytes.Repeat([]byte{0xab}, e2e.TicketOfferSize)
+	if p, err := parsePayload(encodeTicket(offer)); err != nil || p.typ != payloadTicket || !bytes.Equal(p.ticket, offer) {
+		t.Fatalf("ticket: %+v, %v", p, err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parsePayload(tt.enc)
@@ -62,6 +66,8 @@ func TestPayloadMalformed(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"unknown type", []byte{9, 0}},
+		{"ticket short", encodeTicket(make([]byte, e2e.TicketOfferSize-1))},
+		{"ticket trailing", encodeTicket(make([]byte, e2e.TicketOfferSize+1))},
 		{"type zero", []byte{0}},
 		{"hello no length", []byte{payloadHello}},
 		{"hello short", []byte{payloadHello, 5, 'a'}},
