@@ -37,6 +37,11 @@ func (n *Node) takeTicket(kind store.TicketKind, p peer.ID) *e2e.Ticket {
 	if n.set.noResume {
 		return nil
 	}
+	// A read first: a peer that is no contact (a stranger presenting
+	// anything) costs no store write.
+	if c, known, err := n.store.Contact(p.String()); err != nil || !known || c.Blocked {
+		return nil
+	}
 	b, ok, err := n.store.TakeTicket(kind, p.String())
 	if err != nil {
 		n.log.Debug("resumption ticket", "err", err)
