@@ -22,6 +22,7 @@ import (
 // [Handshake.Run], and drops t in every case: a ticket serves once.
 func RunInitiator(r *bufio.Reader, w io.Writer, cfg HandshakeConfig, t *Ticket, now time.Time) (s *Session, resumed bool, err error) {
 	if t != nil {
+		defer t.Wipe() // used or not, it never serves again
 		x, err := NewResumeInitiator(cfg, t, now)
 		switch {
 		case err == nil:
