@@ -34,9 +34,6 @@ func (n *Node) contactFor(p peer.ID, fp e2e.Fingerprint) bool {
 // takeTicket removes p's ticket of kind from the store and returns it if it
 // parses and the peer may still resume under the ticket's key; nil otherwise.
 func (n *Node) takeTicket(kind store.TicketKind, p peer.ID) *e2e.Ticket {
-	if n.set.noResume {
-		return nil
-	}
 	// A read first: a peer that is no contact (a stranger presenting
 	// anything) costs no store write.
 	if c, known, err := n.store.Contact(p.String()); err != nil || !known || c.Blocked {
@@ -76,7 +73,7 @@ func (n *Node) runHandshake(st network.Stream, r *bufio.Reader, cfg e2e.Handshak
 // our record is stored first, then the offer goes out in a TICKET payload.
 // It runs once per session, after the peer's HELLO.
 func (n *Node) issueTicket(ss *session) {
-	if n.set.noResume || ss.stranger.Load() || !n.isCurrent(ss) || !n.contactFor(ss.peer, ss.fp) {
+	if ss.stranger.Load() || !n.isCurrent(ss) || !n.contactFor(ss.peer, ss.fp) {
 		return
 	}
 	offer, t, err := ss.sec.IssueTicket(time.Now())
@@ -104,7 +101,7 @@ func (n *Node) issueTicket(ss *session) {
 // onTicket keeps the ticket the peer of a live session with a contact
 // issued to us, replacing the one before. A stranger's is dropped.
 func (n *Node) onTicket(ss *session, offer []byte) {
-	if n.set.noResume || ss.stranger.Load() || !n.isCurrent(ss) || !n.contactFor(ss.peer, ss.fp) {
+	if ss.stranger.Load() || !n.isCurrent(ss) || !n.contactFor(ss.peer, ss.fp) {
 		return
 	}
 	t, err := ss.sec.AcceptTicket(offer, time.Now())

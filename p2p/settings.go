@@ -39,9 +39,6 @@ type settings struct {
 	// never send receipts, like a peer that lost them all. Always nil in
 	// production.
 	noReceipts *atomic.Bool
-	// noResume turns session resumption off (resume.go): no tickets are
-	// issued, kept or presented. Always false in production.
-	noResume bool
 }
 
 // defaultSettings are the production values.
