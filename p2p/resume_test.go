@@ -87,7 +87,17 @@ func befriendResume(t *testing.T, a, b *testNode) {
 // both sides (a redial from either side may come first, or a's dial).
 func reconnect(t *testing.T, a, b *testNode, k int) {
 	t.Helper()
-	a.hangUp(mustDecode(t, b.PeerID()))
+	pa, pb := mustDecode(t, a.PeerID()), mustDecode(t, b.PeerID())
+	a.hangUp(pb)
+	// The old session and connection end first, so that the dial below
+	// makes a new connection rather than finding the old one up.
+	deadline := time.Now().Add(waitTimeout)
+	for a.online(pb) || b.online(pa) || len(a.host.Network().ConnsToPeer(pb)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the old session did not end")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	dial(t, a, b.addr(t, "tcp"))
 	a.ev.waitN(t, "session up again", k, isSessionUp(b.PeerID()))
 	b.ev.waitN(t, "session up again", k, isSessionUp(a.PeerID()))
