@@ -36,6 +36,17 @@
 //   - Timing, and who talks to whom: both are visible to the network.
 //   - A compromised endpoint: keys in memory are readable by the process.
 //
+// # Resumption
+//
+// A live session issues its peer a one-time [Ticket] ([Session.IssueTicket],
+// [Session.AcceptTicket]) whose secret both derive from the session's
+// exporter secret. The next connection resumes with it ([RunInitiator],
+// [RunResponder]) in one round trip and no RSA operation: the ticket secret
+// and a fresh X25519 exchange feed the key schedule, the transcript binds
+// both peer IDs and both fingerprints, and both sides send a finished MAC.
+// A responder that cannot use the ticket answers RETRY and the full
+// handshake follows on the same stream.
+//
 // # Mailbox envelopes
 //
 // For an owner who is offline, a contact seals a message with

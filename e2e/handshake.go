@@ -146,20 +146,29 @@ func NewResponder(cfg HandshakeConfig) (*Handshake, error) {
 	return newHandshake(cfg, false)
 }
 
-func newHandshake(cfg HandshakeConfig, initiator bool) (*Handshake, error) {
+// checkHandshakeConfig refuses a config that cannot make a handshake (or a
+// resumption, resume.go): the caller's mistake, not the peer's.
+func checkHandshakeConfig(cfg HandshakeConfig) error {
 	switch {
 	case cfg.Identity == nil || cfg.Bundle == nil || cfg.VerifyHost == nil:
-		return nil, errors.New("e2e: handshake config lacks identity, bundle or host verifier")
+		return errors.New("e2e: handshake config lacks identity, bundle or host verifier")
 	case !cfg.Bundle.Identity().Equal(cfg.Identity.Public()):
-		return nil, errors.New("e2e: handshake config: bundle is not for this identity")
+		return errors.New("e2e: handshake config: bundle is not for this identity")
 	case subtle.ConstantTimeCompare(cfg.Bundle.PeerID(), cfg.LocalPeerID) != 1:
-		return nil, errors.New("e2e: handshake config: bundle is not for the local peer ID")
+		return errors.New("e2e: handshake config: bundle is not for the local peer ID")
 	case len(cfg.RemotePeerID) == 0 || len(cfg.RemotePeerID) > maxPeerIDLen:
-		return nil, errors.New("e2e: handshake config: remote peer ID out of range")
+		return errors.New("e2e: handshake config: remote peer ID out of range")
 	case subtle.ConstantTimeCompare(cfg.LocalPeerID, cfg.RemotePeerID) == 1:
 		// libp2p never connects a host to itself; refusing it here also
 		// rules out reflecting our own messages back to us.
-		return nil, errors.New("e2e: handshake config: remote peer is the local peer")
+		return errors.New("e2e: handshake config: remote peer is the local peer")
+	}
+	return nil
+}
+
+func newHandshake(cfg HandshakeConfig, initiator bool) (*Handshake, error) {
+	if err := checkHandshakeConfig(cfg); err != nil {
+		return nil, err
 	}
 	cfg.LocalPeerID = append([]byte(nil), cfg.LocalPeerID...)
 	cfg.RemotePeerID = append([]byte(nil), cfg.RemotePeerID...)
@@ -281,6 +290,7 @@ func (h *Handshake) Session() (*Session, error) {
 			ownRatchet:  h.eph,
 			peerRatchet: h.peerEph,
 			peer:        h.peer,
+			local:       h.cfg.Bundle,
 			rand:        h.rand,
 		})
 		clear(h.keys.rootKey[:])

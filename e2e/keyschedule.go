@@ -102,13 +102,22 @@ var errKeySchedule = errors.New("e2e: key schedule failed")
 // make the keys depend on both long-term identities as well, so an attacker
 // must break both the ephemeral exchange and an identity.
 func deriveKeys(dh, sI, sR *[32]byte, th [32]byte) (keySchedule, error) {
-	var ks keySchedule
 	var ikm [96]byte
 	copy(ikm[0:32], dh[:])
 	copy(ikm[32:64], sI[:])
 	copy(ikm[64:96], sR[:])
-	prk, err := hkdf.Extract(sha256.New, ikm[:], th[:])
+	ks, err := deriveFromIKM(ikm[:], th)
 	clear(ikm[:])
+	return ks, err
+}
+
+// deriveFromIKM is the key schedule from its input keying material: the
+// full handshake's dh || s_I || s_R, or resumption's dh || ticket secret
+// (resume.go). The transcripts of the two begin with different labels, so
+// their salts, and so all their keys, never coincide.
+func deriveFromIKM(ikm []byte, th [32]byte) (keySchedule, error) {
+	var ks keySchedule
+	prk, err := hkdf.Extract(sha256.New, ikm, th[:])
 	if err != nil || len(prk) != len(ks.master) {
 		return ks, errKeySchedule
 	}

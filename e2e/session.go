@@ -63,6 +63,7 @@ type sessionParams struct {
 	ownRatchet  *ecdh.PrivateKey // own handshake ephemeral: e_I or e_R
 	peerRatchet *ecdh.PublicKey  // peer's handshake ephemeral
 	peer        *Bundle          // the peer's verified bundle
+	local       *Bundle          // our own bundle: names our side in tickets (ticket.go)
 	rand        io.Reader        // crypto/rand in production
 }
 
@@ -84,6 +85,7 @@ type Session struct {
 	id        [32]byte
 	initiator bool
 	peer      *Bundle
+	local     *Bundle // our own bundle, for resumption tickets (ticket.go)
 	rand      io.Reader
 	hooks     *sessionHooks
 
@@ -112,7 +114,7 @@ func newSession(p sessionParams) (*Session, error) {
 	if p.rand == nil {
 		p.rand = rand.Reader
 	}
-	s := &Session{id: p.id, initiator: p.initiator, peer: p.peer, rand: p.rand}
+	s := &Session{id: p.id, initiator: p.initiator, peer: p.peer, local: p.local, rand: p.rand}
 	st := ratchetState{rk: p.rootKey, dhs: p.ownRatchet}
 	copy(st.dhr[:], p.peerRatchet.Bytes())
 	if p.initiator {

@@ -29,7 +29,9 @@
 //     record deadlines.
 //   - batch.go: records sealed and written together.
 //   - payload.go: the chat payloads inside records (HELLO, message,
-//     receipt, addresses, NAME).
+//     receipt, addresses, TICKET, NAME).
+//   - resume.go: session resumption: tickets issued to contacts, kept
+//     sealed in the store, presented on the next dial.
 //   - nick.go: the own name: saved in the store, [Node.SetName] and its
 //     NAME announcement, a peer's NAME ([NameChanged]).
 //   - contacts.go: labels ([Node.SetLabel]), [Node.Unblock] and

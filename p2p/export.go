@@ -77,9 +77,32 @@ func (h *HomeIdentity) Fingerprint() e2e.Fingerprint { return h.kf.Identity.Fing
 // ChangePassphrase rewrites the key file under newPassphrase, atomically
 // ([keystore.Replace]). The secrets do not change: the store is sealed under
 // the storage key inside the key file, not under the passphrase, so it needs
-// no rewriting, and the peer ID and fingerprint stay the same.
+// no rewriting, and the peer ID and fingerprint stay the same. Resumption
+// tickets are removed first (resume.go): whoever had the old passphrase
+// and a copy of the store gets no resumption out of it afterwards.
 func (h *HomeIdentity) ChangePassphrase(newPassphrase []byte) error {
+	if err := h.clearTickets(); err != nil {
+		return err
+	}
 	return keystore.Replace(filepath.Join(h.home, keyFileName), newPassphrase, h.kf)
+}
+
+// clearTickets removes every resumption ticket from the home's store, if
+// it has one.
+func (h *HomeIdentity) clearTickets() error {
+	path := filepath.Join(h.home, storeName)
+	if ok, err := keystore.Exists(path); err != nil || !ok {
+		return err
+	}
+	st, err := openStore(h.home, h.kf.StorageKey)
+	if err != nil {
+		return err
+	}
+	if err := st.ClearTickets(); err != nil {
+		st.Close()
+		return err
+	}
+	return st.Close()
 }
 
 // Export returns the identity and every contact (pins, trust levels, blocks,

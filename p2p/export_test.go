@@ -133,8 +133,13 @@ func TestChangePassphrase(t *testing.T) {
 		t.Fatal(err)
 	}
 	peerID := h.PeerID()
+	// A resumption ticket does not survive the change (resume.go).
+	putTicket(t, home, h.kf.StorageKey)
 	newPass := []byte("the changed passphrase")
 	err = h.ChangePassphrase(newPass)
+	if err == nil && hasStoredTicket(t, home, h.kf.StorageKey) {
+		t.Error("ticket survived a passphrase change")
+	}
 	h.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -122,14 +122,6 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 		RemotePeerID: []byte(conn.RemotePeer()),
 		VerifyHost:   verifyHost,
 	}
-	newHS := e2e.NewResponder
-	if initiator {
-		newHS = e2e.NewInitiator
-	}
-	hs, err := newHS(cfg)
-	if err != nil {
-		return nil, err
-	}
 	deadline := time.Now().Add(n.set.handshakeTimeout)
 	if err := st.SetDeadline(deadline); err != nil {
 		return nil, err
@@ -140,11 +132,11 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 			return nil, err
 		}
 	}
-	sess, err := hs.Run(r, st)
+	sess, resumed, err := n.runHandshake(st, r, cfg, initiator) // resume.go
 	if err != nil {
 		return nil, err
 	}
-	bundle := hs.PeerBundle()
+	bundle := sess.PeerBundle()
 	if bundle == nil || string(bundle.PeerID()) != string(conn.RemotePeer()) {
 		return nil, e2e.ErrHandshake // the handshake checks it too
 	}
@@ -165,6 +157,7 @@ func (n *Node) handshake(st network.Stream, initiator bool) (*session, error) {
 		st:                st,
 		r:                 r,
 		sec:               sess,
+		resumed:           resumed,
 		preferred:         lowInitiated,
 		started:           time.Now(),
 		fp:                bundle.Identity().Fingerprint(),

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/multiformats/go-multiaddr"
+
+	"github.com/securechat/securechat/e2e"
 )
 
 // Chat payloads travel inside DATA records of an end-to-end session (see the
@@ -21,6 +23,9 @@ const (
 	payloadChat    byte = 2 // a message: id, sent_at, text
 	payloadReceipt byte = 3 // "delivered": the id of a received message
 	payloadAddrs   byte = 4 // the sender's dialable addresses (peeraddrs.go)
+	// payloadTicket hands the peer a resumption ticket (resume.go): its
+	// ID and expiry, e2e.TicketOfferSize bytes.
+	payloadTicket byte = 7
 	// payloadName announces a new name inside a live session (nick.go).
 	// It takes the highest type below 16, apart from the types that
 	// count up from 4.
@@ -49,6 +54,7 @@ type payload struct {
 	mailboxes  []multiaddr.Multiaddr // mailbox (mailbox_payload.go)
 	capability [capabilityLen]byte   // mailbox
 	bundle     []byte                // mailbox, prekeys: a prekey bundle
+	ticket     []byte                // ticket: the e2e ticket offer
 }
 
 func encodeHello(name string) []byte { return encodeNamed(payloadHello, name) }
@@ -81,6 +87,9 @@ func encodeReceipt(id [messageIDLen]byte) []byte {
 	b = append(b, payloadReceipt)
 	return append(b, id[:]...)
 }
+
+// encodeTicket is the TICKET payload: an e2e ticket offer.
+func encodeTicket(offer []byte) []byte { return append([]byte{payloadTicket}, offer...) }
 
 // parsePayload decodes one chat payload. It refuses unknown types, short or
 // trailing bytes, invalid UTF-8, texts over [MaxMessageText], negative
@@ -119,6 +128,11 @@ func parsePayload(b []byte) (payload, error) {
 			return payload{}, errPayload
 		}
 		copy(p.id[:], b)
+	case payloadTicket:
+		if len(b) != e2e.TicketOfferSize {
+			return payload{}, errPayload
+		}
+		p.ticket = append([]byte(nil), b...)
 	case payloadAddrs:
 		addrs, ok := parseAddrsBody(b)
 		if !ok {

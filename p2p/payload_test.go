@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/securechat/securechat/e2e"
 )
 
 func TestPayloadRoundTrip(t *testing.T) {
@@ -23,6 +25,10 @@ func TestPayloadRoundTrip(t *testing.T) {
 		{"chat empty", encodeChat(id, at, ""), payload{typ: payloadChat, id: id, sentAt: at}},
 		{"chat max", encodeChat(id, at, strings.Repeat("x", MaxMessageText)), payload{typ: payloadChat, id: id, sentAt: at, text: strings.Repeat("x", MaxMessageText)}},
 		{"receipt", encodeReceipt(id), payload{typ: payloadReceipt, id: id}},
+	}
+	offer := bytes.Repeat([]byte{0xab}, e2e.TicketOfferSize)
+	if p, err := parsePayload(encodeTicket(offer)); err != nil || p.typ != payloadTicket || !bytes.Equal(p.ticket, offer) {
+		t.Fatalf("ticket: %+v, %v", p, err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,6 +66,8 @@ func TestPayloadMalformed(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"unknown type", []byte{9, 0}},
+		{"ticket short", encodeTicket(make([]byte, e2e.TicketOfferSize-1))},
+		{"ticket trailing", encodeTicket(make([]byte, e2e.TicketOfferSize+1))},
 		{"type zero", []byte{0}},
 		{"hello no length", []byte{payloadHello}},
 		{"hello short", []byte{payloadHello, 5, 'a'}},
@@ -91,6 +99,7 @@ func FuzzParsePayload(f *testing.F) {
 	f.Add(encodeChat(id, time.UnixMilli(1), "hello"))
 	f.Add(encodeReceipt(id))
 	f.Add(encodeAddrs(sampleAddrs(f)))
+	f.Add(encodeTicket(make([]byte, e2e.TicketOfferSize)))
 	f.Add([]byte{})
 	bundle := sampleBundle(f)
 	f.Add(encodeMailbox(sampleMailboxAddrs(f), [capabilityLen]byte{9}, bundle))
@@ -117,6 +126,8 @@ func FuzzParsePayload(f *testing.F) {
 			again = encodeMailbox(p.mailboxes, p.capability, p.bundle)
 		case payloadPrekeys:
 			again = encodePrekeys(p.bundle)
+		case payloadTicket:
+			again = encodeTicket(p.ticket)
 		default:
 			t.Fatalf("parsed unknown type %d", p.typ)
 		}

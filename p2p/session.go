@@ -49,6 +49,7 @@ type session struct {
 	st        network.Stream
 	r         *bufio.Reader
 	sec       *e2e.Session // sealing, opening and the ratchet
+	resumed   bool         // set up by resumption (resume.go)
 	preferred bool         // initiated by the lower peer ID: wins a tie-break
 	started   time.Time
 	fp        e2e.Fingerprint
@@ -423,6 +424,8 @@ func (ss *session) handlePayload(pt []byte) bool {
 		ss.helloSeen = true
 		ss.mu.Unlock()
 		n.onHello(ss, SanitizeName(p.name))
+		// A ticket for the next connection, off the setup path (resume.go).
+		n.goTracked(func() { n.issueTicket(ss) })
 	case payloadChat:
 		// A message on a session that lost a tie-break is dropped without
 		// a receipt: the sender resends it on the session that won.
@@ -446,6 +449,8 @@ func (ss *session) handlePayload(pt []byte) bool {
 		n.onAddrs(ss, p.addrs)
 	case payloadMailbox, payloadPrekeys:
 		n.onMailboxPayload(ss, p) // mailbox_sender.go
+	case payloadTicket:
+		n.onTicket(ss, p.ticket) // resume.go
 	}
 	return true
 }

@@ -297,13 +297,19 @@ func (n *Node) promoteLocked(p peer.ID) error {
 	}
 	var promoted *session
 	n.mu.Lock()
+	var cur *session
 	if ps := n.peers[p]; ps != nil && ps.current != nil {
-		ps.current.stranger.Store(false)
+		cur = ps.current
+		cur.stranger.Store(false)
 		if ps.up {
-			promoted = ps.current
+			promoted = cur
 		}
 	}
 	n.mu.Unlock()
+	if cur != nil {
+		// A contact now: it gets its resumption ticket (resume.go).
+		n.goTracked(func() { n.issueTicket(cur) })
+	}
 	if promoted != nil {
 		n.mailboxPromoted(promoted) // mailbox.go
 	}

@@ -75,6 +75,7 @@ func (n *Node) checkContact(p peer.ID, fp e2e.Fingerprint, addrs []string) (_ Tr
 		if err := n.store.PutContact(c); err != nil {
 			return "", false, "", fmt.Errorf("store contact: %w", err)
 		}
+		n.dropTickets(p.String()) // resume.go
 		return "", false, fmt.Sprintf(
 			"peer %s presented identity %s, but %s is pinned; sending is blocked until the new key is accepted",
 			p, fp, c.Fingerprint), errKeyChanged
@@ -224,6 +225,7 @@ func (n *Node) updateTrust(peerID string, fp e2e.Fingerprint, to Trust) error {
 		c.PendingFingerprint = e2e.Fingerprint{}
 		c.Identity = nil // the old key's: never kept under the new pin
 		c.Trust = to
+		n.dropTickets(peerID) // resume.go: made under the old key
 	case to == TrustVerified && c.Fingerprint.Equal(fp):
 		c.Trust = TrustVerified
 	default:
@@ -249,6 +251,9 @@ func (n *Node) Block(peerID string) error {
 		}
 		c.Blocked = true
 		err = n.store.PutContact(c)
+	}
+	if err == nil {
+		n.dropTickets(p.String()) // resume.go
 	}
 	n.trustMu.Unlock()
 	if err != nil {

@@ -90,10 +90,21 @@ type Store interface {
 	DeleteContact(peerID string) error
 	// Forget removes everything kept about peerID in one transaction: its
 	// conversation (history, delivery states, the received index and the
-	// outbox) and its contact, or, when keep is not nil, puts keep in the
+	// outbox), its resumption tickets and its contact, or, when keep is not nil, puts keep in the
 	// contact's place (keep.PeerID must be peerID). Forgetting a peer that
 	// is not known is not an error.
 	Forget(peerID string, keep *Contact) error
+
+	// PutTicket stores peerID's resumption ticket of the given kind
+	// (tickets.go), replacing the one before.
+	PutTicket(kind TicketKind, peerID string, ticket []byte) error
+	// TakeTicket removes peerID's ticket of the given kind and returns it
+	// (ok false if there was none), in one transaction.
+	TakeTicket(kind TicketKind, peerID string) (ticket []byte, ok bool, err error)
+	// DeleteTickets removes both of peerID's tickets.
+	DeleteTickets(peerID string) error
+	// ClearTickets removes every ticket.
+	ClearTickets() error
 
 	// OwnName returns the node's own nickname as last saved by
 	// SetOwnName; ok is false if none was saved.

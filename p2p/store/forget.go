@@ -100,6 +100,9 @@ func (s *sealedStore) Forget(peerID string, keep *Contact) error {
 				}
 			}
 		}
+		if err := deleteTickets(tx, peerID); err != nil {
+			return err
+		}
 		key := s.s.recordKey(bucketContacts, peerID)
 		if keepPT != nil {
 			return tx.putContactRecord(key, keepPT)

@@ -103,9 +103,8 @@ type schema struct {
 // currentSchema is the schema Open and OpenMemory use.
 var currentSchema = schema{
 	version: schemaVersion,
-	// mailbox (mailbox.go) is new with issue 14, in the schema version
-	// it ships with: sealed offline-delivery records under HMAC(name).
-	buckets:    [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs, bucketRecv, bucketMailbox},
+	buckets: [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs, bucketRecv,
+		bucketMailbox, bucketTickets, bucketIssued},
 	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2, 3: migrateV3, 4: migrateV4, 5: migrateV5},
 }
 
