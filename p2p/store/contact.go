@@ -125,6 +125,10 @@ type Store interface {
 	// ID from it, never a history record (see maxReceivedPerPeer for why
 	// dedupe holds).
 	Receive(m Message) (Message, bool, error)
+	// ReceiveAll is Receive for messages that arrived together, in order,
+	// in one transaction (one fsync for all): it returns them as stored
+	// and which are new.
+	ReceiveAll(ms []Message) ([]Message, []bool, error)
 	// History returns the last limit messages of the conversation with
 	// peerID (all of them if limit <= 0), oldest first.
 	History(peerID string, limit int) ([]Message, error)

@@ -17,6 +17,9 @@ type sealedStore struct {
 	// trust computes the trust digest (trust.go); nil at a schema older
 	// than trustSchemaVersion.
 	trust *trustMAC
+	// lazy holds delivery states waiting for the next commit, on a
+	// backend whose commits are fsyncs (lazy.go).
+	lazy lazyWrites
 }
 
 // newSealedStore checks or creates the schema of k under key, in one update
@@ -171,5 +174,11 @@ func (s *sealedStore) DeleteContact(peerID string) error {
 
 // Close implements [Store].
 func (s *sealedStore) Close() error {
+	// Noted delivery states go to disk first (lazy.go); a store already
+	// closed fails that with ErrClosed, which is no news.
+	if err := s.closeLazy(); err != nil && !errors.Is(err, ErrClosed) {
+		_ = s.kv.close()
+		return err
+	}
 	return s.kv.close()
 }
