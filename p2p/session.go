@@ -269,11 +269,29 @@ func (ss *session) fillOutbox(b *recordBatch, nextSeq *uint64) ([][messageIDLen]
 	return written, nil
 }
 
+// maxChatBatch bounds the messages read from the stream's buffer that are
+// stored together (one transaction; with bbolt one fsync).
+const maxChatBatch = 256
+
 // readLoop reads and opens records until the stream ends, and returns the
 // reason the session ended.
+//
+// Messages that arrived together (whole frames already in the reader's
+// buffer) are stored together: each is opened and parsed as it is read,
+// and the batch is stored in one transaction, raised and acknowledged when
+// no whole frame is left in the buffer, before any other kind of payload
+// is handled, or at maxChatBatch. A message that is not stored gets no
+// receipt; the sender sends it again.
 func (ss *session) readLoop() string {
 	n := ss.n
+	var chats []payload
 	for {
+		if len(chats) > 0 && (len(chats) >= maxChatBatch || !frameBuffered(ss.r)) {
+			if !ss.storeChats(chats) {
+				return "error"
+			}
+			chats = chats[:0]
+		}
 		frame, err := ss.readFrame() // under the idle and frame deadlines (limits.go)
 		if err != nil {
 			if isTimeout(err) && ss.n.ctx.Err() == nil {
@@ -308,11 +326,26 @@ func (ss *session) readLoop() string {
 		ss.mu.Unlock()
 		switch typ {
 		case e2e.RecordClose:
-			return "closed"
-		case e2e.RecordData:
-			if !ss.handlePayload(pt) {
+			if len(chats) > 0 && !ss.storeChats(chats) {
 				return "error"
 			}
+			return "closed"
+		case e2e.RecordData:
+			p, ok := ss.parsePayload(pt)
+			if !ok {
+				return "error"
+			}
+			if p.typ == payloadChat {
+				chats = append(chats, p)
+				break
+			}
+			if len(chats) > 0 {
+				if !ss.storeChats(chats) {
+					return "error"
+				}
+				chats = chats[:0]
+			}
+			ss.handlePayload(p)
 		}
 		if ss.sec.HeartbeatDue() {
 			ss.mu.Lock()
@@ -397,40 +430,55 @@ func (ss *session) rememberRecord(h [32]byte) {
 	ss.recentN++
 }
 
-// handlePayload acts on one chat payload; false ends the session.
-func (ss *session) handlePayload(pt []byte) bool {
+// parsePayload parses one chat payload and checks that the first DATA
+// record of each side is its HELLO, and only the first; false ends the
+// session.
+func (ss *session) parsePayload(pt []byte) (payload, bool) {
 	n := ss.n
 	p, err := parsePayload(pt)
 	ss.mu.Lock()
 	first := !ss.helloSeen
 	ss.mu.Unlock()
-	// The first DATA record of each side is its HELLO, and only the first.
 	if err != nil || first != (p.typ == payloadHello) {
 		n.logRemote(slog.LevelDebug, "bad chat payload", "peer_id", ss.pid)
 		n.alert(AlertBadFrame, ss.peer, "malformed chat payload; session ended")
+		return payload{}, false
+	}
+	return p, true
+}
+
+// storeChats stores, raises and acknowledges messages that arrived
+// together (onChats); false ends the session.
+func (ss *session) storeChats(chats []payload) bool {
+	n := ss.n
+	// Messages on a session that lost a tie-break are dropped without
+	// receipts: the sender resends them on the session that won.
+	if !n.onChats(ss, chats) || n.set.dropReceipts() {
+		return true
+	}
+	ss.mu.Lock()
+	if len(ss.receipts)+len(chats) > maxQueuedReceipts {
+		ss.mu.Unlock()
+		n.logRemote(slog.LevelDebug, "peer does not read its receipts", "peer_id", ss.pid)
 		return false
 	}
+	for _, p := range chats {
+		ss.receipts = append(ss.receipts, p.id)
+	}
+	ss.mu.Unlock()
+	ss.kick()
+	return true
+}
+
+// handlePayload acts on one parsed payload other than a chat message.
+func (ss *session) handlePayload(p payload) {
+	n := ss.n
 	switch p.typ {
 	case payloadHello:
 		ss.mu.Lock()
 		ss.helloSeen = true
 		ss.mu.Unlock()
 		n.onHello(ss, SanitizeName(p.name))
-	case payloadChat:
-		// A message on a session that lost a tie-break is dropped without
-		// a receipt: the sender resends it on the session that won.
-		if !n.onChat(ss, p) || n.set.dropReceipts() {
-			return true
-		}
-		ss.mu.Lock()
-		if len(ss.receipts) >= maxQueuedReceipts {
-			ss.mu.Unlock()
-			n.logRemote(slog.LevelDebug, "peer does not read its receipts", "peer_id", ss.pid)
-			return false
-		}
-		ss.receipts = append(ss.receipts, p.id)
-		ss.mu.Unlock()
-		ss.kick()
 	case payloadReceipt:
 		n.onReceipt(ss, p.id)
 	case payloadName:
@@ -438,5 +486,4 @@ func (ss *session) handlePayload(pt []byte) bool {
 	case payloadAddrs:
 		n.onAddrs(ss, p.addrs)
 	}
-	return true
 }
