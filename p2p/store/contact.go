@@ -16,6 +16,13 @@
 // the file last changed; and a rollback of the whole file (or of the whole
 // trust set with its digest) to an older copy goes unnoticed, since nothing
 // outside the file remembers its state.
+//
+// Durability with bbolt (every commit an fsync): a queued or received
+// message is on disk when Queue or Receive returns. Concurrent writers of
+// the message path share one commit (groupcommit.go), and marking a
+// message sent or delivered waits for the next commit, 100 ms at most
+// (lazy.go): a crash then only sends the message again, which the peer's
+// dedupe absorbs.
 package store
 
 import (
