@@ -71,6 +71,9 @@ type session struct {
 	addrsSent   []byte // the last ADDRS payload sent: sendHello, then the writer
 	addrsWrites int    // contact writes the peer's ADDRS caused: the reader
 
+	fmu     sync.Mutex // one flush at a time: the writer's, or Send's (send.go)
+	nextSeq uint64     // guarded by fmu: every unacknowledged message goes out on each new session
+
 	wake chan struct{} // cap 1: the writer has work
 	done chan struct{} // closed when the reader ended
 
@@ -133,9 +136,11 @@ func (ss *session) writeLoop() {
 	n := ss.n
 	tick := time.NewTicker(ss.heartbeatInterval / 4)
 	defer tick.Stop()
-	var nextSeq uint64 // every unacknowledged message goes out on each new session
 	for {
-		if err := ss.flush(&nextSeq); err != nil {
+		ss.fmu.Lock()
+		err := ss.flush(&ss.nextSeq)
+		ss.fmu.Unlock()
+		if err != nil {
 			n.log.Debug("session write failed", "peer_id", ss.pid, "err", err)
 			_ = ss.st.Reset()
 			return
@@ -485,5 +490,27 @@ func (ss *session) handlePayload(p payload) {
 		n.onName(ss, SanitizeName(p.name)) // nick.go
 	case payloadAddrs:
 		n.onAddrs(ss, p.addrs)
+	}
+}
+
+// inlineSendMax is how many unacknowledged messages a peer may have for
+// Send to write the newest itself: at most this many texts of 64 KiB are
+// unread by the peer, well inside yamux's initial 256 KiB stream window,
+// so the write cannot wait for the peer.
+const inlineSendMax = 2
+
+// sendNow writes what is queued from Send's goroutine, saving the hand-off
+// to the writer goroutine (a goroutine wake-up on each side of a round
+// trip), when no flush is running and the write cannot block on the peer
+// (inlineSendMax); otherwise it wakes the writer, as before.
+func (ss *session) sendNow() {
+	if ss.n.outq.waiting(ss.pid) > inlineSendMax || !ss.fmu.TryLock() {
+		ss.kick()
+		return
+	}
+	err := ss.flush(&ss.nextSeq)
+	ss.fmu.Unlock()
+	if err != nil {
+		_ = ss.st.Reset()
 	}
 }
