@@ -37,7 +37,11 @@ func Open(path string, key [32]byte) (Store, error) {
 // openBolt is Open with the lock timeout and the schema as parameters, so
 // tests can exercise migrations and lock contention quickly.
 func openBolt(path string, key [32]byte, timeout time.Duration, sch schema) (*sealedStore, error) {
-	db, err := bolt.Open(path, fileMode, &bolt.Options{Timeout: timeout})
+	// The freelist is not written with each commit (a busy store's freelist
+	// is pages of its own on every fsync); bbolt rebuilds it from the
+	// pages at Open instead. A hash map freelist allocates in O(1).
+	db, err := bolt.Open(path, fileMode, &bolt.Options{Timeout: timeout,
+		NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open store %s: %w", path, ErrInUse)
