@@ -19,6 +19,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
+
+	"github.com/securechat/securechat/p2p/store"
 )
 
 // Memory and load benchmarks. Memory is measured in a child process (this
@@ -222,6 +224,9 @@ type loadResult struct {
 	errs int64
 	// firstErr describes the first failure, for the log.
 	firstErr string
+	// commits counts the hub's store commits (fsyncs) while sending; 0
+	// with the memory store.
+	commits uint64
 }
 
 func (r loadResult) rate() float64 { return float64(r.msgs) / r.elapsed.Seconds() }
@@ -256,17 +261,20 @@ const loadDialers = 4
 // rather than exactly at its limit.
 func loadHubSessions(k int) int { return k + k/10 }
 
-// runLoad connects k client nodes to one hub node sized for them and has
+// runLoad connects k client nodes to one hub node sized for them (with a
+// bbolt store if disk is set, else the memory store) and has
 // every client send perClient messages to the hub, all at once, each
 // client keeping at most window messages unacknowledged. It counts
 // messages the hub raised and receipts the clients got. Every wait is
 // bounded (benchWait for one event, loadPhase for a phase); failures are
 // counted and the first is kept, and the run never hangs on them.
-func runLoad(tb testing.TB, k, perClient, window int) loadResult {
+func runLoad(tb testing.TB, k, perClient, window int, disk bool) loadResult {
 	tb.Helper()
-	hn, err := newNode(context.Background(), Config{
-		Ephemeral: true, ListenAddrs: bareTCP, Name: "hub", MaxSessions: loadHubSessions(k),
-	}, testSettings(tb, "hub"))
+	cfg := Config{Ephemeral: true, ListenAddrs: bareTCP, Name: "hub", MaxSessions: loadHubSessions(k)}
+	if disk {
+		cfg.Ephemeral, cfg.Home, cfg.Passphrase = false, tb.TempDir(), []byte("bench passphrase")
+	}
+	hn, err := newNode(context.Background(), cfg, testSettings(tb, "hub"))
 	if err != nil {
 		tb.Fatalf("New hub: %v", err)
 	}
@@ -315,6 +323,12 @@ dial:
 				errs.add("connect client %d after %v: %v", i, time.Since(t0).Round(time.Millisecond), err)
 				return
 			}
+			// The hub knows its clients: as strangers, past maxStrangers
+			// (stranger.go) the oldest would be dropped, session and all.
+			if err := hub.promote(c.host.ID()); err != nil {
+				errs.add("hub contact for client %d: %v", i, err)
+				return
+			}
 			connected[i] = true
 		}()
 	}
@@ -356,6 +370,7 @@ dial:
 		}
 	}()
 	text := strings.Repeat("m", 64)
+	commits0, _ := store.Commits(hub.contacts.Store)
 	start := time.Now()
 	for i, c := range clients {
 		if !connected[i] {
@@ -398,12 +413,14 @@ dial:
 	cancelSend()
 	<-hubDone
 	elapsed := time.Since(start)
+	commits, _ := store.Commits(hub.contacts.Store)
 	got := hubGot.Load()
 	if got < total {
 		errs.add("hub raised %d of %d messages", got, total)
 		errs.n.Add(total - got - 1) // one error per message lost
 	}
-	return loadResult{sessions: hubUp, msgs: got, elapsed: elapsed, errs: errs.n.Load(), firstErr: errs.firstString()}
+	return loadResult{sessions: hubUp, msgs: got, elapsed: elapsed, errs: errs.n.Load(), firstErr: errs.firstString(),
+		commits: commits - commits0}
 }
 
 // closeAll closes the nodes at once (nil ones are skipped), and reports
@@ -445,15 +462,30 @@ func closeAll(tb testing.TB, nodes ...*benchNode) {
 // and reports the sessions the hub had up, the aggregate rate (messages
 // raised by the hub and acknowledged back) and the errors, each of which
 // is also a failure of the benchmark.
+//
+// The hub keeps its messages in the memory store (ManySessions/memory) or
+// in a bbolt file (ManySessions/disk), where msg/fsync shows how many
+// messages share a commit.
 func BenchmarkManySessions(b *testing.B) {
-	for range b.N {
-		r := runLoad(b, loadSessions, 40, 8)
-		b.ReportMetric(float64(r.sessions), "sessions")
-		b.ReportMetric(r.rate(), "msg/s")
-		b.ReportMetric(float64(r.errs), "errors")
-		if r.errs > 0 {
-			b.Errorf("%d errors; first: %s", r.errs, r.firstErr)
+	for _, disk := range []bool{false, true} {
+		name := "memory"
+		if disk {
+			name = "disk"
 		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				r := runLoad(b, loadSessions, 40, 8, disk)
+				b.ReportMetric(float64(r.sessions), "sessions")
+				b.ReportMetric(r.rate(), "msg/s")
+				b.ReportMetric(float64(r.errs), "errors")
+				if disk {
+					b.ReportMetric(float64(r.msgs)/float64(max(r.commits, 1)), "msg/fsync")
+				}
+				if r.errs > 0 {
+					b.Errorf("%d errors; first: %s", r.errs, r.firstErr)
+				}
+			}
+		})
 	}
 }
 

@@ -28,7 +28,7 @@ func BenchmarkNodeRTTStore(b *testing.B) {
 			x, y := newNode("alice"), newNode("bob")
 			defer x.close()
 			defer y.close()
-			if err := connectNodes(x, y); err != nil {
+			if err := connectContacts(x, y); err != nil {
 				b.Fatal(err)
 			}
 			text := strings.Repeat("a", 64)

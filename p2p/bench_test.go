@@ -111,11 +111,12 @@ func connectNodes(a, b *benchNode) error {
 	return nil
 }
 
-// newNodePair starts two connected nodes.
+// newNodePair starts two connected nodes that are each other's contacts
+// (connectContacts), as two people who chat are.
 func newNodePair(tb testing.TB) (a, b *benchNode) {
 	tb.Helper()
 	a, b = newBenchNode(tb, "alice"), newBenchNode(tb, "bob")
-	if err := connectNodes(a, b); err != nil {
+	if err := connectContacts(a, b); err != nil {
 		a.close()
 		b.close()
 		tb.Fatalf("connect: %v", err)

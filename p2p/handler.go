@@ -346,13 +346,15 @@ func (n *Node) onHello(ss *session, name string) {
 	}
 }
 
-// onChat handles a message: it reports false if ss is not the live session
-// (no receipt then); otherwise the message is raised once per ID. The
-// message is committed to the history, whose ID index is the persisted
-// dedupe set, before it is raised and before its receipt can go out, so
-// a receipt always means "stored"; a store failure cuts the session
-// (no receipt: the sender resends it, in order, on the next one).
-func (n *Node) onChat(ss *session, p payload) bool {
+// onChats handles messages that arrived together, in order: it reports
+// false if ss is not the live session (no receipts then); otherwise each
+// message is raised once per ID. The messages are committed to the
+// history, whose ID index is the persisted dedupe set, in one transaction
+// (store.ReceiveAll: with bbolt, one fsync for all of them) before they
+// are raised and before their receipts can go out, so a receipt always
+// means "stored"; a store failure cuts the session (no receipts: the
+// sender resends them, in order, on the next one).
+func (n *Node) onChats(ss *session, ps []payload) bool {
 	// While a new session takes over (path.go), the old one's reader may
 	// still be here: one at a time, so no message overtakes another.
 	mu := n.recvLock(ss.peer)
@@ -361,40 +363,60 @@ func (n *Node) onChat(ss *session, p payload) bool {
 	if !n.isCurrent(ss) {
 		return false
 	}
-	text := SanitizeText(p.text)
-	m := store.Message{PeerID: ss.pid, ID: p.id, Text: text, SentAt: p.sentAt}
-	stranger := ss.stranger.Load()
-	if stranger {
-		// Kept in memory with the stranger (stranger.go).
-		fresh, tracked, evicted := n.strangers.receive(ss.peer, ss.fp, m, time.Now())
-		n.dropStrangers(evicted)
-		switch {
-		case tracked && !fresh:
-			return true
-		case tracked:
-			n.emit(MessageReceived{PeerID: ss.pid, ID: hexID(m.ID), Text: text, SentAt: p.sentAt, Stranger: true})
-			return true
-		}
-		// Promoted meanwhile (then it is a contact under this key), or
-		// dropped (then its session ends, without a receipt).
-		c, ok, err := n.store.Contact(ss.pid)
-		if err != nil || !ok || !c.Fingerprint.Equal(ss.fp) {
-			_ = ss.st.Reset()
-			return false
-		}
+	ms := make([]store.Message, len(ps))
+	for i, p := range ps {
+		ms[i] = store.Message{PeerID: ss.pid, ID: p.id, Text: SanitizeText(p.text), SentAt: p.sentAt}
 	}
-	m, fresh, err := n.store.Receive(m)
+	if ss.stranger.Load() {
+		for _, m := range ms {
+			if !n.onStrangerChat(ss, m) {
+				return false
+			}
+		}
+		return true
+	}
+	return n.storeChats(ss, ms)
+}
+
+// storeChats stores a contact's messages and raises the new ones.
+func (n *Node) storeChats(ss *session, ms []store.Message) bool {
+	stored, fresh, err := n.store.ReceiveAll(ms)
 	if err != nil {
 		n.log.Error("store received message", "err", err)
 		n.log.Debug("store received message", "peer_id", ss.pid, "err", err)
 		_ = ss.st.Reset()
 		return false
 	}
-	if !fresh {
+	for i, m := range stored {
+		if fresh[i] {
+			n.emit(MessageReceived{PeerID: ss.pid, ID: hexID(m.ID), Text: m.Text, SentAt: m.SentAt})
+		}
+	}
+	return true
+}
+
+// onStrangerChat handles one message from a stranger, kept in memory with
+// the stranger (stranger.go), or in the store if the stranger became a
+// contact meanwhile. It reports false if the session was ended (no
+// receipt then).
+func (n *Node) onStrangerChat(ss *session, m store.Message) bool {
+	fresh, tracked, evicted := n.strangers.receive(ss.peer, ss.fp, m, time.Now())
+	n.dropStrangers(evicted)
+	switch {
+	case tracked && !fresh:
+		return true
+	case tracked:
+		n.emit(MessageReceived{PeerID: ss.pid, ID: hexID(m.ID), Text: m.Text, SentAt: m.SentAt, Stranger: true})
 		return true
 	}
-	n.emit(MessageReceived{PeerID: ss.pid, ID: hexID(m.ID), Text: text, SentAt: p.sentAt})
-	return true
+	// Promoted meanwhile (then it is a contact under this key), or
+	// dropped (then its session ends, without a receipt).
+	c, ok, err := n.store.Contact(ss.pid)
+	if err != nil || !ok || !c.Fingerprint.Equal(ss.fp) {
+		_ = ss.st.Reset()
+		return false
+	}
+	return n.storeChats(ss, []store.Message{m})
 }
 
 // onReceipt handles a delivery receipt, from any authenticated session.

@@ -255,3 +255,17 @@ func (pq *peerQueue) index(seq uint64) int {
 	})
 	return i
 }
+
+// waiting returns how many of peerID's messages wait for a receipt (0 for
+// a peer whose mirror is not loaded).
+func (q *outQueue) waiting(peerID string) int {
+	q.mu.Lock()
+	pq := q.peers[peerID]
+	q.mu.Unlock()
+	if pq == nil {
+		return 0
+	}
+	pq.mu.Lock()
+	defer pq.mu.Unlock()
+	return len(pq.msgs)
+}

@@ -67,10 +67,11 @@ func (n *Node) SendTo(ctx context.Context, to, text string) (peerID, msgID strin
 		return "", "", fmt.Errorf("queue message: %w", err)
 	}
 	n.mu.Lock()
-	if ss := n.liveLocked(p); ss != nil { // under the pin only (pin.go)
-		ss.kick()
-	}
+	ss := n.liveLocked(p) // under the pin only (pin.go)
 	n.mu.Unlock()
+	if ss != nil {
+		ss.sendNow()
+	}
 	return pid, hexID(id), nil
 }
 

@@ -79,6 +79,9 @@ type session struct {
 	addrsSent   []byte // the last ADDRS payload sent: sendHello, then the writer
 	addrsWrites int    // contact writes the peer's ADDRS caused: the reader
 
+	fmu     sync.Mutex // one flush at a time: the writer's, or Send's (send.go)
+	nextSeq uint64     // guarded by fmu: every unacknowledged message goes out on each new session
+
 	wake chan struct{} // cap 1: the writer has work
 	done chan struct{} // closed when the reader ended
 
@@ -141,9 +144,11 @@ func (ss *session) writeLoop() {
 	n := ss.n
 	tick := time.NewTicker(ss.heartbeatInterval / 4)
 	defer tick.Stop()
-	var nextSeq uint64 // every unacknowledged message goes out on each new session
 	for {
-		if err := ss.flush(&nextSeq); err != nil {
+		ss.fmu.Lock()
+		err := ss.flush(&ss.nextSeq)
+		ss.fmu.Unlock()
+		if err != nil {
 			n.log.Debug("session write failed", "peer_id", ss.pid, "err", err)
 			_ = ss.st.Reset()
 			return
@@ -277,11 +282,29 @@ func (ss *session) fillOutbox(b *recordBatch, nextSeq *uint64) ([][messageIDLen]
 	return written, nil
 }
 
+// maxChatBatch bounds the messages read from the stream's buffer that are
+// stored together (one transaction; with bbolt one fsync).
+const maxChatBatch = 256
+
 // readLoop reads and opens records until the stream ends, and returns the
 // reason the session ended.
+//
+// Messages that arrived together (whole frames already in the reader's
+// buffer) are stored together: each is opened and parsed as it is read,
+// and the batch is stored in one transaction, raised and acknowledged when
+// no whole frame is left in the buffer, before any other kind of payload
+// is handled, or at maxChatBatch. A message that is not stored gets no
+// receipt; the sender sends it again.
 func (ss *session) readLoop() string {
 	n := ss.n
+	var chats []payload
 	for {
+		if len(chats) > 0 && (len(chats) >= maxChatBatch || !frameBuffered(ss.r)) {
+			if !ss.storeChats(chats) {
+				return "error"
+			}
+			chats = chats[:0]
+		}
 		frame, err := ss.readFrame() // under the idle and frame deadlines (limits.go)
 		if err != nil {
 			if isTimeout(err) && ss.n.ctx.Err() == nil {
@@ -316,11 +339,26 @@ func (ss *session) readLoop() string {
 		ss.mu.Unlock()
 		switch typ {
 		case e2e.RecordClose:
-			return "closed"
-		case e2e.RecordData:
-			if !ss.handlePayload(pt) {
+			if len(chats) > 0 && !ss.storeChats(chats) {
 				return "error"
 			}
+			return "closed"
+		case e2e.RecordData:
+			p, ok := ss.parsePayload(pt)
+			if !ok {
+				return "error"
+			}
+			if p.typ == payloadChat {
+				chats = append(chats, p)
+				break
+			}
+			if len(chats) > 0 {
+				if !ss.storeChats(chats) {
+					return "error"
+				}
+				chats = chats[:0]
+			}
+			ss.handlePayload(p)
 		}
 		if ss.sec.HeartbeatDue() {
 			ss.mu.Lock()
@@ -405,19 +443,49 @@ func (ss *session) rememberRecord(h [32]byte) {
 	ss.recentN++
 }
 
-// handlePayload acts on one chat payload; false ends the session.
-func (ss *session) handlePayload(pt []byte) bool {
+// parsePayload parses one chat payload and checks that the first DATA
+// record of each side is its HELLO, and only the first; false ends the
+// session.
+func (ss *session) parsePayload(pt []byte) (payload, bool) {
 	n := ss.n
 	p, err := parsePayload(pt)
 	ss.mu.Lock()
 	first := !ss.helloSeen
 	ss.mu.Unlock()
-	// The first DATA record of each side is its HELLO, and only the first.
 	if err != nil || first != (p.typ == payloadHello) {
 		n.logRemote(slog.LevelDebug, "bad chat payload", "peer_id", ss.pid)
 		n.alert(AlertBadFrame, ss.peer, "malformed chat payload; session ended")
+		return payload{}, false
+	}
+	return p, true
+}
+
+// storeChats stores, raises and acknowledges messages that arrived
+// together (onChats); false ends the session.
+func (ss *session) storeChats(chats []payload) bool {
+	n := ss.n
+	// Messages on a session that lost a tie-break are dropped without
+	// receipts: the sender resends them on the session that won.
+	if !n.onChats(ss, chats) || n.set.dropReceipts() {
+		return true
+	}
+	ss.mu.Lock()
+	if len(ss.receipts)+len(chats) > maxQueuedReceipts {
+		ss.mu.Unlock()
+		n.logRemote(slog.LevelDebug, "peer does not read its receipts", "peer_id", ss.pid)
 		return false
 	}
+	for _, p := range chats {
+		ss.receipts = append(ss.receipts, p.id)
+	}
+	ss.mu.Unlock()
+	ss.kick()
+	return true
+}
+
+// handlePayload acts on one parsed payload other than a chat message.
+func (ss *session) handlePayload(p payload) {
+	n := ss.n
 	switch p.typ {
 	case payloadHello:
 		ss.mu.Lock()
@@ -426,21 +494,6 @@ func (ss *session) handlePayload(pt []byte) bool {
 		n.onHello(ss, SanitizeName(p.name))
 		// A ticket for the next connection, off the setup path (resume.go).
 		n.goTracked(func() { n.issueTicket(ss) })
-	case payloadChat:
-		// A message on a session that lost a tie-break is dropped without
-		// a receipt: the sender resends it on the session that won.
-		if !n.onChat(ss, p) || n.set.dropReceipts() {
-			return true
-		}
-		ss.mu.Lock()
-		if len(ss.receipts) >= maxQueuedReceipts {
-			ss.mu.Unlock()
-			n.logRemote(slog.LevelDebug, "peer does not read its receipts", "peer_id", ss.pid)
-			return false
-		}
-		ss.receipts = append(ss.receipts, p.id)
-		ss.mu.Unlock()
-		ss.kick()
 	case payloadReceipt:
 		n.onReceipt(ss, p.id)
 	case payloadName:
@@ -452,5 +505,26 @@ func (ss *session) handlePayload(pt []byte) bool {
 	case payloadTicket:
 		n.onTicket(ss, p.ticket) // resume.go
 	}
-	return true
+}
+
+// inlineSendMax is how many unacknowledged messages a peer may have for
+// Send to write the newest itself: at most this many texts of 64 KiB are
+// unread by the peer, well inside yamux's initial 256 KiB stream window,
+// so the write cannot wait for the peer.
+const inlineSendMax = 2
+
+// sendNow writes what is queued from Send's goroutine, saving the hand-off
+// to the writer goroutine (a goroutine wake-up on each side of a round
+// trip), when no flush is running and the write cannot block on the peer
+// (inlineSendMax); otherwise it wakes the writer, as before.
+func (ss *session) sendNow() {
+	if ss.n.outq.waiting(ss.pid) > inlineSendMax || !ss.fmu.TryLock() {
+		ss.kick()
+		return
+	}
+	err := ss.flush(&ss.nextSeq)
+	ss.fmu.Unlock()
+	if err != nil {
+		_ = ss.st.Reset()
+	}
 }

@@ -16,6 +16,13 @@
 // the file last changed; and a rollback of the whole file (or of the whole
 // trust set with its digest) to an older copy goes unnoticed, since nothing
 // outside the file remembers its state.
+//
+// Durability with bbolt (every commit an fsync): a queued or received
+// message is on disk when Queue or Receive returns. Concurrent writers of
+// the message path share one commit (groupcommit.go), and marking a
+// message sent or delivered waits for the next commit, 100 ms at most
+// (lazy.go): a crash then only sends the message again, which the peer's
+// dedupe absorbs.
 package store
 
 import (
@@ -140,6 +147,10 @@ type Store interface {
 	// ID from it, never a history record (see maxReceivedPerPeer for why
 	// dedupe holds).
 	Receive(m Message) (Message, bool, error)
+	// ReceiveAll is Receive for messages that arrived together, in order,
+	// in one transaction (one fsync for all): it returns them as stored
+	// and which are new.
+	ReceiveAll(ms []Message) ([]Message, []bool, error)
 	// History returns the last limit messages of the conversation with
 	// peerID (all of them if limit <= 0), oldest first.
 	History(peerID string, limit int) ([]Message, error)

@@ -18,6 +18,11 @@ type kv interface {
 	// update runs fn in a read-write transaction: if fn returns an error
 	// (or panics), none of its writes take effect.
 	update(fn func(kvTx) error) error
+	// batch is update for the message path: the backend may commit fn
+	// together with concurrent batch calls in one transaction (one fsync
+	// for all; groupcommit.go). fn may then run more than once, so it
+	// must set its results from what it reads, never accumulate them.
+	batch(fn func(kvTx) error) error
 	// close releases the storage; later transactions fail with ErrClosed.
 	close() error
 }
@@ -97,6 +102,9 @@ func (m *memKV) update(fn func(kvTx) error) (err error) {
 	committed = true
 	return nil
 }
+
+// batch is update: the memory backend has no commit to share.
+func (m *memKV) batch(fn func(kvTx) error) error { return m.update(fn) }
 
 func (m *memKV) close() error {
 	m.mu.Lock()

@@ -68,6 +68,37 @@ func nextSeq(tx sealedTx) (uint64, error) {
 	return last, tx.putSealed(bucketMeta, metaSeqKey, binary.BigEndian.AppendUint64(nil, last))
 }
 
+// A seqAlloc hands out the sequence numbers of one transaction, reading
+// and writing the last one once.
+type seqAlloc struct {
+	last, first uint64
+}
+
+func newSeqAlloc(tx sealedTx) (seqAlloc, error) {
+	pt, ok, err := tx.getSealed(bucketMeta, metaSeqKey)
+	if err != nil || !ok {
+		return seqAlloc{}, err
+	}
+	if len(pt) != 8 {
+		return seqAlloc{}, fmt.Errorf("%w: seq record", ErrCorrupt)
+	}
+	last := binary.BigEndian.Uint64(pt)
+	return seqAlloc{last: last, first: last}, nil
+}
+
+func (a *seqAlloc) next() uint64 {
+	a.last++
+	return a.last
+}
+
+// store writes the last number handed out, if any was.
+func (a *seqAlloc) store(tx sealedTx) error {
+	if a.last == a.first {
+		return nil
+	}
+	return tx.putSealed(bucketMeta, metaSeqKey, binary.BigEndian.AppendUint64(nil, a.last))
+}
+
 // putHistory seals m into the history at its seq. The message is encoded
 // straight into the buffer that is sealed in place and handed to the kv,
 // so a text is copied once on its way to the store.
@@ -137,7 +168,7 @@ func (s *sealedStore) Queue(m Message) (Message, error) {
 	if err := checkMessage(m); err != nil {
 		return Message{}, err
 	}
-	err := s.update(func(tx sealedTx) error {
+	err := s.write(func(tx sealedTx) error {
 		idk := s.idKey(m.PeerID, m.ID)
 		if raw, err := tx.get(bucketIDs, idk); err != nil || raw != nil {
 			if err == nil {
@@ -189,6 +220,9 @@ func (s *sealedStore) openOutbox(key, raw []byte) (string, [MessageIDLen]byte, u
 
 // Outbox implements [Store].
 func (s *sealedStore) Outbox(peerID string, from uint64) ([]Message, error) {
+	if err := s.flushLazy(); err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
 	var out []Message
 	prefix := s.peerPrefix(bucketOutbox, peerID)
 	err := s.view(func(tx sealedTx) error {
@@ -227,6 +261,9 @@ func (s *sealedStore) Outbox(peerID string, from uint64) ([]Message, error) {
 
 // OutboxPeers implements [Store]. It opens only the small outbox pointers.
 func (s *sealedStore) OutboxPeers() ([]string, error) {
+	if err := s.flushLazy(); err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
 	seen := map[string]bool{}
 	var peers []string
 	err := s.view(func(tx sealedTx) error {
@@ -249,74 +286,66 @@ func (s *sealedStore) OutboxPeers() ([]string, error) {
 	return peers, nil
 }
 
-// MarkSent implements [Store]. It rewrites only the ids entries.
+// MarkSent implements [Store]. It rewrites only the ids entries; on a
+// store whose commits are fsyncs the change waits for the next commit
+// (lazy.go).
 func (s *sealedStore) MarkSent(peerID string, ids [][MessageIDLen]byte) error {
-	err := s.update(func(tx sealedTx) error {
-		for _, id := range ids {
-			e, ok, err := s.getIDEntry(tx, peerID, id)
-			if err != nil {
-				return err
-			}
-			if !ok || !e.fromMe || e.state != StateQueued {
-				continue
-			}
-			e.state = StateSent
-			if err := s.putIDEntry(tx, peerID, id, e); err != nil {
-				return err
-			}
-		}
+	if len(ids) == 0 {
 		return nil
-	})
-	if err != nil {
+	}
+	if s.lazy.on {
+		s.note(lazyOp{peerID: peerID, ids: ids})
+		return nil
+	}
+	if err := s.write(func(tx sealedTx) error { return s.markSent(tx, peerID, ids) }); err != nil {
 		return fmt.Errorf("mark sent: %w", err)
+	}
+	return nil
+}
+
+func (s *sealedStore) markSent(tx sealedTx, peerID string, ids [][MessageIDLen]byte) error {
+	for _, id := range ids {
+		e, ok, err := s.getIDEntry(tx, peerID, id)
+		if err != nil {
+			return err
+		}
+		if !ok || !e.fromMe || e.state != StateQueued {
+			continue
+		}
+		e.state = StateSent
+		if err := s.putIDEntry(tx, peerID, id, e); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // Delivered implements [Store]. It rewrites the ids entry and deletes the
 // outbox pointer, whose key is the entry's seq; the history record is not
-// touched.
+// touched. On a store whose commits are fsyncs the change waits for the
+// next commit (lazy.go); the result is the same.
 func (s *sealedStore) Delivered(peerID string, id [MessageIDLen]byte) (bool, error) {
 	// A receipt that changes nothing (an unknown ID, a repeated receipt)
 	// is answered from a read-only transaction: with bbolt a write costs
 	// an fsync, which a peer must not be able to trigger at will.
-	if change, err := s.receiptChanges(peerID, id); err != nil || !change {
-		if err != nil {
-			return false, fmt.Errorf("mark delivered: %w", err)
-		}
+	change, inOutbox, err := s.receiptChanges(peerID, id)
+	if err != nil {
+		return false, fmt.Errorf("mark delivered: %w", err)
+	}
+	if !change {
 		return false, nil
 	}
+	if s.lazy.on {
+		// A receipt noted already (its change not yet written) changes
+		// nothing more.
+		noted := s.noteReceipt(peerID, id)
+		return inOutbox && noted, nil
+	}
 	removed := false
-	err := s.update(func(tx sealedTx) error {
-		e, ok, err := s.getIDEntry(tx, peerID, id)
-		if err != nil || !ok || !e.fromMe {
-			return err
-		}
-		okey := s.messageKey(bucketOutbox, peerID, e.seq)
-		raw, err := tx.get(bucketOutbox, okey)
-		if err != nil {
-			return err
-		}
-		if raw != nil {
-			// The pointer is opened before it goes: the ids entry and
-			// the outbox must name the same message.
-			_, ptrID, _, err := s.openOutbox(okey, raw)
-			if err != nil {
-				return err
-			}
-			if ptrID != id {
-				return ErrCorrupt
-			}
-			if err := tx.delete(bucketOutbox, okey); err != nil {
-				return err
-			}
-			removed = true
-		}
-		if e.state == StateDelivered {
-			return nil
-		}
-		e.state = StateDelivered
-		return s.putIDEntry(tx, peerID, id, e)
+	err = s.write(func(tx sealedTx) error {
+		var err error
+		removed, err = s.deliver(tx, peerID, id)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("mark delivered: %w", err)
@@ -324,79 +353,56 @@ func (s *sealedStore) Delivered(peerID string, id [MessageIDLen]byte) (bool, err
 	return removed, nil
 }
 
+// deliver applies peerID's receipt for id in tx and reports whether the
+// message was still in the outbox.
+func (s *sealedStore) deliver(tx sealedTx, peerID string, id [MessageIDLen]byte) (bool, error) {
+	e, ok, err := s.getIDEntry(tx, peerID, id)
+	if err != nil || !ok || !e.fromMe {
+		return false, err
+	}
+	removed := false
+	okey := s.messageKey(bucketOutbox, peerID, e.seq)
+	raw, err := tx.get(bucketOutbox, okey)
+	if err != nil {
+		return false, err
+	}
+	if raw != nil {
+		// The pointer is opened before it goes: the ids entry and the
+		// outbox must name the same message.
+		_, ptrID, _, err := s.openOutbox(okey, raw)
+		if err != nil {
+			return false, err
+		}
+		if ptrID != id {
+			return false, ErrCorrupt
+		}
+		if err := tx.delete(bucketOutbox, okey); err != nil {
+			return false, err
+		}
+		removed = true
+	}
+	if e.state == StateDelivered {
+		return removed, nil
+	}
+	e.state = StateDelivered
+	return removed, s.putIDEntry(tx, peerID, id, e)
+}
+
 // receiptChanges reports, in a read-only transaction, whether a receipt
 // for id would change anything: an outgoing message not yet delivered, or
 // still in the outbox.
-func (s *sealedStore) receiptChanges(peerID string, id [MessageIDLen]byte) (bool, error) {
-	change := false
-	err := s.view(func(tx sealedTx) error {
+func (s *sealedStore) receiptChanges(peerID string, id [MessageIDLen]byte) (change, inOutbox bool, err error) {
+	err = s.view(func(tx sealedTx) error {
 		e, ok, err := s.getIDEntry(tx, peerID, id)
 		if err != nil || !ok || !e.fromMe {
 			return err
 		}
-		if e.state != StateDelivered {
-			change = true
-			return nil
-		}
 		raw, err := tx.get(bucketOutbox, s.messageKey(bucketOutbox, peerID, e.seq))
-		change = raw != nil
+		inOutbox = raw != nil
+		change = inOutbox || e.state != StateDelivered
 		return err
 	})
-	return change, err
-}
-
-// seen reports, in a read-only transaction, whether peerID's conversation
-// already has message id (from either side). Receive asks it first, so a
-// duplicate costs no write transaction (an fsync with bbolt).
-func (s *sealedStore) seen(peerID string, id [MessageIDLen]byte) (bool, error) {
-	var found bool
-	err := s.view(func(tx sealedTx) error {
-		raw, err := tx.get(bucketIDs, s.idKey(peerID, id))
-		found = raw != nil
-		return err
-	})
-	return found, err
-}
-
-// Receive implements [Store].
-func (s *sealedStore) Receive(m Message) (Message, bool, error) {
-	m.FromMe, m.State = false, StateDelivered
-	if err := checkMessage(m); err != nil {
-		return Message{}, false, err
-	}
-	// A duplicate is answered from a read-only transaction (see
-	// Delivered); the update checks again.
-	if dup, err := s.seen(m.PeerID, m.ID); err != nil || dup {
-		if err != nil {
-			return Message{}, false, fmt.Errorf("store message: %w", err)
-		}
-		return m, false, nil
-	}
-	fresh := false
-	err := s.update(func(tx sealedTx) error {
-		idk := s.idKey(m.PeerID, m.ID)
-		raw, err := tx.get(bucketIDs, idk)
-		if err != nil || raw != nil {
-			return err // seen before (from either side): not new
-		}
-		seq, err := nextSeq(tx)
-		if err != nil {
-			return err
-		}
-		m.Seq = seq
-		if err := s.putHistory(tx, m); err != nil {
-			return err
-		}
-		fresh = true
-		if err := tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{state: StateDelivered, seq: seq})); err != nil {
-			return err
-		}
-		return s.indexReceived(tx, m.PeerID, m.ID, seq)
-	})
-	if err != nil {
-		return Message{}, false, fmt.Errorf("store message: %w", err)
-	}
-	return m, fresh, nil
+	return change, inOutbox, err
 }
 
 // History implements [Store].
@@ -415,6 +421,9 @@ func (s *sealedStore) HistoryBefore(peerID string, before uint64, limit int) ([]
 // history returns the last limit messages with peerID (all if limit <= 0)
 // whose seq is below before (any seq if before is 0), oldest first.
 func (s *sealedStore) history(peerID string, before uint64, limit int) ([]Message, error) {
+	if err := s.flushLazy(); err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
 	var all []Message
 	prefix := s.peerPrefix(bucketHistory, peerID)
 	var stop []byte

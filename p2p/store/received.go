@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // maxReceivedPerPeer bounds the dedupe set: the ids entries of the last
@@ -129,4 +130,92 @@ func (s *sealedStore) dropReceived(tx sealedTx, peerID string, id [MessageIDLen]
 		return nil // missing or damaged: left as it is
 	}
 	return tx.delete(bucketIDs, s.idKey(peerID, id))
+}
+
+// seenAll reports, in one read-only transaction, which of the messages
+// their conversations already have (from either side). ReceiveAll asks it
+// first, so duplicates cost no write transaction (an fsync with bbolt).
+func (s *sealedStore) seenAll(ms []Message) ([]bool, error) {
+	seen := make([]bool, len(ms))
+	err := s.view(func(tx sealedTx) error {
+		for i, m := range ms {
+			raw, err := tx.get(bucketIDs, s.idKey(m.PeerID, m.ID))
+			if err != nil {
+				return err
+			}
+			seen[i] = raw != nil
+		}
+		return nil
+	})
+	return seen, err
+}
+
+// Receive implements [Store].
+func (s *sealedStore) Receive(m Message) (Message, bool, error) {
+	ms, fresh, err := s.ReceiveAll([]Message{m})
+	if err != nil {
+		return Message{}, false, err
+	}
+	return ms[0], fresh[0], nil
+}
+
+// ReceiveAll implements [Store]: the messages are stored in one
+// transaction, which the bbolt backend may share with other writers (one
+// fsync for all; groupcommit.go).
+func (s *sealedStore) ReceiveAll(ms []Message) ([]Message, []bool, error) {
+	out := make([]Message, len(ms))
+	for i, m := range ms {
+		m.FromMe, m.State = false, StateDelivered
+		if err := checkMessage(m); err != nil {
+			return nil, nil, err
+		}
+		out[i] = m
+	}
+	fresh := make([]bool, len(out))
+	// Duplicates are answered from a read-only transaction (see
+	// Delivered); the write checks again.
+	dup, err := s.seenAll(out)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store message: %w", err)
+	}
+	if !slices.Contains(dup, false) {
+		return out, fresh, nil
+	}
+	err = s.write(func(tx sealedTx) error {
+		clear(fresh) // the function may run again (kv.batch)
+		seqs, err := newSeqAlloc(tx)
+		if err != nil {
+			return err
+		}
+		for i := range out {
+			if dup[i] {
+				continue
+			}
+			m := &out[i]
+			idk := s.idKey(m.PeerID, m.ID)
+			raw, err := tx.get(bucketIDs, idk)
+			if err != nil {
+				return err
+			}
+			if raw != nil {
+				continue // seen before (from either side, or earlier in ms)
+			}
+			m.Seq = seqs.next()
+			if err := s.putHistory(tx, *m); err != nil {
+				return err
+			}
+			if err := tx.putSealed(bucketIDs, idk, encodeIDEntry(idEntry{state: StateDelivered, seq: m.Seq})); err != nil {
+				return err
+			}
+			if err := s.indexReceived(tx, m.PeerID, m.ID, m.Seq); err != nil {
+				return err
+			}
+			fresh[i] = true
+		}
+		return seqs.store(tx)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("store message: %w", err)
+	}
+	return out, fresh, nil
 }

@@ -20,6 +20,9 @@ type sealedStore struct {
 	// recvRing is the received ring's size (received.go):
 	// maxReceivedPerPeer, but in tests of an older, smaller ring.
 	recvRing uint64
+	// lazy holds delivery states waiting for the next commit, on a
+	// backend whose commits are fsyncs (lazy.go).
+	lazy lazyWrites
 }
 
 // newSealedStore checks or creates the schema of k under key, in one update
@@ -174,5 +177,11 @@ func (s *sealedStore) DeleteContact(peerID string) error {
 
 // Close implements [Store].
 func (s *sealedStore) Close() error {
+	// Noted delivery states go to disk first (lazy.go); a store already
+	// closed fails that with ErrClosed, which is no news.
+	if err := s.closeLazy(); err != nil && !errors.Is(err, ErrClosed) {
+		_ = s.kv.close()
+		return err
+	}
 	return s.kv.close()
 }
