@@ -47,7 +47,7 @@ type Node struct {
 	outbox    outbox
 	outq      *outQueue // in-memory mirror of the outbox (outqueue.go)
 	events    chan Event
-	redial    redialer // see redial.go
+	redial    redialer   // see redial.go
 	files     *fileState // file transfers (filestate.go)
 
 	// Defences against hostile peers (gater.go, ratelimit.go).
