@@ -160,13 +160,10 @@ func (n *Node) acceptFile(fileID, path string) error {
 	} else {
 		x.waiting = WaitingPeer
 	}
-	ev := x.progress()
-	x.lastEv = time.Now()
 	fst.mu.Unlock()
 	if ss != nil {
 		ss.kick()
 	}
-	n.emit(ev)
 	return nil
 }
 
