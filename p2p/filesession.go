@@ -332,8 +332,8 @@ func (n *Node) onFileOffer(ss *session, o *e2e.FileOffer) {
 	fst := n.files
 	fst.mu.Lock()
 	if x := fst.xfers[k]; x != nil {
-		if x.state == TransferAccepted && !x.busy && x.acceptOn != ss {
-			x.acceptOn = ss
+		if x.state == TransferAccepted && !x.busy && x.acceptOn != ss && x.part != nil {
+			x.acceptOn, x.from = ss, x.part.Chunks()
 			fst.queueLocked(k.peer, ctlItem{payload: e2e.FileAccept{ID: o.ID, From: x.from}.Encode()})
 			fst.mu.Unlock()
 			ss.kick()
@@ -493,8 +493,8 @@ func (n *Node) filesSessionUp(ss *session) {
 			if x.state == TransferOffered {
 				x.waiting = WaitingAccept
 			}
-		} else if x.state == TransferAccepted {
-			x.acceptOn, x.waiting = ss, ""
+		} else if x.state == TransferAccepted && x.part != nil {
+			x.acceptOn, x.waiting, x.from = ss, "", x.part.Chunks()
 			fst.queueLocked(k.peer, ctlItem{payload: e2e.FileAccept{ID: k.id, From: x.from}.Encode()})
 		} else {
 			continue

@@ -40,6 +40,15 @@ const (
 	maxBadFirst = 2
 )
 
+// fileTestHooks let tests slow a transfer down or play a hostile sender or
+// a full disk.
+type fileTestHooks struct {
+	recvDelay time.Duration              // slept after each chunk received
+	sendWrap  func(io.Writer) io.Writer  // wraps the sender's stream
+	sinkWrap  func(io.Writer) io.Writer  // wraps the receiver's partial file
+	sealed    func(from uint64, ok bool) // told of each stream the sender ran
+}
+
 // deadlineRW sets a deadline before every read and write of a stream.
 type deadlineRW struct{ st network.Stream }
 
@@ -145,7 +154,14 @@ func (n *Node) runSend(x *xfer, ss *session, from uint64, stop chan struct{}) {
 	fst.mu.Unlock()
 	n.setWaiting(x, "")
 	base := int64(from) * e2e.FileChunkSize
-	err = files.Send(deadlineRW{st}, f, sealer, stop, func(sent int64) {
+	var w io.Writer = deadlineRW{st}
+	if h := n.set.fileTest; h != nil && h.sendWrap != nil {
+		w = h.sendWrap(w)
+	}
+	if h := n.set.fileTest; h != nil && h.sealed != nil {
+		h.sealed(from, true)
+	}
+	err = files.Send(w, f, sealer, stop, func(sent int64) {
 		n.moved(x, base+sent, false)
 	})
 	if err != nil {
@@ -262,7 +278,15 @@ func (n *Node) receive(x *xfer, ss *session, st network.Stream, br *bufio.Reader
 		return
 	}
 	lastCheck := time.Now()
-	err = files.Receive(br, opener, part, func() { _ = st.Reset() }, func(next uint64, _ int64) {
+	var sink io.Writer = part
+	hooks := n.set.fileTest
+	if hooks != nil && hooks.sinkWrap != nil {
+		sink = hooks.sinkWrap(part)
+	}
+	err = files.Receive(br, opener, sink, func() { _ = st.Reset() }, func(next uint64, _ int64) {
+		if hooks != nil && hooks.recvDelay > 0 {
+			time.Sleep(hooks.recvDelay)
+		}
 		n.moved(x, part.Len(), false)
 		if time.Since(lastCheck) >= checkpointEvery {
 			lastCheck = time.Now()
@@ -311,7 +335,7 @@ func (n *Node) receive(x *xfer, ss *session, st network.Stream, br *bufio.Reader
 			return
 		}
 		why := FileReasonFailed
-		if errors.Is(err, files.ErrNoSpace) {
+		if files.IsNoSpace(err) {
 			why = FileReasonNoSpace
 		}
 		n.endTransfer(x, why, e2e.FileFailed)

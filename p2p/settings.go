@@ -25,6 +25,9 @@ type settings struct {
 	// fileRetry is the first pause before a file stream is tried again
 	// (filestream.go).
 	fileRetry time.Duration
+	// fileTest holds test hooks of file transfers; nil in production
+	// (filestream.go).
+	fileTest *fileTestHooks
 	// idleTimeout cuts a session that carried no record for this long
 	// ([sessionIdleTimeout]).
 	idleTimeout time.Duration

@@ -140,12 +140,18 @@ func (p *Partial) Write(b []byte) (int, error) {
 	p.h.Write(b[:n])
 	p.n += int64(n)
 	if err != nil {
-		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG) || errors.Is(err, syscall.EDQUOT) {
-			return n, fmt.Errorf("%w: %v", ErrNoSpace, err)
+		if IsNoSpace(err) {
+			return n, fmt.Errorf("%w: %w", ErrNoSpace, err)
 		}
 		return n, err
 	}
 	return n, nil
+}
+
+// IsNoSpace reports whether err means the disk, a quota or the process's
+// file-size limit is full.
+func IsNoSpace(err error) bool {
+	return errors.Is(err, ErrNoSpace) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG) || isQuota(err)
 }
 
 // Checkpoint syncs what was written to disk and returns the byte count and

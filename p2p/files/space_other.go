@@ -10,3 +10,5 @@ func FreeSpace(dir string) (uint64, error) { return math.MaxUint64, nil }
 
 // noFollow is not available here.
 const noFollow = 0
+
+func isQuota(error) bool { return false }

@@ -2,7 +2,10 @@
 
 package files
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+)
 
 // FreeSpace returns the bytes an unprivileged user may still write on the
 // file system holding dir.
@@ -17,3 +20,5 @@ func FreeSpace(dir string) (uint64, error) {
 // noFollow keeps OpenFile from following a symbolic link at the last
 // element of a path.
 const noFollow = syscall.O_NOFOLLOW
+
+func isQuota(err error) bool { return errors.Is(err, syscall.EDQUOT) }
