@@ -2,6 +2,7 @@ package files
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -113,11 +114,12 @@ func sealLoop(r io.Reader, s *e2e.FileSealer, free <-chan []byte, full chan<- ba
 		if _, err := io.ReadFull(r, pt[:n]); err != nil {
 			return fmt.Errorf("%w: %v", ErrRead, err)
 		}
-		c, err := s.Seal(pt[:n])
-		if err != nil {
+		// The frame is sealed in place: its length is known in advance.
+		b = binary.AppendUvarint(b, uint64(n+e2e.MaxFileFrameSize-e2e.FileChunkSize))
+		var err error
+		if b, err = s.SealTo(b, pt[:n]); err != nil {
 			return err
 		}
-		b = e2e.AppendFrame(b, c)
 		n0 += int64(n)
 		if len(b) >= WriteBatch || s.Done() {
 			select {
@@ -152,10 +154,16 @@ func sealLoop(r io.Reader, s *e2e.FileSealer, free <-chan []byte, full chan<- ba
 // the stream), before it waits for its reader to end.
 func Receive(r *bufio.Reader, o *e2e.FileOpener, w io.Writer, abort func(), progress func(next uint64, n int64)) error {
 	type chunk struct {
-		pt   []byte
-		next uint64
+		pt, buf []byte
+		next    uint64
 	}
 	ch := make(chan chunk, 4*pipeDepth)
+	// Frames are read into these buffers and opened in place; the writer
+	// hands each back once written.
+	free := make(chan []byte, 4*pipeDepth+2)
+	for range cap(free) {
+		free <- make([]byte, e2e.MaxFileFrameSize)
+	}
 	quit := make(chan struct{})
 	var rerr error
 	done := make(chan struct{})
@@ -163,7 +171,13 @@ func Receive(r *bufio.Reader, o *e2e.FileOpener, w io.Writer, abort func(), prog
 		defer close(done)
 		defer close(ch)
 		for !o.Done() {
-			frame, err := e2e.ReadFrame(r, e2e.MaxFileFrameSize)
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-quit:
+				return
+			}
+			frame, err := readFrameInto(r, buf)
 			if err != nil {
 				if errors.Is(err, e2e.ErrFrameTooLarge) || errors.Is(err, e2e.ErrBadFrame) {
 					rerr = ErrBadStream
@@ -172,13 +186,13 @@ func Receive(r *bufio.Reader, o *e2e.FileOpener, w io.Writer, abort func(), prog
 				}
 				return
 			}
-			pt, err := o.Open(frame)
+			pt, err := o.OpenTo(frame[:0], frame)
 			if err != nil {
 				rerr = ErrBadStream
 				return
 			}
 			select {
-			case ch <- chunk{pt, o.Next()}:
+			case ch <- chunk{pt, buf, o.Next()}:
 			case <-quit:
 				return
 			}
@@ -201,6 +215,7 @@ func Receive(r *bufio.Reader, o *e2e.FileOpener, w io.Writer, abort func(), prog
 		if progress != nil {
 			progress(c.next, n)
 		}
+		free <- c.buf
 	}
 	close(quit)
 	if werr != nil && abort != nil {
@@ -211,4 +226,45 @@ func Receive(r *bufio.Reader, o *e2e.FileOpener, w io.Writer, abort func(), prog
 		return werr
 	}
 	return rerr
+}
+
+// readFrameInto reads one frame of a file stream into buf (which holds
+// e2e.MaxFileFrameSize bytes) and returns it, with e2e.ReadFrame's rules:
+// a minimal varint length of 1 to MaxFileFrameSize, refused before the
+// body is read ([e2e.ErrFrameTooLarge], [e2e.ErrBadFrame]); a clean end
+// before the first byte is io.EOF, inside a frame io.ErrUnexpectedEOF.
+func readFrameInto(r *bufio.Reader, buf []byte) ([]byte, error) {
+	var n uint64
+	for i := 0; ; i++ {
+		b, err := r.ReadByte()
+		if err != nil {
+			if err == io.EOF && i > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		n |= uint64(b&0x7f) << (7 * i)
+		if b < 0x80 {
+			if b == 0 && i > 0 {
+				return nil, e2e.ErrBadFrame // not minimal
+			}
+			break
+		}
+		if i == 2 {
+			return nil, e2e.ErrFrameTooLarge
+		}
+	}
+	if n > e2e.MaxFileFrameSize {
+		return nil, e2e.ErrFrameTooLarge
+	}
+	if n == 0 {
+		return nil, e2e.ErrBadFrame
+	}
+	if _, err := io.ReadFull(r, buf[:n]); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return buf[:n], nil
 }
