@@ -241,8 +241,12 @@ func (n *Node) endTransfer(x *xfer, why string, tell e2e.FileReason) {
 		return
 	}
 	fst.endLocked(x)
-	part := x.part
-	x.part = nil
+	// A running stream owns the partial file and removes it when it sees
+	// the transfer ended (releaseIn); otherwise it goes here.
+	part, busy := x.part, x.busy
+	if !busy {
+		x.part = nil
+	}
 	var err error
 	if tell != 0 {
 		if n.liveSession(x.key.peer) != nil {
@@ -259,10 +263,8 @@ func (n *Node) endTransfer(x *xfer, why string, tell e2e.FileReason) {
 	if err != nil {
 		n.log.Error("save transfer", "err", err)
 	}
-	if part != nil && !x.busy {
+	if part != nil && !busy {
 		part.Remove()
-	} else if part != nil {
-		x.part = part // the stream's goroutine removes it when it ends
 	}
 	if tell != 0 {
 		n.kickPeer(x.key.peer)
