@@ -235,7 +235,7 @@ func TestFileCancel(t *testing.T) {
 	a, _ := newFileNode(t, "alice", testSettings(t, "alice"))
 	b, dl := newFileNode(t, "bob", bset)
 	a.connect(t, b)
-	path, _ := writeTestFile(t, "x", 40*e2e.FileChunkSize)
+	path, _ := writeTestFile(t, "x", 200*e2e.FileChunkSize)
 	type step struct {
 		name    string
 		accept  bool
@@ -261,7 +261,9 @@ func TestFileCancel(t *testing.T) {
 			}
 		}
 		if s.mid {
-			a.ev.wait(t, "data flows", func(e Event) bool { p, ok := e.(FileProgress); return ok && p.FileID == id && p.Bytes > 0 })
+			// The receiver's progress: the sender's runs ahead by what
+			// the stream buffers.
+			b.ev.wait(t, "data flows", func(e Event) bool { p, ok := e.(FileProgress); return ok && p.FileID == id && p.Bytes > 0 })
 		}
 		ender := b
 		if s.sender {
@@ -279,7 +281,13 @@ func TestFileCancel(t *testing.T) {
 		if err := b.AcceptFile(id, ""); err != ErrUnknownFile {
 			t.Errorf("%s: accept after the end: %v", s.name, err)
 		}
-		eventually(t, "no partial file", func() bool { ents, _ := os.ReadDir(dl); return len(ents) == 0 })
+		eventually(t, s.name+": no partial file", func() bool {
+			ents, _ := os.ReadDir(dl)
+			if len(ents) > 0 {
+				t.Logf("%s: %v", s.name, ents[0].Name())
+			}
+			return len(ents) == 0
+		})
 	}
 	if n := len(a.Transfers()) + len(b.Transfers()); n != 0 {
 		t.Errorf("%d transfers left", n)

@@ -263,8 +263,12 @@ func (n *Node) endTransfer(x *xfer, why string, tell e2e.FileReason) {
 	if err != nil {
 		n.log.Error("save transfer", "err", err)
 	}
-	if part != nil && !busy {
-		part.Remove()
+	if part != nil {
+		if busy {
+			part.Unlink() // the stream's goroutine closes it (releaseIn)
+		} else {
+			part.Remove()
+		}
 	}
 	if tell != 0 {
 		n.kickPeer(x.key.peer)
@@ -281,6 +285,9 @@ func (n *Node) finishTransfer(x *xfer, path string) {
 		return
 	}
 	fst.endLocked(x)
+	if !x.key.out {
+		fst.received[x.key] = e2e.FileChunks(x.offer.Size)
+	}
 	err := fst.drop(recordName(x.key))
 	fst.mu.Unlock()
 	if err != nil {
@@ -343,6 +350,14 @@ func (n *Node) onFileOffer(ss *session, o *e2e.FileOffer) {
 			return
 		}
 		fst.mu.Unlock()
+		return
+	}
+	if c, ok := fst.received[k]; ok {
+		// We have it; the sender missed our last byte. It sends the final
+		// chunk again and we answer done (confirmDone).
+		fst.queueLocked(k.peer, ctlItem{payload: e2e.FileAccept{ID: o.ID, From: c - 1}.Encode()})
+		fst.mu.Unlock()
+		ss.kick()
 		return
 	}
 	if fst.ended[k] {

@@ -97,7 +97,12 @@ type fileState struct {
 	ctl        map[peer.ID][]ctlItem
 	ended      map[xferKey]bool
 	endedOrder []xferKey
-	whole      []*xfer // incoming transfers found whole at start
+	// received maps the incoming transfers that completed (among the
+	// ended ones) to their chunk count, so that a sender that missed the
+	// end (it stopped before the receiver's last byte) learns it when it
+	// offers the file again (filestream.go, confirmDone).
+	received map[xferKey]uint64
+	whole    []*xfer // incoming transfers found whole at start
 }
 
 // newFileState sets up the table and loads the stored transfers.
@@ -105,10 +110,11 @@ func newFileState(cfg Config, st store.Store, log interface {
 	Error(string, ...any)
 }) (*fileState, error) {
 	fs := &fileState{
-		maxSize: cfg.MaxFileSize,
-		xfers:   make(map[xferKey]*xfer),
-		ctl:     make(map[peer.ID][]ctlItem),
-		ended:   make(map[xferKey]bool),
+		maxSize:  cfg.MaxFileSize,
+		xfers:    make(map[xferKey]*xfer),
+		ctl:      make(map[peer.ID][]ctlItem),
+		ended:    make(map[xferKey]bool),
+		received: make(map[xferKey]uint64),
 	}
 	if fs.maxSize < 0 {
 		return nil, errors.New("p2p: the maximum file size must not be negative")
@@ -224,6 +230,7 @@ func (fs *fileState) endLocked(x *xfer) {
 		fs.endedOrder = append(fs.endedOrder, x.key)
 		if len(fs.endedOrder) > maxEnded {
 			delete(fs.ended, fs.endedOrder[0])
+			delete(fs.received, fs.endedOrder[0])
 			fs.endedOrder = slices.Delete(fs.endedOrder, 0, 1)
 		}
 	}

@@ -255,6 +255,11 @@ func (n *Node) handleFileStream(st network.Stream) {
 	fst := n.files
 	fst.mu.Lock()
 	x := fst.xfers[xferKey{peer: p, id: h.ID}]
+	if c, ok := fst.received[xferKey{peer: p, id: h.ID}]; ok && x == nil && h.First == c-1 {
+		fst.mu.Unlock()
+		confirmDone(st, br)
+		return
+	}
 	if x == nil || x.state != TransferAccepted || x.busy || x.part == nil || h.First != x.from {
 		fst.mu.Unlock()
 		_ = st.Reset()
@@ -435,4 +440,18 @@ func (n *Node) onlyLimited(p peer.ID) bool {
 		}
 	}
 	return len(conns) > 0
+}
+
+// confirmDone answers a stream for a file this node already received (the
+// sender stopped before our last byte and offered it again; we asked for
+// the final chunk only): it reads what the sender sends, at most one
+// chunk's frame, and answers done.
+func confirmDone(st network.Stream, br *bufio.Reader) {
+	if _, err := io.Copy(io.Discard, io.LimitReader(br, e2e.MaxFileFrameSize+8)); err != nil {
+		_ = st.Reset()
+		return
+	}
+	_ = st.SetWriteDeadline(time.Now().Add(fileIOTimeout))
+	_, _ = st.Write([]byte{fileAckDone})
+	_ = st.Close()
 }

@@ -225,6 +225,10 @@ func place(from, to string) error {
 // Close closes the partial file and keeps it, for a later resume.
 func (p *Partial) Close() error { return p.f.Close() }
 
+// Unlink deletes the partial file's name while another goroutine may
+// still write to it; that one then calls Remove, which closes it.
+func (p *Partial) Unlink() { _ = os.Remove(p.path) }
+
 // Remove closes and deletes the partial file.
 func (p *Partial) Remove() {
 	_ = p.f.Close()
