@@ -137,21 +137,27 @@ func chunkNonce(index uint64) [aeadNonceSize]byte {
 	return n
 }
 
-// sealChunk seals pt as chunk index, with the given final flag, into a new
-// slice. It checks nothing: the sealer does.
-func (f *fileStream) sealChunk(index uint64, final bool, pt []byte) []byte {
+// sealChunk seals pt as chunk index, with the given final flag, appending
+// to dst (a new slice if dst is nil). It checks nothing: the sealer does.
+func (f *fileStream) sealChunk(dst []byte, index uint64, final bool, pt []byte) []byte {
 	nonce := chunkNonce(index)
-	out := make([]byte, 0, len(pt)+fileTagSize)
-	return f.aead.Seal(out, nonce[:], pt, f.chunkAD(index, final))
+	if dst == nil {
+		dst = make([]byte, 0, len(pt)+fileTagSize)
+	}
+	return f.aead.Seal(dst, nonce[:], pt, f.chunkAD(index, final))
 }
 
-// openChunk opens a chunk sealed as sealChunk(index, final, ...).
-func (f *fileStream) openChunk(index uint64, final bool, chunk []byte) ([]byte, bool) {
+// openChunk opens a chunk sealed as sealChunk(index, final, ...),
+// appending the plaintext to dst (a new slice if dst is nil).
+func (f *fileStream) openChunk(dst []byte, index uint64, final bool, chunk []byte) ([]byte, bool) {
 	if len(chunk) < fileTagSize {
 		return nil, false
 	}
 	nonce := chunkNonce(index)
-	pt, err := f.aead.Open(make([]byte, 0, len(chunk)-fileTagSize), nonce[:], chunk, f.chunkAD(index, final))
+	if dst == nil {
+		dst = make([]byte, 0, len(chunk)-fileTagSize)
+	}
+	pt, err := f.aead.Open(dst, nonce[:], chunk, f.chunkAD(index, final))
 	return pt, err == nil
 }
 
@@ -210,6 +216,12 @@ func (s *FileSealer) Done() bool { return s.f.done }
 // bytes Next*FileChunkSize onwards. The result, ciphertext and 16-byte tag,
 // is one frame of the file stream.
 func (s *FileSealer) Seal(pt []byte) ([]byte, error) {
+	return s.SealTo(nil, pt)
+}
+
+// SealTo is Seal appending the sealed chunk to dst, which must not overlap
+// pt, so that a caller can seal straight into its write buffer.
+func (s *FileSealer) SealTo(dst, pt []byte) ([]byte, error) {
 	f := s.f
 	if f.done {
 		return nil, errStreamDone
@@ -218,7 +230,7 @@ func (s *FileSealer) Seal(pt []byte) ([]byte, error) {
 		return nil, errChunkSize
 	}
 	final := f.next == f.last
-	out := f.sealChunk(f.next, final, pt)
+	out := f.sealChunk(dst, f.next, final, pt)
 	if final {
 		f.done = true
 	}
@@ -261,6 +273,13 @@ func (o *FileOpener) Done() bool { return o.f.done }
 // forged, altered, out of place, from another file or stream, or any chunk
 // after the final one, is [ErrAuth].
 func (o *FileOpener) Open(chunk []byte) ([]byte, error) {
+	return o.OpenTo(nil, chunk)
+}
+
+// OpenTo is Open appending the plaintext to dst, which must not overlap
+// chunk unless it is chunk[:0] (opening in place), so that a caller can
+// reuse its buffers.
+func (o *FileOpener) OpenTo(dst, chunk []byte) ([]byte, error) {
 	if o.err != nil {
 		return nil, o.err
 	}
@@ -270,7 +289,7 @@ func (o *FileOpener) Open(chunk []byte) ([]byte, error) {
 		return nil, o.err
 	}
 	final := f.next == f.last
-	pt, ok := f.openChunk(f.next, final, chunk)
+	pt, ok := f.openChunk(dst, f.next, final, chunk)
 	if !ok {
 		o.err = ErrAuth
 		return nil, o.err

@@ -202,12 +202,12 @@ func TestFileChunkMisplaced(t *testing.T) {
 	open := func(id FileID, index uint64, final bool, c []byte) bool {
 		g := *f
 		g.id = id
-		_, ok := g.openChunk(index, final, c)
+		_, ok := g.openChunk(nil, index, final, c)
 		return ok
 	}
 	var otherID FileID
 	otherID[15] = 1
-	small := f.sealChunk(7, false, []byte("x"))
+	small := f.sealChunk(nil, 7, false, []byte("x"))
 	for _, c := range []struct {
 		name string
 		ok   bool
@@ -279,5 +279,37 @@ func TestFileSealerMisuse(t *testing.T) {
 	}
 	if _, err := send.newSealer(failReader{}, 0); err == nil {
 		t.Error("NewSealer without randomness succeeded")
+	}
+}
+
+// TestFileChunkToBuffers: SealTo appends the same chunk Seal returns, and
+// OpenTo opens in place, into the frame's own buffer.
+func TestFileChunkToBuffers(t *testing.T) {
+	const size = 2*FileChunkSize + 9
+	send, recv := fileKeys(t, size)
+	file := testFileBytes(t, size)
+	h, chunks := sealFile(t, send, file, 0)
+	// A second sealer with the first one's salt seals the same bytes.
+	s, err := send.NewSealer(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.f, err = newFileStream(send, &h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := mustOpener(t, recv, h)
+	prefix := []byte("frame prefix")
+	for i, want := range chunks {
+		off := s.Next() * FileChunkSize
+		got, err := s.SealTo(bytes.Clone(prefix), file[off:off+uint64(s.ChunkLen())])
+		if err != nil || !bytes.Equal(got, append(bytes.Clone(prefix), want...)) {
+			t.Fatalf("SealTo chunk %d differs from Seal (%v)", i, err)
+		}
+		buf := bytes.Clone(want)
+		pt, err := o.OpenTo(buf[:0], buf)
+		if err != nil || !bytes.Equal(pt, file[off:off+uint64(len(pt))]) || &pt[:1][0] != &buf[:1][0] {
+			t.Fatalf("OpenTo chunk %d: %v", i, err)
+		}
 	}
 }

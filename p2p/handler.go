@@ -344,6 +344,7 @@ func (n *Node) onHello(ss *session, name string) {
 	if !stranger {
 		n.mailboxSessionUp(ss) // mailbox.go
 	}
+	n.filesSessionUp(ss) // filesession.go
 }
 
 // onChats handles messages that arrived together, in order: it reports

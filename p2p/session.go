@@ -218,6 +218,9 @@ func (ss *session) fill(b *recordBatch, receipts [][messageIDLen]byte, heartbeat
 			}
 		}
 	}
+	if err := ss.fillFiles(b); err != nil { // filesession.go
+		return nil, err
+	}
 	var written [][messageIDLen]byte
 	if ss.n.isCurrent(ss) {
 		var err error
@@ -344,6 +347,20 @@ func (ss *session) readLoop() string {
 			}
 			return "closed"
 		case e2e.RecordData:
+			if isFilePayload(pt) && ss.helloDone() {
+				// A file record (filesession.go); messages read before
+				// it are stored first, as before any other payload.
+				if len(chats) > 0 {
+					if !ss.storeChats(chats) {
+						return "error"
+					}
+					chats = chats[:0]
+				}
+				if !ss.handleFilePayload(pt) {
+					return "error"
+				}
+				break
+			}
 			p, ok := ss.parsePayload(pt)
 			if !ok {
 				return "error"

@@ -134,6 +134,8 @@ func startNode(ctx context.Context, cfg *config, env environment, logger *slog.L
 		ServeMailbox:     cfg.serveMailbox,
 		MailboxOwners:    cfg.mailboxOwners,
 		HolePunchPrivate: cfg.holePunchPriv,
+		Downloads:        cfg.downloads,
+		MaxFileSize:      cfg.maxFileSize,
 	}
 	if cfg.nameSet {
 		// Given explicitly, the name replaces the one saved in the home;

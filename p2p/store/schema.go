@@ -104,7 +104,7 @@ type schema struct {
 var currentSchema = schema{
 	version: schemaVersion,
 	buckets: [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs, bucketRecv,
-		bucketMailbox, bucketTickets, bucketIssued},
+		bucketMailbox, bucketTickets, bucketIssued, bucketFiles},
 	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2, 3: migrateV3, 4: migrateV4, 5: migrateV5},
 }
 
