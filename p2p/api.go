@@ -69,6 +69,16 @@ type Config struct {
 	// only public ones. Loopback addresses are never used.
 	HolePunchPrivate bool
 
+	// Downloads is the folder received files are saved in (created 0700
+	// if missing). Empty means <Home>/downloads, or, with Ephemeral, a new
+	// folder under the system's temporary directory, created at start and
+	// left there with what it received.
+	Downloads string
+	// MaxFileSize is the largest file the node accepts, in bytes; an
+	// offer over it is refused as too_large. 0 means DefaultMaxFileSize
+	// (4 GiB); negative is refused.
+	MaxFileSize int64
+
 	// circuitsOnly makes the node advertise its circuit addresses alone,
 	// as a node behind a NAT is reached: tests on loopback use it so that
 	// a peer has no direct address to fall back to.
@@ -163,5 +173,9 @@ var _ interface {
 	PeerID() string
 	Fingerprint() e2e.Fingerprint
 	Addrs() []string
+	SendFile(ctx context.Context, to, path string) (peerID, fileID string, err error)
+	AcceptFile(fileID, path string) error
+	RejectFile(fileID string) error
+	Transfers() []Transfer
 	Close() error
 } = (*Node)(nil)

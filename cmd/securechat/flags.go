@@ -61,9 +61,11 @@ type config struct {
 	newPassphrase  string // --new-passphrase-file: passwd's and export's new passphrase
 	file           string // export's and import's FILE
 	debug          bool
-	bell           bool // terminal UI: ring on a message while unfocused
-	notify         bool // terminal UI: desktop notification on a message while unfocused
-	maxSessions    int  // p2p.Config.MaxSessions; 0 = the node's default
+	bell           bool   // terminal UI: ring on a message while unfocused
+	notify         bool   // terminal UI: desktop notification on a message while unfocused
+	maxSessions    int    // p2p.Config.MaxSessions; 0 = the node's default
+	downloads      string // --downloads: p2p.Config.Downloads
+	maxFileSize    int64  // --max-file-size: p2p.Config.MaxFileSize; 0 = the default
 }
 
 // maxSessionsLimit bounds --max-sessions: the node's limits grow with it
@@ -117,6 +119,10 @@ Flags (usable in any order, before or after the subcommand):
   --serve-relay             also be a circuit relay for other nodes (bounded; see README)
   --holepunch-private       also hole punch to outside addresses in private ranges
                             (carrier-grade or nested NAT)
+  --downloads DIR           where received files are saved (default <home>/downloads;
+                            with --ephemeral a new folder under the temporary directory)
+  --max-file-size SIZE      largest file accepted, in bytes or with KiB, MiB, GiB
+                            (default 4GiB)
 
 id, invite and doctor start the node for a few seconds with the same flags (mDNS off),
 waiting up to 8 s for --relay reservations, print, and exit.
@@ -214,6 +220,8 @@ func parseArgs(args []string, env environment) (*config, error) {
 	fs.BoolVar(&cfg.notify, "notify", false, "")
 	fs.Var(sessionsFlag{n: &cfg.maxSessions, failed: &flagErr}, "max-sessions", "")
 	fs.StringVar(&cfg.newPassphrase, "new-passphrase-file", "", "")
+	fs.StringVar(&cfg.downloads, "downloads", "", "")
+	fs.Var(fileSizeFlag{n: &cfg.maxFileSize, failed: &flagErr}, "max-file-size", "")
 	var showVersion bool
 	fs.BoolVar(&showVersion, "version", false, "")
 	fs.BoolVar(&showVersion, "v", false, "")
@@ -290,6 +298,9 @@ func parseArgs(args []string, env environment) (*config, error) {
 	}
 	if seen["home"] && cfg.home == "" {
 		return nil, usageErrorf("", "--home: empty directory name")
+	}
+	if seen["downloads"] && cfg.downloads == "" {
+		return nil, usageErrorf("", "--downloads: empty directory name")
 	}
 	if seen["passphrase-file"] && cfg.passphraseFile == "" {
 		return nil, usageErrorf("", "--passphrase-file: empty file name")

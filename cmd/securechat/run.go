@@ -131,6 +131,8 @@ func startNode(ctx context.Context, cfg *config, env environment, logger *slog.L
 		Relays:           cfg.relays,
 		ServeRelay:       cfg.serveRelay,
 		HolePunchPrivate: cfg.holePunchPriv,
+		Downloads:        cfg.downloads,
+		MaxFileSize:      cfg.maxFileSize,
 	}
 	if cfg.nameSet {
 		// Given explicitly, the name replaces the one saved in the home;
