@@ -75,6 +75,16 @@ type Node interface {
 	PeerID() string
 	Fingerprint() e2e.Fingerprint
 	Addrs() []string
+	// SendFile offers the file at path to a peer; it reads the whole file
+	// for its hash first (see [p2p.Node.SendFile]).
+	SendFile(ctx context.Context, to, path string) (peerID, fileID string, err error)
+	// AcceptFile accepts an offer; path "" saves it under the downloads
+	// folder.
+	AcceptFile(fileID, path string) error
+	// RejectFile refuses an offer or cancels a transfer either way.
+	RejectFile(fileID string) error
+	// Transfers lists the transfers that have not ended.
+	Transfers() []p2p.Transfer
 }
 
 // Options configure [Run].
@@ -97,6 +107,10 @@ type Options struct {
 	// stdout.
 	In  io.Reader
 	Out io.Writer
+	// PasteDir is where a paste too long for a message is written, mode
+	// 0600, before it is offered as a file; "" means a private folder
+	// made under the system's temporary one.
+	PasteDir string
 	// Connect lists multiaddrs to dial at start (the --connect flag).
 	Connect []string
 	// Log receives the stack of a panic in the interface; nil logs
