@@ -35,7 +35,7 @@ type lineMode struct {
 	asked func()
 
 	files    lineFiles // file transfers (linemode_files.go)
-	pasteDir string    // where a line too long for a message is written to be sent as a file
+	pasteDir string    // where a line too long for a message is written to go as a file; the command loop's alone
 }
 
 const lineHelp = `Commands:

@@ -23,7 +23,8 @@ type fileSentMsg struct {
 	path   string
 	size   int64
 	fileID string
-	paste  int64 // the length of the paste the file holds, if it is one
+	paste  int64  // the length of the paste the file holds, if it is one
+	dir    string // the paste folder it made, kept for the next paste
 	err    error
 }
 
@@ -83,6 +84,9 @@ func (m *model) canSend(id, text string) bool {
 
 // handleFileSent reports the answer to /send or to a long paste.
 func (m *model) handleFileSent(r fileSentMsg) tea.Cmd {
+	if m.opts.PasteDir == "" {
+		m.opts.PasteDir = r.dir
+	}
 	name := cleanFileName(filepath.Base(r.path))
 	if r.err != nil {
 		what := "Not sent: " + name + ": " + fileErrText(r.err)
@@ -150,6 +154,7 @@ func (m *model) sendPaste(id, text string) tea.Cmd {
 			if dir, r.err = xfer.PasteDir(""); r.err != nil {
 				return r
 			}
+			r.dir = dir
 		}
 		if r.path, r.err = xfer.WritePaste(dir, []byte(text), now); r.err != nil {
 			return r
@@ -174,13 +179,13 @@ func (m *model) fileCommand(what, arg string) tea.Cmd {
 	if t == nil {
 		return nil
 	}
-	node := m.node
+	node, id := m.node, t.id
 	return func() tea.Msg {
 		var err error
 		if what == "accept" {
-			err = node.AcceptFile(t.id, "")
+			err = node.AcceptFile(id, "")
 		} else {
-			err = node.RejectFile(t.id)
+			err = node.RejectFile(id)
 		}
 		return fileResultMsg{conv: here, what: what, t: t, err: err}
 	}
