@@ -68,3 +68,7 @@ const (
 	// WaitingAccept: the offer awaits the receiver's answer.
 	WaitingAccept = "waiting for the receiver to accept"
 )
+
+// FileReasonTooMany is the receiver's reason for an offer refused because
+// the peer has too many unanswered offers (a flood).
+const FileReasonTooMany = "too_many_offers"

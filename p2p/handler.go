@@ -347,6 +347,7 @@ func (n *Node) onHello(ss *session, name string) {
 	stranger := ss.stranger.Load()
 	n.unlockAndEmit(SessionUp{PeerID: ss.pid, Fingerprint: ss.fp, Name: name, Trust: ss.trust, Conn: n.sessionPath(ps, ss), Stranger: stranger})
 	n.redial.reset(ss.peer) // redial.go
+	n.filesSessionUp(ss)    // filesession.go
 }
 
 // onChat handles a message: it reports false if ss is not the live session

@@ -47,7 +47,8 @@ type Node struct {
 	outbox    outbox
 	outq      *outQueue // in-memory mirror of the outbox (outqueue.go)
 	events    chan Event
-	redial    redialer // see redial.go
+	redial    redialer   // see redial.go
+	files     *fileState // file transfers (filestate.go)
 
 	// Defences against hostile peers (gater.go, ratelimit.go).
 	gater     *gater     // blocked peers, refused at the connection
@@ -168,6 +169,11 @@ func start(ctx context.Context, cfg Config, set settings, keys nodeKeys, st stor
 		peers:     make(map[peer.ID]*peerState),
 	}
 	n.outq = newOutQueue(n.outbox)
+	files, err := newFileState(cfg, st, log) // filestate.go
+	if err != nil {
+		return nil, err
+	}
+	n.files = files
 	name, err := startName(st, cfg) // nick.go
 	if err != nil {
 		return nil, err
@@ -238,6 +244,8 @@ func start(ctx context.Context, cfg Config, set settings, keys nodeKeys, st stor
 	n.emit(ready)
 	n.watchAddrs(ready.Addrs) // AddrsChanged from now on (reachability.go)
 	n.host.SetStreamHandler(protocol.ID(e2e.ProtocolID), n.handleStream)
+	n.host.SetStreamHandler(protocol.ID(FileProtocolID), n.handleFileStream)
+	n.startFiles() // filestate.go
 	if cfg.MDNS {
 		n.disc = n.startDiscovery(mdns.Config{})
 	}
@@ -375,6 +383,7 @@ func (n *Node) close() error {
 	live := n.liveSessionsLocked()
 	n.mu.Unlock()
 	n.host.RemoveStreamHandler(protocol.ID(e2e.ProtocolID))
+	n.host.RemoveStreamHandler(protocol.ID(FileProtocolID))
 
 	// Say goodbye on every session, then give the peers a moment to close
 	// their side: a CLOSE lost in a reset would be reported as a cut.
@@ -396,6 +405,7 @@ func (n *Node) close() error {
 	}
 	n.wg.Wait()
 	n.stopWAN() // relay service, reservations, hole punching: before the host
+	n.files.close()
 
 	var errs []error
 	// Connections and listeners go first, so no identify push can come in

@@ -205,6 +205,9 @@ func (ss *session) fill(b *recordBatch, receipts [][messageIDLen]byte, heartbeat
 			}
 		}
 	}
+	if err := ss.fillFiles(b); err != nil { // filesession.go
+		return nil, err
+	}
 	var written [][messageIDLen]byte
 	if ss.n.isCurrent(ss) {
 		var err error
@@ -400,6 +403,9 @@ func (ss *session) rememberRecord(h [32]byte) {
 // handlePayload acts on one chat payload; false ends the session.
 func (ss *session) handlePayload(pt []byte) bool {
 	n := ss.n
+	if isFilePayload(pt) && ss.helloDone() {
+		return ss.handleFilePayload(pt) // filesession.go
+	}
 	p, err := parsePayload(pt)
 	ss.mu.Lock()
 	first := !ss.helloSeen

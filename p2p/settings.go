@@ -22,6 +22,12 @@ type settings struct {
 	// frameTimeout bounds the time between a record frame's first byte
 	// and its last ([frameTimeout]).
 	frameTimeout time.Duration
+	// fileRetry is the first pause before a file stream is tried again
+	// (filestream.go).
+	fileRetry time.Duration
+	// fileTest holds test hooks of file transfers; nil in production
+	// (filestream.go).
+	fileTest *fileTestHooks
 	// idleTimeout cuts a session that carried no record for this long
 	// ([sessionIdleTimeout]).
 	idleTimeout time.Duration
@@ -47,6 +53,7 @@ func defaultSettings() settings {
 		handshakeTimeout:    e2e.HandshakeTimeout,
 		firstMessageTimeout: firstMessageTimeout,
 		frameTimeout:        frameTimeout,
+		fileRetry:           2 * time.Second,
 		idleTimeout:         sessionIdleTimeout,
 		heartbeatInterval:   e2e.HeartbeatInterval,
 		newIdentity:         e2e.GenerateIdentity,

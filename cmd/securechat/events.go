@@ -200,6 +200,8 @@ func eventJSON(ev p2p.Event) any {
 		return alertEvent{"alert", e.Kind, e.PeerID, e.Message}
 	case p2p.NameChanged:
 		return nameChangedEvent{"name_changed", e.PeerID, e.Name}
+	case p2p.FileOffered, p2p.FileProgress, p2p.FileDone, p2p.FileFailed:
+		return fileEventJSON(ev) // headless_files.go
 	}
 	return nil
 }

@@ -37,6 +37,9 @@ type headless struct {
 	// the pump's alone.
 	hsLimit *alertlimit.Limiter
 	now     func() time.Time
+	// answered drops the node's file_failed of a reject_file that was
+	// answered already (headless_files.go).
+	answered answeredFiles
 }
 
 // eventWriterClose bounds the last flush of the events to stdout, for a
@@ -259,6 +262,9 @@ func (h *headless) event(ev p2p.Event) {
 		h.dials.dialFailed(df)
 		return
 	}
+	if f, ok := ev.(p2p.FileFailed); ok && h.answered.take(f.FileID) {
+		return // reject_file wrote it, with its ref
+	}
 	if a, ok := ev.(p2p.Alert); ok && a.Kind == p2p.AlertHandshakeFailed && !h.handshakeFailed(a) {
 		return // rate-limited (headless_alerts.go)
 	}
@@ -356,6 +362,8 @@ func (h *headless) execute(ctx context.Context, c command) (quit bool) {
 		h.block(c)
 	case "history":
 		h.history(c)
+	case "send_file", "accept_file", "reject_file":
+		h.files(ctx, c) // headless_files.go
 	default:
 		h.contacts(c) // headless_contacts.go
 	}

@@ -20,6 +20,8 @@ type command struct {
 	Name        string // nick
 	Label       string // label; "" removes it
 	Limit       int    // history; 0 when absent
+	Path        string // send_file; accept_file's optional path
+	FileID      string // accept_file, reject_file
 }
 
 // commandFields lists each command's required fields.
@@ -39,6 +41,10 @@ var commandFields = map[string][]string{
 	"label":         {"peer_id", "label"},
 	"nick":          {"name"},
 	"safety_number": {"peer_id"},
+	// headless_files.go
+	"send_file":   {"to", "path"},
+	"accept_file": {"file_id"},
+	"reject_file": {"file_id"},
 }
 
 // cmdError is a command that cannot be done, as an error event.
@@ -51,6 +57,7 @@ type cmdError struct {
 // nil for a member the line does not have. Other members are skipped.
 type rawCommand struct {
 	ref, cmd, addr, to, text, peerID, fingerprint, limit, name, label []byte
+	path, fileID                                                      []byte
 }
 
 // member returns where the value of the member named key goes, or nil.
@@ -76,6 +83,10 @@ func (r *rawCommand) member(key []byte) *[]byte {
 		return &r.name
 	case "label":
 		return &r.label
+	case "path":
+		return &r.path
+	case "file_id":
+		return &r.fileID
 	}
 	return nil
 }
@@ -137,7 +148,14 @@ func parseCommand(line []byte) (command, *cmdError) {
 			str(f, raw.name, &c.Name, true)
 		case "label":
 			str(f, raw.label, &c.Label, true)
+		case "path":
+			str(f, raw.path, &c.Path, true)
+		case "file_id":
+			str(f, raw.fileID, &c.FileID, true)
 		}
+	}
+	if c.Cmd == "accept_file" && bad == nil {
+		str("path", raw.path, &c.Path, false) // optional
 	}
 	if raw.limit != nil && c.Cmd == "history" && bad == nil {
 		if err := json.Unmarshal(raw.limit, &c.Limit); err != nil || c.Limit < 0 {

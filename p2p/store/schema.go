@@ -103,7 +103,7 @@ type schema struct {
 // currentSchema is the schema Open and OpenMemory use.
 var currentSchema = schema{
 	version:    schemaVersion,
-	buckets:    [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs, bucketRecv},
+	buckets:    [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs, bucketRecv, bucketFiles},
 	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2, 3: migrateV3, 4: migrateV4, 5: migrateV5},
 }
 
