@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,6 +37,9 @@ type lineMode struct {
 
 	files    lineFiles // file transfers (linemode_files.go)
 	pasteDir string    // where a line too long for a message is written to go as a file; the command loop's alone
+	// pasteTemp is the paste folder made under the system's temporary
+	// one (no home), removed with what is in it at the end.
+	pasteTemp string
 }
 
 const lineHelp = `Commands:
@@ -102,6 +106,9 @@ func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	lines := make(chan lineResult)
 	go readLines(ctx, stdin, lines)
 	err := lm.loop(ctx, lines)
+	if lm.pasteTemp != "" {
+		defer os.RemoveAll(lm.pasteTemp) // no home to resume from: of no use after this run
+	}
 	if cerr := shutdown(cancel, n, pumpDone, lm.dials, log); err == nil {
 		err = cerr
 	}

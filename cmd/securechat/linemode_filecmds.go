@@ -103,7 +103,7 @@ func (lm *lineMode) sendPaste(ctx context.Context, p p2p.PeerInfo, text string) 
 			lm.printf("*** the text (%s) was not sent: %s\n", xfer.Size(int64(len(text))), oneLine(err.Error()))
 			return
 		}
-		lm.pasteDir = dir // one folder for every paste of this run
+		lm.pasteDir, lm.pasteTemp = dir, dir // one folder for every paste of this run
 	}
 	path, err := xfer.WritePaste(dir, []byte(text), time.Now())
 	if err != nil {

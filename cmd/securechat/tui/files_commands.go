@@ -84,8 +84,8 @@ func (m *model) canSend(id, text string) bool {
 
 // handleFileSent reports the answer to /send or to a long paste.
 func (m *model) handleFileSent(r fileSentMsg) tea.Cmd {
-	if m.opts.PasteDir == "" {
-		m.opts.PasteDir = r.dir
+	if m.opts.PasteDir == "" && r.dir != "" {
+		m.opts.PasteDir, m.pasteTemp = r.dir, r.dir
 	}
 	name := cleanFileName(filepath.Base(r.path))
 	if r.err != nil {

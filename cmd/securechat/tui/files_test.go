@@ -175,6 +175,7 @@ func TestTransferProgress(t *testing.T) {
 		t.Fatalf("/send sent %q", hs.node.files.sentFiles)
 	}
 	hs.said(bobID, `Offered "notes.txt" (10 B) to bob [f11e0001]`)
+	hs.contains("0% 0 B/10 B · waiting for bob to accept")
 	out := fakeFileID(1)
 	hs.event(p2p.FileProgress{Peer: bobID, FileID: out, Bytes: 4, Size: 10, Outgoing: true, Waiting: p2p.WaitingDirect})
 	hs.contains("↑ notes.txt → bob")

@@ -27,8 +27,9 @@ const (
 	transferMinHeight = 14
 	// barMinWidth and barMaxWidth bound the bar itself.
 	barMinWidth, barMaxWidth = 8, 30
-	// barNameWidth is the most cells a file name takes in a row.
-	barNameWidth = 24
+	// barNameWidth is the most cells a file name takes in a row: a
+	// paste's name fits.
+	barNameWidth = 30
 )
 
 // Bars: green while data flows, grey while the transfer waits.
@@ -105,6 +106,9 @@ func (m *model) transferRow(t *transfer, w int) string {
 		tail += " · " + t.waiting
 	case t.state == p2p.TransferVerifying:
 		tail += " · checking the SHA-256"
+	case t.outgoing && t.state == p2p.TransferOffered:
+		bar = barWaiting
+		tail += " · waiting for " + m.senderName(t.peer) + " to accept"
 	default:
 		if r := t.meter.BytesPerSecond(); r > 0 {
 			tail += " · " + xfer.Rate(r)

@@ -146,7 +146,11 @@ type model struct {
 	transfers   map[string]*transfer
 	xferSeq     int
 	xferLoading bool
-	quitting    bool
+	// pasteTemp is the paste folder made under the system's temporary
+	// one (no Options.PasteDir), removed with what is in it when Run
+	// ends.
+	pasteTemp string
+	quitting  bool
 }
 
 // newModel builds the model. now and loc are injected so tests are

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -133,6 +134,11 @@ func Run(ctx context.Context, node Node, events <-chan p2p.Event, opts Options) 
 		popts = append(popts, tea.WithOutput(opts.Out))
 	}
 	_, err := tea.NewProgram(m, popts...).Run()
+	if m.pasteTemp != "" {
+		// Without a home to resume from, a paste file has no use
+		// once this interface is gone.
+		os.RemoveAll(m.pasteTemp)
+	}
 	if m.err != nil {
 		return m.err // a panic, logged (panics.go)
 	}
