@@ -149,10 +149,17 @@ func (m *model) fileOffered(ev p2p.FileOffered) tea.Cmd {
 		t.name = "unnamed"
 	}
 	m.offerLine(p, t)
-	if m.current != p.id {
-		m.system(m.current, fmt.Sprintf("%s offers a file (Ctrl+O shows it).", m.senderName(p.id)))
+	if note := fmt.Sprintf("%s offers a file (Ctrl+O shows it).", m.senderName(p.id)); m.current != p.id && !m.lastSaid(m.current, note) {
+		// Once, however many offers come in a row.
+		m.system(m.current, note)
 	}
 	return m.unfocusedArrival(p.id)
+}
+
+// lastSaid reports whether the last line of conversation id is text.
+func (m *model) lastSaid(id, text string) bool {
+	c := m.conv(id)
+	return len(c.lines) > 0 && c.lines[len(c.lines)-1].text == text
 }
 
 // offerLine writes an incoming offer into the sender's conversation: who

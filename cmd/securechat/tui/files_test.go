@@ -60,11 +60,17 @@ func TestFileOfferShown(t *testing.T) {
 	hs.offer(carolID, "77"+offerID[2:], "report.pdf", 12_900_000)
 	hs.said(carolID, `carol (verified) offers you a file: "report.pdf", 12.3 MiB.`)
 	hs.said(bobID, "carol offers a file (Ctrl+O shows it).")
+	n := len(hs.m.conv(bobID).lines)
+	hs.offer(carolID, "78"+offerID[2:], "again.pdf", 1)
+	if len(hs.m.conv(bobID).lines) != n {
+		t.Errorf("a second offer in a row noted again in the current conversation")
+	}
 	if l := hs.m.convs[carolID].lines; l[len(l)-1].kind != lineSystem {
 		t.Errorf("an offer from a verified key is a %v line, want a quiet one", l[len(l)-1].kind)
 	}
 	// A long name keeps its end, the extension.
 	hs.offer(carolID, "88"+offerID[2:], strings.Repeat("n", 150)+".tar.gz", 0)
+	hs.contains("4 file offers: Ctrl+O")
 	hs.said(carolID, strings.Repeat("n", 40)+"…"+strings.Repeat("n", 12)+`.tar.gz", 0 B.`)
 }
 
