@@ -68,6 +68,16 @@
 //   - dialerr.go: a failed dial in one human line ([DescribeDialError]).
 //   - discovery.go: the node's side of mDNS discovery.
 //   - sanitize.go: remote names and texts made safe for a terminal.
+//   - files.go: the file-transfer API ([Node.SendFile], [Node.AcceptFile],
+//     [Node.RejectFile], [Node.Transfers]); fileevents.go: its events.
+//   - filesession.go: offers, accepts and rejects inside the session.
+//   - filestream.go: file streams (/securechat/file/1.0.0), sending,
+//     receiving, waiting for a direct connection, retries.
+//   - filestate.go: the table of transfers; filestore.go: their records
+//     in the store, for resuming.
+//
+// Names, partial files, free space and the chunk loops of file streams
+// live in package p2p/files.
 //
 // LAN discovery over mDNS lives in package p2p/mdns.
 package p2p

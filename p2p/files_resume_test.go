@@ -145,3 +145,33 @@ func resumeCase(t *testing.T, stopSender bool) {
 func TestFileResumeReceiverRestart(t *testing.T) { resumeCase(t, false) }
 
 func TestFileResumeSenderRestart(t *testing.T) { resumeCase(t, true) }
+
+// TestFileToOfflinePeer offers a file to a contact that is offline: the
+// offer waits, survives the sender's restart, and goes out when a session
+// comes up.
+func TestFileToOfflinePeer(t *testing.T) {
+	a, b := newFileHome(t, "alice", testSettings(t, "alice")), newFileHome(t, "bob", testSettings(t, "bob"))
+	a.cur.connect(t, b.cur)
+	b.stop()
+	path, content := writeTestFile(t, "later.txt", 70000)
+	_, id, err := a.cur.SendFile(context.Background(), b.cur.PeerID(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := a.cur.Transfers(); len(tr) != 1 || tr[0].State != TransferOffered || tr[0].Waiting != WaitingAccept {
+		t.Fatalf("transfers: %+v", tr)
+	}
+	a.stop()
+	a.start()
+	b.start()
+	b.cur.connect(t, a.cur)
+	b.cur.ev.wait(t, "offer", isFileOffered(id))
+	if err := b.cur.AcceptFile(id, ""); err != nil {
+		t.Fatal(err)
+	}
+	done := b.cur.ev.wait(t, "done", isFileDone(id)).(FileDone)
+	a.cur.ev.wait(t, "done (sender)", isFileDone(id))
+	if got, _ := os.ReadFile(done.Path); !bytes.Equal(got, content) || filepath.Base(done.Path) != "later.txt" {
+		t.Fatalf("got %s (%d bytes)", done.Path, len(got))
+	}
+}

@@ -85,6 +85,7 @@ func (n *Node) sendFile(ctx context.Context, to, path string) (string, string, e
 	fst.queueLocked(p, ctlItem{payload: offer.Encode()})
 	fst.mu.Unlock()
 	n.kickPeer(p)
+	n.redial.kick() // an offline peer is dialled as for a message (redial.go)
 	return pid, offer.ID.String(), nil
 }
 

@@ -353,3 +353,30 @@ func (fs *fileState) downloadDir() (string, error) {
 	}
 	return fs.downloads, os.MkdirAll(fs.downloads, 0o700)
 }
+
+// waitingPeers lists the peers that transfers wait for: unfinished
+// outgoing or accepted incoming files, or file payloads to deliver. The
+// redialer dials them as it dials peers with messages waiting.
+func (fs *fileState) waitingPeers() []string {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	seen := make(map[peer.ID]bool)
+	var out []string
+	add := func(p peer.ID) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p.String())
+		}
+	}
+	for k, x := range fs.xfers {
+		if k.out || x.state == TransferAccepted {
+			add(k.peer)
+		}
+	}
+	for p, q := range fs.ctl {
+		if len(q) > 0 {
+			add(p)
+		}
+	}
+	return out
+}

@@ -363,7 +363,7 @@ func (n *Node) releaseIn(x *xfer, part *files.Partial) bool {
 	return ended
 }
 
-// checkpoint syncs x's partial file and stores what it holds.
+// checkpoint stores what x's partial file holds.
 func (n *Node) checkpoint(x *xfer, part *files.Partial) {
 	at, check, err := part.Checkpoint()
 	if err != nil {

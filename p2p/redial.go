@@ -151,6 +151,7 @@ func (n *Node) redialTargets(now time.Time) []redialTarget {
 	if err != nil {
 		n.log.Error("redial: read outbox", "err", err)
 	}
+	waiting = append(waiting, n.files.waitingPeers()...) // filestate.go
 	contacts, _, err := n.contacts.snapshot()
 	if err != nil {
 		n.log.Error("redial: read contacts", "err", err)

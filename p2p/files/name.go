@@ -28,7 +28,7 @@ var reserved = map[string]bool{
 //
 //   - invalid UTF-8, control characters (C0, DEL, C1: escape sequences)
 //     and format characters (bidi controls, zero-width characters) are
-//     dropped;
+//     dropped, and every kind of blank (tab, newline) is a plain space;
 //   - path separators and the characters Windows forbids (/ \ : * ? " < >
 //     |) become "_", so the name never leaves its folder;
 //   - leading and trailing dots and spaces go: no hidden file, no "." or
@@ -42,13 +42,14 @@ func SanitizeName(name string) string {
 	var b strings.Builder
 	for _, r := range name {
 		switch {
-		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r),
-			r == '\u2028', r == '\u2029':
+		case r == utf8.RuneError:
+			continue
+		case unicode.IsSpace(r):
+			b.WriteByte(' ') // one plain space for every kind of blank
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r):
 			continue
 		case strings.ContainsRune(`/\:*?"<>|`, r):
 			b.WriteByte('_')
-		case unicode.IsSpace(r):
-			b.WriteByte(' ') // one plain space for every kind of blank
 		default:
 			b.WriteRune(r)
 		}

@@ -154,13 +154,13 @@ func IsNoSpace(err error) bool {
 	return errors.Is(err, ErrNoSpace) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG) || isQuota(err)
 }
 
-// Checkpoint syncs what was written to disk and returns the byte count and
-// the hash state at that point, for [OpenPartial] to check the kept bytes
-// against after a restart.
+// Checkpoint returns the byte count and the hash state at that point, for
+// [OpenPartial] to check the kept bytes against after a restart. It does
+// not sync: a process killed keeps what it wrote (the page cache has it),
+// and after a power loss that lost some of it the check fails and the file
+// starts over, so a sync every checkpoint (which stalled the transfer for
+// the disk's write-back) would buy nothing.
 func (p *Partial) Checkpoint() (int64, []byte, error) {
-	if err := p.f.Sync(); err != nil {
-		return 0, nil, err
-	}
 	state, err := p.h.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
 		return 0, nil, err
