@@ -173,7 +173,7 @@ func (lm *lineMode) fileEvent(ev p2p.Event) bool {
 			if e.Outgoing {
 				dir = "to"
 			}
-			lm.printf("!!! the transfer of %s %s %s failed: %s\n", t.label(), dir, who, sanitizeName(e.Reason))
+			lm.printf("!!! the transfer of %s %s %s failed: %s\n", t.label(), dir, who, xfer.Reason(e.Reason))
 		}
 	default:
 		return false

@@ -248,7 +248,7 @@ func (m *model) fileFailed(ev p2p.FileFailed) tea.Cmd {
 	case p2p.FileReasonCancelled:
 		m.system(ev.Peer, fmt.Sprintf("The transfer of %s was cancelled.", t.label()))
 	default:
-		m.alert(ev.Peer, fmt.Sprintf("The transfer of %s %s %s failed: %s.", t.label(), direction(t), who, failReason(ev.Reason)))
+		m.alert(ev.Peer, fmt.Sprintf("The transfer of %s %s %s failed: %s.", t.label(), direction(t), who, xfer.Reason(ev.Reason)))
 	}
 	m.pruneEnded()
 	return m.removePaste(t)
@@ -260,23 +260,6 @@ func direction(t *transfer) string {
 		return "to"
 	}
 	return "from"
-}
-
-// failReason words a [p2p.FileFailed] reason.
-func failReason(reason string) string {
-	switch reason {
-	case p2p.FileReasonFailed:
-		return "the file could not be read or stored"
-	case p2p.FileReasonCorrupt:
-		return "the data did not check out (a bad chunk or a wrong SHA-256); nothing was kept"
-	case p2p.FileReasonTooLarge:
-		return "the file is over the receiver's size limit"
-	case p2p.FileReasonNoSpace:
-		return "the disk is full"
-	case p2p.FileReasonChanged:
-		return "the file changed on the sender's disk before it was sent whole"
-	}
-	return cleanName(reason)
 }
 
 // removePaste deletes the paste file a transfer sent, outside Update.

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/securechat/securechat/p2p"
 )
 
 // Size is n bytes in binary units: "0 B", "512 B", "1.5 KiB", "12.3 MiB",
@@ -204,4 +206,28 @@ func WritePaste(dir string, text []byte, now time.Time) (string, error) {
 		return path, nil
 	}
 	return "", fmt.Errorf("%s: too many pastes this second", filepath.Join(dir, base))
+}
+
+// Reason words the reason of a [p2p.FileFailed] for a person; an unknown
+// one is shown as it is, cleaned.
+func Reason(reason string) string {
+	switch reason {
+	case p2p.FileReasonRejected:
+		return "the receiver declined it"
+	case p2p.FileReasonCancelled:
+		return "it was cancelled"
+	case p2p.FileReasonFailed:
+		return "the file could not be read or stored"
+	case p2p.FileReasonCorrupt:
+		return "the data did not check out (a bad chunk or a wrong SHA-256); nothing was kept"
+	case p2p.FileReasonTooLarge:
+		return "the file is over the receiver's size limit"
+	case p2p.FileReasonNoSpace:
+		return "the disk is full"
+	case p2p.FileReasonChanged:
+		return "the file changed on the sender's disk before it was sent whole"
+	case p2p.FileReasonTooMany:
+		return "too many offers at once"
+	}
+	return p2p.SanitizeName(reason)
 }

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/securechat/securechat/p2p"
 )
 
 func TestSize(t *testing.T) {
@@ -138,5 +140,14 @@ func TestPasteDir(t *testing.T) {
 	defer os.RemoveAll(tmp)
 	if fi, err := os.Stat(tmp); err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
 		t.Errorf("PasteDir(\"\") = %q: %v %v", tmp, fi, err)
+	}
+}
+
+func TestReason(t *testing.T) {
+	if got := Reason(p2p.FileReasonNoSpace); got != "the disk is full" {
+		t.Errorf("Reason(no_space) = %q", got)
+	}
+	if got := Reason("odd\x1b[2J reason"); got != "odd reason" {
+		t.Errorf("an unknown reason is shown as %q, want it cleaned", got)
 	}
 }
