@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/securechat/securechat/e2e"
@@ -193,17 +194,27 @@ func (n *Node) runSend(x *xfer, ss *session, from uint64, stop chan struct{}) {
 func (n *Node) openFileStream(x *xfer, stop chan struct{}) network.Stream {
 	p := x.key.peer
 	for {
+		// Over a limited connection NewStream waits (up to the timeout)
+		// for a direct one, from a hole punch or a dial: say so first.
+		if n.onlyLimited(p) {
+			n.setWaiting(x, WaitingDirect)
+		}
 		ctx, cancel := context.WithTimeout(n.ctx, DialTimeout)
+		go func() { // ends with ctx, which cancel ends at the latest
+			select {
+			case <-stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		st, err := n.host.NewStream(ctx, p, protocol.ID(FileProtocolID))
 		cancel()
 		if err == nil {
 			return st
 		}
 		waiting := WaitingPeer
-		for _, c := range n.host.Network().ConnsToPeer(p) {
-			if c.Stat().Limited {
-				waiting = WaitingDirect
-			}
+		if n.onlyLimited(p) {
+			waiting = WaitingDirect
 		}
 		n.setWaiting(x, waiting)
 		if waiting == WaitingPeer && n.liveSession(p) == nil {
@@ -412,4 +423,16 @@ func (n *Node) retryAccept(x *xfer) {
 		fst.queueLocked(x.key.peer, ctlItem{payload: e2e.FileAccept{ID: x.key.id, From: x.from}.Encode()})
 		ss.kick()
 	})
+}
+
+// onlyLimited reports whether every connection to p is a limited
+// (relayed) one, and there is at least one.
+func (n *Node) onlyLimited(p peer.ID) bool {
+	conns := n.host.Network().ConnsToPeer(p)
+	for _, c := range conns {
+		if !c.Stat().Limited {
+			return false
+		}
+	}
+	return len(conns) > 0
 }
