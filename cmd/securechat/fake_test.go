@@ -47,6 +47,7 @@ type fakeNode struct {
 	// "Addrs", "SendTo", "Close" after closing) panic, once per count: a bug in a front-end's
 	// event handling, injected.
 	panics map[string]int
+	files  fakeFiles // fake_files_test.go
 }
 
 // maybePanic panics if a panic of method is due; n.mu is held.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +34,12 @@ type lineMode struct {
 	// asked is the action /block or /forget waits to confirm: the next
 	// line "y" or "yes" runs it, any other line drops it.
 	asked func()
+
+	files    lineFiles // file transfers (linemode_files.go)
+	pasteDir string    // where a line too long for a message is written to go as a file; the command loop's alone
+	// pasteTemp is the paste folder made under the system's temporary
+	// one (no home), removed with what is in it at the end.
+	pasteTemp string
 }
 
 const lineHelp = `Commands:
@@ -42,6 +50,11 @@ const lineHelp = `Commands:
   /mailbox                    your mailboxes: reachable, messages waiting, space left
   /peers                      list known peers
   /msg PEER [text]            talk to PEER (name, peer ID or fingerprint); send text
+  /send PATH                  offer the file at PATH to the current peer
+  /accept [ID]                accept the latest file offer of the current peer (or by ID)
+  /reject [ID]                refuse a file offer
+  /cancel [ID]                stop a file transfer, either way
+  /files                      list file transfers
   /verify [PEER]              show what to compare with PEER out of band
   /verify PEER FINGERPRINT    mark PEER verified after comparing
   /trust-new-key PEER FP      accept PEER's changed key FP (after checking it)
@@ -52,7 +65,7 @@ const lineHelp = `Commands:
   /nick NAME                  change your name; peers online see it at once
   /help                       this help
   /quit                       leave
-Any other line is sent to the current peer.
+Any other line is sent to the current peer; one over 64 KiB goes as a text file.
 `
 
 // runLineMode runs the line interface until /quit, end of input or ctx.
@@ -60,6 +73,10 @@ func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	lm := &lineMode{node: n, log: log, out: stdout, hsLimit: alertlimit.New(alertlimit.BurstHuman)}
+	lm.files.now = time.Now
+	if !cfg.ephemeral && cfg.home != "" {
+		lm.pasteDir = filepath.Join(cfg.home, "pastes")
+	}
 	lm.dials = newDialer(ctx, n, func(e any) {
 		switch e := e.(type) {
 		case connectedEvent:
@@ -76,6 +93,7 @@ func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 		lm.printf("  listening:   %s\n", a)
 	}
 	lm.printf("Type /help for commands.\n")
+	lm.showPendingOffers() // linemode_files.go
 
 	pumpDone := make(chan struct{})
 	go func() {
@@ -89,6 +107,9 @@ func runLineMode(ctx context.Context, n chatNode, cfg *config, stdin io.Reader, 
 	lines := make(chan lineResult)
 	go readLines(ctx, stdin, lines)
 	err := lm.loop(ctx, lines)
+	if lm.pasteTemp != "" {
+		defer os.RemoveAll(lm.pasteTemp) // no home to resume from: of no use after this run
+	}
 	if cerr := shutdown(cancel, n, pumpDone, lm.dials, log); err == nil {
 		err = cerr
 	}
@@ -160,6 +181,8 @@ func (lm *lineMode) handle(ctx context.Context, line string) (quit bool) {
 		}
 		lm.printf("*** connecting to %s ...\n", t)
 		lm.dials.start(t, "")
+	case "/send", "/accept", "/reject", "/cancel", "/files":
+		lm.fileCommand(ctx, cmd, rest) // linemode_files.go
 	case "/invite", "/myid", "/doctor", "/mailbox":
 		lm.reachCommand(ctx, cmd, args) // linemode_invite.go
 	case "/msg":
@@ -198,6 +221,14 @@ func (lm *lineMode) handle(ctx context.Context, line string) (quit bool) {
 // sendToCurrent sends a typed line to the current peer, or to the only
 // peer there is.
 func (lm *lineMode) sendToCurrent(ctx context.Context, text string) {
+	if p, ok := lm.currentPeer(); ok {
+		lm.send(ctx, p, text)
+	}
+}
+
+// currentPeer is the peer typed lines go to: the current one, or the only
+// peer there is; if there is none it says why.
+func (lm *lineMode) currentPeer() (p2p.PeerInfo, bool) {
 	lm.mu.Lock()
 	cur := lm.current
 	lm.mu.Unlock()
@@ -211,15 +242,15 @@ func (lm *lineMode) sendToCurrent(ctx context.Context, text string) {
 		} else {
 			lm.printf("*** several peers: pick one with /msg PEER (see /peers)\n")
 		}
-		return
+		return p2p.PeerInfo{}, false
 	}
 	for _, p := range peers {
 		if p.PeerID == cur {
-			lm.send(ctx, p, text)
-			return
+			return p, true
 		}
 	}
 	lm.printf("*** the current peer is gone; pick one with /msg PEER\n")
+	return p2p.PeerInfo{}, false
 }
 
 // sendingNotice is how long a Send may wait for room before line mode says
@@ -228,7 +259,8 @@ const sendingNotice = 300 * time.Millisecond
 
 func (lm *lineMode) send(ctx context.Context, p p2p.PeerInfo, text string) {
 	if len(text) > p2p.MaxMessageText {
-		lm.printf("*** message too large (max %d bytes)\n", p2p.MaxMessageText)
+		// Not lost: a text file instead (linemode_files.go).
+		lm.sendPaste(ctx, p, text)
 		return
 	}
 	// Backpressure: to a peer with a session, a Send waits while the send
@@ -372,6 +404,9 @@ func (lm *lineMode) trustNewKey(args []string) {
 
 // event prints one node event.
 func (lm *lineMode) event(ev p2p.Event) {
+	if lm.fileEvent(ev) { // linemode_files.go
+		return
+	}
 	switch e := ev.(type) {
 	case p2p.MessageReceived:
 		p := lm.peer(e.PeerID)

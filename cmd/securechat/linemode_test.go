@@ -48,10 +48,16 @@ func startLineMode(t *testing.T, n *fakeNode) *lineHarness {
 // startLineModeLog is startLineMode logging to log.
 func startLineModeLog(t *testing.T, n *fakeNode, log *slog.Logger) *lineHarness {
 	t.Helper()
+	return startLineModeWith(t, n, log, &config{name: "me"})
+}
+
+// startLineModeWith is startLineMode with a log and a configuration.
+func startLineModeWith(t *testing.T, n *fakeNode, log *slog.Logger, cfg *config) *lineHarness {
+	t.Helper()
 	inR, inW := io.Pipe()
 	h := &lineHarness{t: t, stdin: inW, out: &syncBuffer{}, done: make(chan error, 1)}
 	go func() {
-		h.done <- runLineMode(context.Background(), n, &config{name: "me"}, inR, h.out, log)
+		h.done <- runLineMode(context.Background(), n, cfg, inR, h.out, log)
 		inR.Close()
 	}()
 	t.Cleanup(func() {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/term"
 
@@ -27,6 +28,12 @@ func terminal(stdin io.Reader, stdout io.Writer) (*os.File, *os.File, bool) {
 // only reader of the node's events; the caller closes the node afterwards.
 func runTUI(ctx context.Context, n chatNode, cfg *config, in, out *os.File, log *slog.Logger) error {
 	opts := tui.Options{Name: n.Name(), MDNS: cfg.mdns, Bell: cfg.bell, In: in, Out: out, Log: log}
+	if !cfg.ephemeral {
+		// A paste too long for a message is kept here until it is sent;
+		// --ephemeral writes nothing to the home, so it uses a folder
+		// under the system's temporary one instead.
+		opts.PasteDir = filepath.Join(cfg.home, "pastes")
+	}
 	if cfg.notify {
 		opts.Notify, opts.InTmux = tui.DetectNotify(os.Getenv), os.Getenv("TMUX") != ""
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -154,7 +155,8 @@ var logNoise = regexp.MustCompile(`level=|msg=|\bWARN\b|\bERROR\b|goroutine \d+`
 func TestTUIInTmux(t *testing.T) {
 	tmux := needTmux(t)
 	bob := startHeadless(t, "bob", binEnv(t), "--ephemeral")
-	tm := startTUI(t, tmux, "--ephemeral", "--no-mdns", "--name", "alice",
+	downloads := t.TempDir()
+	tm := startTUI(t, tmux, "--ephemeral", "--no-mdns", "--name", "alice", "--downloads", downloads,
 		"--listen", "/ip4/127.0.0.1/tcp/0", "--connect", bob.addr())
 
 	up := bob.waitFor(20*time.Second, map[string]any{"event": "session_up", "name": "alice"})
@@ -190,6 +192,36 @@ func TestTUIInTmux(t *testing.T) {
 		list, _ := peers["peers"].([]any)
 		if len(list) != 1 || list[0].(map[string]any)["trust"] == "verified" {
 			t.Errorf("bob's peers after alice verified: %v", peers)
+		}
+	})
+
+	t.Run("file", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "report.txt")
+		data := bytes.Repeat([]byte("a line of the report\n"), 5000) // 102.5 KiB
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// Alice sends, the path completed by Tab.
+		tm.keys("-l", "/send "+filepath.Join(dir, "rep"))
+		tm.keys("Tab")
+		tm.waitScreen(5*time.Second, "report.txt")
+		tm.keys("Enter")
+		offer := bob.waitFor(20*time.Second, map[string]any{"event": "file_offer", "peer_id": alice, "name": "report.txt"})
+		bob.send(map[string]any{"cmd": "accept_file", "file_id": offer["file_id"]})
+		done := bob.waitFor(30*time.Second, map[string]any{"event": "file_done", "peer_id": alice, "file_id": offer["file_id"]})
+		if got, err := os.ReadFile(fmt.Sprint(done["path"])); err != nil || !bytes.Equal(got, data) {
+			t.Errorf("bob saved %d bytes (%v), want the %d sent", len(got), err, len(data))
+		}
+		tm.waitScreen(10*time.Second, `bob received "report.txt"`)
+
+		// Bob sends it back; alice accepts in the UI.
+		bob.send(map[string]any{"cmd": "send_file", "to": alice, "path": path})
+		tm.waitScreen(20*time.Second, "offers you a file")
+		tm.typeLine("/accept")
+		tm.waitScreen(30*time.Second, `Received "report.txt"`)
+		if got, err := os.ReadFile(filepath.Join(downloads, "report.txt")); err != nil || !bytes.Equal(got, data) {
+			t.Errorf("alice saved %d bytes (%v), want the %d sent", len(got), err, len(data))
 		}
 	})
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/multiformats/go-multiaddr"
@@ -22,6 +21,11 @@ var commandHelp = []struct{ name, args, help string }{
 	{"connect", "ADDR-OR-INVITE", "dial a peer: an address ending in /p2p/<peer-id>, or an invite"},
 	{"invite", "", "show your invite (one line, and its QR code) for a friend"},
 	{"msg", "NAME-OR-ID [TEXT]", "switch to a conversation (and send TEXT)"},
+	{"send", "PATH", "offer a file to this conversation's peer (Tab completes the path)"},
+	{"accept", "[ID]", "accept the latest file offer here (or the one whose ID starts so)"},
+	{"reject", "[ID]", "refuse a file offer"},
+	{"cancel", "[ID]", "stop a file transfer, either way"},
+	{"files", "", "list file transfers"},
 	{"verify", "[PEER]", "compare the safety number, then confirm (y) or reject (n)"},
 	{"trust-new-key", "[PEER]", "accept a peer's changed key after comparing it"},
 	{"block", "[PEER]", "refuse a peer from now on (asks first)"},
@@ -41,6 +45,7 @@ var keyHelp = []string{
 	"Enter send · Tab complete · Up/Down input history · Ctrl+C quit",
 	"Ctrl+N/Ctrl+P (Alt+Right/Left) next/previous conversation · Alt+0 status · Alt+1..9 peers",
 	"PgUp/PgDn scroll (PgUp at the top reads older history) · Esc back to the newest line",
+	"Ctrl+O review the latest file offer (y accept, n refuse) · a paste over 64 KiB goes as a file",
 	"typing / lists the commands under the input · start a message with // to send a leading /",
 }
 
@@ -85,6 +90,12 @@ func (m *model) command(line string) tea.Cmd {
 		return m.connect(rest)
 	case "msg":
 		return m.msg(rest)
+	case "send":
+		return m.sendFile(rest) // files.go
+	case "accept", "reject", "cancel":
+		return m.fileCommand(strings.ToLower(name), rest)
+	case "files":
+		return m.loadTransfers(here)
 	case "verify":
 		if p := m.target(rest); p != nil {
 			if p.keyChanged {
@@ -256,35 +267,15 @@ func (m *model) target(arg string) *peer {
 	return p
 }
 
-// sendText sends text to conversation id, unless that is not possible.
+// sendText sends text to conversation id, unless that is not possible. A
+// text over the limit of a message is not lost: it goes as a text file
+// (files.go).
 func (m *model) sendText(id, text string) tea.Cmd {
-	p, ok := m.peers[id]
-	if !ok {
-		m.alert(m.current, "Not sent: this is the status conversation. Pick a peer with /msg NAME or Ctrl+N.")
-		m.restore(text)
-		return nil
-	}
-	if p.blocked {
-		m.alert(id, fmt.Sprintf("Not sent: you blocked %s. /unblock undoes it.", m.senderName(id)))
-		return nil
-	}
-	if p.keyChanged {
-		m.alert(id, fmt.Sprintf("Not sent: the key of %s changed. Compare it, then /trust-new-key.", m.senderName(id)))
-		m.restore(text)
+	if !m.canSend(id, text) {
 		return nil
 	}
 	if len(text) > p2p.MaxMessageText {
-		// Never lose what was typed or pasted: a text over the limit goes
-		// as several messages, in order (tea.Sequence runs one Send after
-		// the other).
-		parts := splitMessage(text, p2p.MaxMessageText)
-		m.system(id, fmt.Sprintf("A message is at most %d KiB: this one (%d KiB) goes as %d messages, in order.",
-			p2p.MaxMessageText>>10, len(text)>>10, len(parts)))
-		cmds := make([]tea.Cmd, len(parts))
-		for i, part := range parts {
-			cmds[i] = m.sendPart(id, part)
-		}
-		return tea.Sequence(cmds...)
+		return m.sendPaste(id, text)
 	}
 	return m.sendPart(id, text)
 }
@@ -304,29 +295,6 @@ func (m *model) sendPart(id, text string) tea.Cmd {
 		msgID, err := node.Send(ctx, id, text)
 		return sendResultMsg{peerID: id, seq: seq, id: msgID, err: err}
 	}
-}
-
-// splitMessage cuts text into parts of at most limit bytes, each ending at
-// a line break where one falls in the last quarter of the part, else at a
-// character boundary, so the parts joined give text back and each is valid
-// UTF-8 when text is.
-func splitMessage(text string, limit int) []string {
-	var parts []string
-	for len(text) > limit {
-		cut := strings.LastIndexByte(text[:limit], '\n') + 1
-		if cut < limit*3/4 {
-			cut = limit
-			for cut > 0 && !utf8.RuneStart(text[cut]) {
-				cut--
-			}
-			if cut == 0 { // not UTF-8 at all: cut anywhere
-				cut = limit
-			}
-		}
-		parts = append(parts, text[:cut])
-		text = text[cut:]
-	}
-	return append(parts, text)
 }
 
 // restore puts refused one-line text back into an empty input line, so it
@@ -494,26 +462,33 @@ type completion struct {
 	items  []string // candidates
 	next   int
 	shown  string // the line as completion left it
+	paths  bool   // the candidates are paths (suggest.go)
 }
 
 // peerCommands take a peer as their first argument.
 var peerCommands = map[string]bool{"msg": true, "verify": true, "trust-new-key": true, "block": true,
 	"unblock": true, "forget": true, "label": true}
 
-// complete completes a command name or a peer argument; repeated Tab
-// cycles through the candidates.
-func (m *model) complete() {
+// pathCommands take a path as their argument.
+var pathCommands = map[string]bool{"send": true}
+
+// complete completes a command name, a peer argument or a path; repeated
+// Tab cycles through the candidates. A path is listed in the command it
+// returns (suggest.go).
+func (m *model) complete() tea.Cmd {
 	v := m.input.Value()
 	if c := m.comp; c != nil && v == c.shown && len(c.items) > 0 {
 		m.applyCompletion()
-		return
+		return nil
 	}
 	m.comp = nil
 	if !strings.HasPrefix(v, "/") {
-		return
+		return nil
 	}
 	var c completion
-	if cmd, arg, ok := strings.Cut(v[1:], " "); !ok {
+	if cmd, arg, ok := strings.Cut(v[1:], " "); ok && pathCommands[strings.ToLower(cmd)] {
+		return m.completePath(v, "/"+cmd+" ", strings.TrimLeft(arg, " "))
+	} else if !ok {
 		c.prefix = "/"
 		for _, h := range commandHelp {
 			if strings.HasPrefix(h.name, strings.ToLower(cmd)) {
@@ -536,10 +511,11 @@ func (m *model) complete() {
 		sort.Strings(c.items)
 	}
 	if len(c.items) == 0 {
-		return
+		return nil
 	}
 	m.comp = &c
 	m.applyCompletion()
+	return nil
 }
 
 // applyCompletion puts the next candidate into the input line.

@@ -21,6 +21,9 @@ func (m *model) refreshPeers() tea.Cmd {
 // handleEvent folds one node event into the model.
 func (m *model) handleEvent(ev p2p.Event) tea.Cmd {
 	m.flushAlerts()
+	if cmd, ok := m.handleFileEvent(ev); ok { // files.go
+		return cmd
+	}
 	switch ev := ev.(type) {
 	case p2p.Ready:
 		m.ready = true

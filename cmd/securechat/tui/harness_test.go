@@ -71,6 +71,7 @@ type fakeNode struct {
 	inviteErr  error           // what Invite answers, if set
 	diag       p2p.Diagnostics // what Diagnostics answers
 	pages      int             // HistoryBefore calls
+	files      fakeFiles       // files_fake_test.go
 }
 
 func newFakeNode() *fakeNode {

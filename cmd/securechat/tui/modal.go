@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/mdp/qrterminal/v3"
 
+	"github.com/securechat/securechat/cmd/securechat/internal/xfer"
 	"github.com/securechat/securechat/e2e"
 	"github.com/securechat/securechat/p2p"
 )
@@ -22,6 +23,7 @@ type modal struct {
 	qr      []string // a QR code drawn left of the text, if any
 	prompt  string
 	confirm bool
+	later   bool // Esc closes it without an answer (n answers no)
 	onYes   func(m *model) tea.Cmd
 	onNo    func(m *model) tea.Cmd
 }
@@ -35,6 +37,10 @@ func (m *model) modalKey(k tea.KeyPressMsg) tea.Cmd {
 		return tea.Quit
 	}
 	if !md.confirm {
+		m.modal = nil
+		return nil
+	}
+	if s == "esc" && md.later {
 		m.modal = nil
 		return nil
 	}
@@ -184,7 +190,8 @@ func (m *model) myIDModal() *modal {
 	}
 }
 
-// pasteModal asks before sending a long paste.
+// pasteModal asks before sending a long paste: as one message, or, over
+// the limit of a message, as a text file.
 func pasteModal(text string, n int, to string) *modal {
 	lines := strings.Split(text, "\n")
 	body := []string{"First lines:"}
@@ -194,8 +201,13 @@ func pasteModal(text string, n int, to string) *modal {
 	if len(lines) > 8 {
 		body = append(body, "  …")
 	}
+	title := fmt.Sprintf("Send this %d-line paste to %s as one message?", n, to)
+	if len(text) > p2p.MaxMessageText {
+		title = fmt.Sprintf("This paste (%s) is over the %d KiB of a message. Send it to %s as a text file?",
+			xfer.Size(int64(len(text))), p2p.MaxMessageText>>10, to)
+	}
 	return &modal{
-		title:   fmt.Sprintf("Send this %d-line paste to %s as one message?", n, to),
+		title:   title,
 		body:    body,
 		prompt:  "y: send · n: discard",
 		confirm: true,

@@ -141,7 +141,17 @@ type model struct {
 	hsFailed   int                 // failed handshakes since the start
 	err        error               // an internal error (panics.go) Run returns
 	notified   map[string]bool     // peers notified of while unfocused (notify.go)
-	quitting   bool
+	// transfers are the file transfers on screen, by transferKey
+	// (files.go); xferSeq numbers them, xferLoading marks a refresh from
+	// the node on its way.
+	transfers   map[string]*transfer
+	xferSeq     int
+	xferLoading bool
+	// pasteTemp is the paste folder made under the system's temporary
+	// one (no Options.PasteDir), removed with what is in it when Run
+	// ends.
+	pasteTemp string
+	quitting  bool
 	// sending counts the Sends handed to the node and not yet answered:
 	// to a peer whose session is up a Send waits while the link is
 	// behind (backpressure), and the status bar says "sending N..."
@@ -188,7 +198,7 @@ func newModel(ctx context.Context, node Node, events <-chan p2p.Event, opts Opti
 
 // Init starts the event pump and loads the known peers.
 func (m *model) Init() tea.Cmd {
-	cmds := []tea.Cmd{guard(waitEvent(m.ctx, m.events)), guard(m.refreshPeers())}
+	cmds := []tea.Cmd{guard(waitEvent(m.ctx, m.events)), guard(m.refreshPeers()), guard(m.loadTransfers(""))}
 	// --connect addresses are dialled like a typed /connect, so their
 	// progress and failures show in the status conversation.
 	for _, a := range m.opts.Connect {
@@ -259,6 +269,16 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case olderMsg:
 		m.mergeOlder(msg)
 		return nil
+	case pathsMsg:
+		m.applyPaths(msg) // suggest.go
+		return nil
+	case transfersMsg:
+		m.mergeTransfers(msg) // files.go
+		return nil
+	case fileSentMsg:
+		return m.handleFileSent(msg)
+	case fileResultMsg:
+		return m.handleFileResult(msg)
 	}
 	return nil
 }
@@ -283,6 +303,8 @@ func (m *model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	case "ctrl+p", "alt+left":
 		m.cycle(-1)
 		return nil
+	case "ctrl+o":
+		return m.reviewOffer() // files.go
 	case "pgup":
 		return m.pageUp()
 	case "pgdown":
@@ -298,8 +320,7 @@ func (m *model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		m.recall(1)
 		return nil
 	case "tab":
-		m.complete()
-		return nil
+		return m.complete()
 	case "enter":
 		line := m.input.Value()
 		m.input.Reset()
@@ -343,6 +364,13 @@ func (m *model) handlePaste(content string) tea.Cmd {
 		// An invite copied over several screen rows: one line again, to
 		// /connect, never sent as a message.
 		content = stripSpace(content)
+	}
+	if len(m.input.Value())+len(content) > p2p.MaxMessageText {
+		// Too long for a message: offered as a file, after asking.
+		text := m.input.Value() + content
+		m.input.Reset()
+		m.modal = pasteModal(text, strings.Count(text, "\n")+1, m.displayName(m.current))
+		return nil
 	}
 	if !strings.Contains(content, "\n") {
 		var cmd tea.Cmd

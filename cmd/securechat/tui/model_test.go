@@ -248,8 +248,9 @@ func TestCompletionAndHistory(t *testing.T) {
 	tests := []struct{ typed, tabs, want string }{
 		{"/ve", "\t", "/verify "},
 		{"/c", "\t", "/connect "},
-		{"/c", "\t\t", "/clear "},
-		{"/c", "\t\t\t", "/connect "},
+		{"/c", "\t\t", "/cancel "},
+		{"/c", "\t\t\t", "/clear "},
+		{"/c", "\t\t\t\t", "/connect "},
 		{"/msg b", "\t", "/msg bob "},
 		{"/msg carol", "\t", "/msg carol~" + fp(carolID).Short() + " "},
 		{"/block z", "\t", "/block z"},

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -77,6 +78,16 @@ type Node interface {
 	PeerID() string
 	Fingerprint() e2e.Fingerprint
 	Addrs() []string
+	// SendFile offers the file at path to a peer; it reads the whole file
+	// for its hash first (see [p2p.Node.SendFile]).
+	SendFile(ctx context.Context, to, path string) (peerID, fileID string, err error)
+	// AcceptFile accepts an offer; path "" saves it under the downloads
+	// folder.
+	AcceptFile(fileID, path string) error
+	// RejectFile refuses an offer or cancels a transfer either way.
+	RejectFile(fileID string) error
+	// Transfers lists the transfers that have not ended.
+	Transfers() []p2p.Transfer
 }
 
 // Options configure [Run].
@@ -99,6 +110,10 @@ type Options struct {
 	// stdout.
 	In  io.Reader
 	Out io.Writer
+	// PasteDir is where a paste too long for a message is written, mode
+	// 0600, before it is offered as a file; "" means a private folder
+	// made under the system's temporary one.
+	PasteDir string
 	// Connect lists multiaddrs to dial at start (the --connect flag).
 	Connect []string
 	// Log receives the stack of a panic in the interface; nil logs
@@ -121,6 +136,11 @@ func Run(ctx context.Context, node Node, events <-chan p2p.Event, opts Options) 
 		popts = append(popts, tea.WithOutput(opts.Out))
 	}
 	_, err := tea.NewProgram(m, popts...).Run()
+	if m.pasteTemp != "" {
+		// Without a home to resume from, a paste file has no use
+		// once this interface is gone.
+		os.RemoveAll(m.pasteTemp)
+	}
 	if m.err != nil {
 		return m.err // a panic, logged (panics.go)
 	}

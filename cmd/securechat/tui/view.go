@@ -72,6 +72,7 @@ func (m *model) render() string {
 			}
 		}
 	}
+	rows = append(rows, m.renderTransfers(w)...) // files_view.go
 	rows = append(rows, m.renderStatus(w), m.renderInput(w))
 	if m.suggestRows() > 0 {
 		rows = append(rows, m.renderSuggestion(w))
@@ -79,10 +80,11 @@ func (m *model) render() string {
 	return strings.Join(rows, "\n")
 }
 
-// mainHeight is the height of the area over the status bar: the screen
-// less the status bar, the input line and any suggestion line under it.
+// mainHeight is the height of the area over the transfer bars and the
+// status bar: the screen less those, the input line and any suggestion
+// line under it.
 func (m *model) mainHeight() int {
-	return m.height - 2 - m.suggestRows()
+	return m.height - 2 - m.suggestRows() - m.transferRows()
 }
 
 // paneHeight is how many message rows the pane shows, roughly, for paging.
@@ -376,6 +378,9 @@ func (m *model) renderStatus(w int) string {
 	if m.hsFailed > 0 {
 		// Rate-limited in the panes (alerts.go); counted in full here.
 		parts = append(parts, fmt.Sprintf("%d %s", m.hsFailed, plural(m.hsFailed, "failed handshake", "failed handshakes")))
+	}
+	if s := m.transferSummary(); s != "" {
+		parts = append(parts, s) // files_view.go
 	}
 	if n := m.unreadCount(); n > 0 && w < sidebarMinWidth {
 		// The peer list, which shows unread counts, is hidden.
