@@ -82,7 +82,27 @@ var metaSchemaKey = []byte("schema")
 //
 // Migration from 5: [migrateV5] (every contact rewritten as v3 with the
 // label empty; the trust digest is computed afresh by Open).
-const schemaVersion = 6
+//
+// Version 7 adds offline delivery, resumption and files, each in buckets
+// of its own (sealed values under HMAC keys, described where they are
+// written), and one delivery state:
+//
+//	mailbox   the owner's prekeys, capabilities and opened envelope IDs,
+//	          and a contact's mailbox info and prekeys (mailbox.go)
+//	tickets   resumption tickets held, one per peer (tickets.go)
+//	issued    resumption tickets this node issued and not yet seen used
+//	files     file transfers: offers, progress and where a partial file
+//	          is (files.go)
+//	ids       delivery state 4, deposited ([StateDeposited]): a message
+//	          stored by its peer's mailbox, still in the outbox
+//	received  the ring holds 16384 messages per peer (was 4096); a ring of
+//	          4096 carries on as it is, since 16384 is a multiple of it
+//
+// Migration from 6: [migrateV6], which has nothing to rewrite (Open
+// creates the new buckets before migrations run); the bump keeps an older
+// securechat, which would refuse a deposited state as corrupt, from
+// opening the store at all with a clear error.
+const schemaVersion = 7
 
 // A migration upgrades the store's records from one schema version to the
 // next. It runs inside Open's single update transaction, together with every
@@ -105,7 +125,7 @@ var currentSchema = schema{
 	version: schemaVersion,
 	buckets: [][]byte{bucketContacts, bucketOutbox, bucketHistory, bucketIDs, bucketRecv,
 		bucketMailbox, bucketTickets, bucketIssued, bucketFiles},
-	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2, 3: migrateV3, 4: migrateV4, 5: migrateV5},
+	migrations: map[uint32]migration{1: migrateV1, 2: migrateV2, 3: migrateV3, 4: migrateV4, 5: migrateV5, 6: migrateV6},
 }
 
 // errNoMeta means a store has record buckets but no schema record: it was
