@@ -50,10 +50,6 @@ func waitFetch(t *testing.T, n *testNode) {
 	eventually(t, "a fetch pass", func() bool { return n.mbox.fetches.Load() > 0 })
 }
 
-func isFrom[T interface{ Event }](p string, f func(T) string) func(Event) bool {
-	return func(e Event) bool { v, ok := e.(T); return ok && f(v) == p }
-}
-
 // TestMailboxQuotaAndExpiry: a mailbox that takes two envelopes per
 // capability and then lets them expire loses nothing: the messages it
 // refused or dropped wait in the sender's outbox, the receiver shows

@@ -199,13 +199,12 @@ func (n *Node) fetchFrom(ctx context.Context, m peer.ID) {
 
 // mail is an opened envelope's content and where it came from.
 type mail struct {
-	pid  string
-	seq  uint64
-	p    payload
-	key  [16]byte // the mailbox's name for the envelope
-	eid  e2e.EnvelopeID
-	kid  e2e.PrekeyID
-	sent time.Time
+	pid string
+	seq uint64
+	p   payload
+	key [16]byte // the mailbox's name for the envelope
+	eid e2e.EnvelopeID
+	kid e2e.PrekeyID
 }
 
 // takeEnvelopes opens what a fetch brought, shows the messages in each

@@ -42,11 +42,6 @@ func encodeMailbox(addrs []multiaddr.Multiaddr, capability [capabilityLen]byte, 
 	return append(b, bundle...)
 }
 
-// encodePrekeys is the PREKEYS payload: the prekey bundle.
-func encodePrekeys(bundle []byte) []byte {
-	return append([]byte{payloadPrekeys}, bundle...)
-}
-
 // parseMailboxBody decodes a MAILBOX body strictly: 1 to maxMailboxes
 // addresses, each a multiaddr in its one binary form, printable, ending
 // in /p2p/<peer-id>, none repeated; the capability; a bundle of 1 to

@@ -119,3 +119,9 @@ func FuzzParseMail(f *testing.F) {
 		}
 	})
 }
+
+// encodePrekeys is the PREKEYS payload: the prekey bundle. This node never
+// sends one (a new MAILBOX refills the prekeys), but a peer may.
+func encodePrekeys(bundle []byte) []byte {
+	return append([]byte{payloadPrekeys}, bundle...)
+}

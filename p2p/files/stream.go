@@ -22,8 +22,6 @@ const (
 	// pipeDepth is how many batches (sender) or chunks (receiver, times
 	// 4) may wait between the two goroutines.
 	pipeDepth = 4
-	// readBuffer is the receiver's read buffer on the stream.
-	readBuffer = 256 << 10
 )
 
 // Errors of the stream loops.

@@ -83,15 +83,6 @@ type depositJob struct {
 	done  chan struct{}
 }
 
-// deposit stores one envelope, in a transaction of its own.
-func (d *db) deposit(cp Capability, env []byte, now time.Time, qs quotas) (queueID, bool, error) {
-	j := &depositJob{cp: cp, env: env, now: now}
-	if err := d.depositBatch([]*depositJob{j}, qs); err != nil {
-		return queueID{}, false, err
-	}
-	return j.q, j.fresh, j.err
-}
-
 // depositBatch stores the jobs' envelopes in one transaction, committed
 // with an fsync before it returns: a group commit, so that deposits that
 // arrive together share one fsync. A refused job (its err set to a
