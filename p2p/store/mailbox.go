@@ -52,7 +52,10 @@ func (s *sealedStore) DeleteMailboxRecord(name string) error {
 // [StateDeposited]; delivered ones and unknown IDs are left alone.
 func (s *sealedStore) MarkDeposited(peerID string, ids [][MessageIDLen]byte) ([][MessageIDLen]byte, error) {
 	var changed [][MessageIDLen]byte
-	err := s.update(func(tx sealedTx) error {
+	// write, not update: delivery states noted and not yet committed
+	// (lazy.go) are applied first in the same transaction, so a message
+	// whose receipt came in is not taken for a queued one.
+	err := s.write(func(tx sealedTx) error {
 		changed = changed[:0]
 		for _, id := range ids {
 			e, ok, err := s.getIDEntry(tx, peerID, id)
