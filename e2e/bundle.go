@@ -106,34 +106,58 @@ func hostSignedBytes(tbs []byte) []byte {
 // signature; then the host signature through verifyHost. Every failure is
 // [ErrBundle] or [ErrKeyPolicy].
 func ParseBundle(b []byte, verifyHost HostVerifier) (*Bundle, error) {
-	s := cryptobyte.String(b)
-	var version uint8
-	var peerID, sigDER, encDER, hostKey, sigSig, hostSig []byte
-	if !s.ReadUint8(&version) || !readVec16(&s, &peerID) ||
-		!readVec16(&s, &sigDER) || !readVec16(&s, &encDER) || !readVec16(&s, &hostKey) ||
-		!readVec16(&s, &sigSig) || !readVec16(&s, &hostSig) || !s.Empty() ||
-		version != bundleVersion ||
-		len(peerID) == 0 || len(peerID) > maxPeerIDLen ||
-		len(hostKey) == 0 || len(hostKey) > maxHostKeyLen {
-		return nil, ErrBundle
-	}
-	pub, err := ParsePublicIdentity(sigDER, encDER)
+	f, err := decodeBundleParts(b)
 	if err != nil {
 		return nil, err
 	}
-	tbs := bundleTBS(peerID, sigDER, encDER, hostKey)
-	if err := pub.verify(bundleLabel, tbs, sigSig); err != nil {
+	tbs := bundleTBS(f.peerID, f.sigDER, f.encDER, f.hostKey)
+	if err := f.pub.verify(bundleLabel, tbs, f.sigSig); err != nil {
 		return nil, ErrBundle
 	}
-	if verifyHost == nil || verifyHost(peerID, hostKey, hostSignedBytes(tbs), hostSig) != nil {
+	if verifyHost == nil || verifyHost(f.peerID, f.hostKey, hostSignedBytes(tbs), f.hostSig) != nil {
 		return nil, ErrBundle
 	}
+	return f.bundle(b), nil
+}
+
+// bundleParts are a bundle's parts as decoded, before any signature is
+// checked.
+type bundleParts struct {
+	peerID, sigDER, encDER, hostKey, sigSig, hostSig []byte
+	pub                                              *PublicIdentity
+}
+
+// decodeBundleParts checks a bundle's encoding and its keys against the peer key
+// policy, without any RSA arithmetic.
+func decodeBundleParts(b []byte) (bundleParts, error) {
+	var f bundleParts
+	s := cryptobyte.String(b)
+	var version uint8
+	if !s.ReadUint8(&version) || !readVec16(&s, &f.peerID) ||
+		!readVec16(&s, &f.sigDER) || !readVec16(&s, &f.encDER) || !readVec16(&s, &f.hostKey) ||
+		!readVec16(&s, &f.sigSig) || !readVec16(&s, &f.hostSig) || !s.Empty() ||
+		version != bundleVersion ||
+		len(f.peerID) == 0 || len(f.peerID) > maxPeerIDLen ||
+		len(f.hostKey) == 0 || len(f.hostKey) > maxHostKeyLen {
+		return bundleParts{}, ErrBundle
+	}
+	pub, err := ParsePublicIdentity(f.sigDER, f.encDER)
+	if err != nil {
+		return bundleParts{}, err
+	}
+	f.pub = pub
+	return f, nil
+}
+
+// bundle is the Bundle of encoding b, whose fields f are, with copies of
+// the bytes it keeps.
+func (f bundleParts) bundle(b []byte) *Bundle {
 	return &Bundle{
-		peerID:   bytes.Clone(peerID),
-		identity: pub,
-		hostKey:  bytes.Clone(hostKey),
+		peerID:   bytes.Clone(f.peerID),
+		identity: f.pub,
+		hostKey:  bytes.Clone(f.hostKey),
 		raw:      bytes.Clone(b),
-	}, nil
+	}
 }
 
 // PeerID returns the libp2p peer ID (binary form) the bundle is bound to.

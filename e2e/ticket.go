@@ -226,20 +226,9 @@ func ParseTicket(b []byte) (*Ticket, error) {
 // the layout and the key policy are checked as in [ParseBundle], the RSA
 // and host signatures are not, so a resumption does no RSA operation.
 func parseKnownBundle(b []byte) (*Bundle, error) {
-	s := cryptobyte.String(b)
-	var version uint8
-	var peerID, sigDER, encDER, hostKey, sigSig, hostSig []byte
-	if !s.ReadUint8(&version) || !readVec16(&s, &peerID) ||
-		!readVec16(&s, &sigDER) || !readVec16(&s, &encDER) || !readVec16(&s, &hostKey) ||
-		!readVec16(&s, &sigSig) || !readVec16(&s, &hostSig) || !s.Empty() ||
-		version != bundleVersion ||
-		len(peerID) == 0 || len(peerID) > maxPeerIDLen ||
-		len(hostKey) == 0 || len(hostKey) > maxHostKeyLen {
-		return nil, ErrBundle
-	}
-	pub, err := ParsePublicIdentity(sigDER, encDER)
+	f, err := decodeBundleParts(b)
 	if err != nil {
 		return nil, err
 	}
-	return &Bundle{peerID: bytes.Clone(peerID), identity: pub, hostKey: bytes.Clone(hostKey), raw: bytes.Clone(b)}, nil
+	return f.bundle(b), nil
 }
