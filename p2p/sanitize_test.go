@@ -3,6 +3,7 @@ package p2p
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -55,6 +56,7 @@ func TestSanitize(t *testing.T) {
 func FuzzSanitize(f *testing.F) {
 	f.Add("a\x1b[2Jb\u202e\xff")
 	f.Add("plain text\n\twith tabs")
+	f.Add("\u200d") // a format character: kept in texts, dropped from names
 	f.Add("h\u00e9llo \u2066x\u2069 \xc2\x9b31m \x1b]0;t\x07 \xef\xbf\xbd")
 	f.Fuzz(func(t *testing.T, s string) {
 		// The fast path (runs of plain ASCII copied whole) must not
@@ -104,7 +106,9 @@ func sanitizeReference(s string, keepLines bool) string {
 			continue
 		}
 		i += size
-		if keepLines && (r == '\n' || r == '\t') || !dropRune(r) {
+		// Names also lose every format character (Cf: zero-width
+		// joiners and the like, names.go); texts keep them for emoji.
+		if keepLines && (r == '\n' || r == '\t') || !dropRune(r) && (keepLines || !unicode.Is(unicode.Cf, r)) {
 			b.WriteRune(r)
 		}
 	}
