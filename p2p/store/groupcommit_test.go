@@ -300,3 +300,62 @@ func TestLazyReceiptCrash(t *testing.T) {
 		t.Fatalf("Delivered after the crash = %v, %v", ok, err)
 	}
 }
+
+// TestLazyReadWaitsForInFlight: a receipt whose change a transaction has
+// taken but not yet committed is neither noted nor on disk; History must
+// wait for that transaction rather than read around it. (A headless
+// script saw every `delivered` and then a history with most messages
+// still "sent" or "queued".)
+func TestLazyReadWaitsForInFlight(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := openBolt(path, testKey, time.Second, currentSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := s.Queue(outMessage("p", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Delivered("p", m.ID); !ok || err != nil {
+		t.Fatalf("Delivered = %v, %v", ok, err)
+	}
+	// A message-path write takes the noted receipt and is held inside
+	// its transaction until release.
+	release, inside := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	wrote := make(chan error, 1)
+	go func() {
+		wrote <- s.write(func(sealedTx) error {
+			once.Do(func() { close(inside) })
+			<-release
+			return nil
+		})
+	}()
+	<-inside
+	if s.pendingLazy() {
+		t.Fatal("the receipt is still noted: the write did not take it")
+	}
+	read := make(chan []Message, 1)
+	go func() {
+		h, err := s.History("p", 0)
+		if err != nil {
+			t.Error(err)
+		}
+		read <- h
+	}()
+	select {
+	case h := <-read:
+		close(release)
+		<-wrote
+		t.Fatalf("History returned while the receipt's transaction was open: %+v", h)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if h := <-read; len(h) != 1 || h[0].State != StateDelivered {
+		t.Fatalf("History = %+v, want one delivered message", h)
+	}
+}

@@ -55,6 +55,13 @@ type lazyWrites struct {
 	receipts map[lazyKey]struct{}
 	timer    *time.Timer
 	closed   bool
+	// Transactions that took ops and have not settled, by take number
+	// (takeLazy): a reader of delivery states waits for those taken
+	// before it (waitLazy), or it could read around changes that are
+	// neither noted any more nor committed yet.
+	nextTake uint64
+	inFlight map[uint64]struct{}
+	settled  *sync.Cond // on mu; broadcast by settleLazy
 }
 
 // note queues op and makes sure a flush is due within lazyDelay.
@@ -87,29 +94,71 @@ func (s *sealedStore) noteReceipt(peerID string, id [MessageIDLen]byte) bool {
 	return true
 }
 
-// takeLazy hands the noted changes to a transaction about to start.
-func (s *sealedStore) takeLazy() []lazyOp {
+// takeLazy hands the noted changes to a transaction about to start, with
+// the take's number for settleLazy.
+func (s *sealedStore) takeLazy() ([]lazyOp, uint64) {
 	l := &s.lazy
 	if !l.on {
-		return nil
+		return nil, 0
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ops := l.ops
 	l.ops = nil
-	return ops
+	if len(ops) == 0 {
+		return nil, 0
+	}
+	l.nextTake++
+	if l.inFlight == nil {
+		l.inFlight = make(map[uint64]struct{})
+	}
+	l.inFlight[l.nextTake] = struct{}{}
+	return ops, l.nextTake
+}
+
+// waitLazy waits until every transaction that took noted changes before
+// the call has settled, committed or not. Takes that start later are not
+// waited for, so a steady stream of writes cannot hold a reader up.
+func (s *sealedStore) waitLazy() {
+	l := &s.lazy
+	if !l.on {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	upTo := l.nextTake
+	for {
+		busy := false
+		for take := range l.inFlight {
+			if take <= upTo {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return
+		}
+		if l.settled == nil {
+			l.settled = sync.NewCond(&l.mu)
+		}
+		l.settled.Wait()
+	}
 }
 
 // settleLazy ends a transaction that carried ops: committed, their
 // receipts are on disk; failed, they are noted again, ahead of any noted
 // since.
-func (s *sealedStore) settleLazy(ops []lazyOp, committed bool) {
+func (s *sealedStore) settleLazy(ops []lazyOp, take uint64, committed bool) {
 	if len(ops) == 0 {
 		return
 	}
 	l := &s.lazy
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	delete(l.inFlight, take)
+	if l.settled != nil {
+		l.settled.Broadcast()
+	}
 	if !committed {
 		l.ops = append(ops, l.ops...)
 		if l.timer == nil && !l.closed {
@@ -145,12 +194,18 @@ func (s *sealedStore) flushTimer() {
 	_ = s.flushLazy() // a failure notes them again (settleLazy)
 }
 
-// flushLazy commits the noted changes, if any.
+// flushLazy commits the noted changes, if any, and waits for those that
+// transactions already in flight carry: after it, a read sees every
+// change noted before the call (a receipt reported delivered is delivered
+// in History).
 func (s *sealedStore) flushLazy() error {
-	if !s.pendingLazy() {
-		return nil
+	if s.pendingLazy() {
+		if err := s.write(nil); err != nil {
+			return err
+		}
 	}
-	return s.write(nil)
+	s.waitLazy()
+	return nil
 }
 
 // closeLazy commits the noted changes and stops the timer, before the
@@ -171,7 +226,7 @@ func (s *sealedStore) closeLazy() error {
 // backend may share with concurrent ones (kv.batch), after the noted
 // changes. fn may run more than once (see kv.batch).
 func (s *sealedStore) write(fn func(sealedTx) error) error {
-	ops := s.takeLazy()
+	ops, take := s.takeLazy()
 	err := s.kv.batch(func(tx kvTx) error {
 		stx := s.tx(tx)
 		for _, op := range ops {
@@ -184,7 +239,7 @@ func (s *sealedStore) write(fn func(sealedTx) error) error {
 		}
 		return fn(stx)
 	})
-	s.settleLazy(ops, err == nil)
+	s.settleLazy(ops, take, err == nil)
 	return err
 }
 
