@@ -26,10 +26,6 @@ var (
 	ErrNoFreeName = errors.New("files: no free name for the file")
 )
 
-// hashApart is the least write [Partial.Write] hashes on a goroutine of
-// its own, in parallel with the write to the file.
-const hashApart = 64 << 10
-
 // maxNumbered bounds the " (n)" names tried before giving up.
 const maxNumbered = 1000
 
@@ -140,14 +136,8 @@ func (p *Partial) Write(b []byte) (int, error) {
 	if int64(len(b)) > p.size-p.n {
 		return 0, fmt.Errorf("files: write past the end of the file")
 	}
-	var n int
-	var err error
-	if len(b) >= hashApart {
-		n, err = p.writeHashing(b)
-	} else {
-		n, err = p.f.Write(b)
-		p.h.Write(b[:n])
-	}
+	n, err := p.f.Write(b)
+	p.h.Write(b[:n])
 	p.n += int64(n)
 	if err != nil {
 		if IsNoSpace(err) {
@@ -156,31 +146,6 @@ func (p *Partial) Write(b []byte) (int, error) {
 		return n, err
 	}
 	return n, nil
-}
-
-// writeHashing writes b to the file while a goroutine of its own, which
-// ends before it returns, hashes b: the two take about as long. After a
-// short write the hash is taken back to cover only what the file holds (a
-// hash that could not be would only fail the checks, never pass them).
-func (p *Partial) writeHashing(b []byte) (int, error) {
-	before, merr := p.h.(encoding.BinaryMarshaler).MarshalBinary()
-	done := make(chan struct{})
-	go func() { // owned by writeHashing, which waits for it
-		defer close(done)
-		p.h.Write(b)
-	}()
-	n, err := p.f.Write(b)
-	<-done
-	if n < len(b) {
-		if merr == nil {
-			merr = p.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(before)
-		}
-		if merr != nil {
-			return n, errors.Join(err, merr)
-		}
-		p.h.Write(b[:n])
-	}
-	return n, err
 }
 
 // IsNoSpace reports whether err means the disk, a quota or the process's

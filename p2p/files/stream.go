@@ -13,19 +13,15 @@ import (
 // Pipelining of a file stream. The sender seals on one goroutine while
 // another writes, and gathers several chunk frames into each Write (one
 // yamux frame run, one Noise or QUIC burst, one system call for 256 KiB);
-// the receiver reads and opens on one goroutine, gathering up to recvBatch
-// chunks' plaintext in one buffer, while another writes each batch to disk
-// with one system call and hashes it at the same time ([Partial.Write]).
-// At most pipeDepth batches wait between the two, so the memory a
-// transfer holds is bounded whatever the file's size.
+// the receiver reads and opens on one goroutine while another hashes and
+// writes to disk. At most pipeDepth batches wait between the two, so the
+// memory a transfer holds is bounded whatever the file's size.
 const (
 	// WriteBatch is how many bytes of frames the sender gathers per Write.
 	WriteBatch = 256 << 10
-	// pipeDepth is how many batches may wait between the two goroutines.
+	// pipeDepth is how many batches (sender) or chunks (receiver, times
+	// 4) may wait between the two goroutines.
 	pipeDepth = 4
-	// recvBatch is how many chunks the receiver gathers, at most, per
-	// write to the file.
-	recvBatch = 4
 )
 
 // Errors of the stream loops.
@@ -101,10 +97,7 @@ type batch struct {
 // sealLoop reads, seals and frames chunks into batches until the final
 // chunk.
 func sealLoop(r io.Reader, s *e2e.FileSealer, free <-chan []byte, full chan<- batch, quit <-chan struct{}) error {
-	// The file is read WriteBatch bytes at a time (fewer system calls);
-	// have is what of it is not sealed yet.
-	rb := make([]byte, WriteBatch)
-	var have []byte
+	pt := make([]byte, e2e.FileChunkSize)
 	var b []byte
 	var n0 int64
 	select {
@@ -116,20 +109,13 @@ func sealLoop(r io.Reader, s *e2e.FileSealer, free <-chan []byte, full chan<- ba
 	b = e2e.AppendFrame(b, h.Encode())
 	for !s.Done() {
 		n := s.ChunkLen()
-		if len(have) < n {
-			k := copy(rb, have)
-			m, err := io.ReadAtLeast(r, rb[k:], n-k)
-			if err != nil {
-				return fmt.Errorf("%w: %v", ErrRead, err)
-			}
-			have = rb[:k+m]
+		if _, err := io.ReadFull(r, pt[:n]); err != nil {
+			return fmt.Errorf("%w: %v", ErrRead, err)
 		}
-		pt := have[:n]
-		have = have[n:]
 		// The frame is sealed in place: its length is known in advance.
 		b = binary.AppendUvarint(b, uint64(n+e2e.MaxFileFrameSize-e2e.FileChunkSize))
 		var err error
-		if b, err = s.SealTo(b, pt); err != nil {
+		if b, err = s.SealTo(b, pt[:n]); err != nil {
 			return err
 		}
 		n0 += int64(n)
@@ -156,8 +142,8 @@ func sealLoop(r io.Reader, s *e2e.FileSealer, free <-chan []byte, full chan<- ba
 // Receive reads a file stream's chunks from r (after its header, which
 // the caller parsed to make o), opens each and writes its plaintext to w,
 // until the final chunk, then requires the stream to end (a byte more is
-// [ErrBadStream]). progress is called after each batch of chunks is
-// written, with the index of the next chunk and the plaintext bytes written on this
+// [ErrBadStream]). progress is called after each chunk is written, with
+// the index of the next chunk and the plaintext bytes written on this
 // stream. A stream that ends or fails before the final chunk is [ErrCut];
 // a chunk that does not open, or a frame over the limit, is
 // [ErrBadStream]; a failed write is [ErrWrite] (wrapping w's error). The
@@ -165,10 +151,16 @@ func sealLoop(r io.Reader, s *e2e.FileSealer, free <-chan []byte, full chan<- ba
 // Receive calls abort, which must make a blocked read of r return (reset
 // the stream), before it waits for its reader to end.
 func Receive(r *bufio.Reader, o *e2e.FileOpener, w io.Writer, abort func(), progress func(next uint64, n int64)) error {
-	ch := make(chan opened, pipeDepth)
-	free := make(chan []byte, pipeDepth+2)
+	type chunk struct {
+		pt, buf []byte
+		next    uint64
+	}
+	ch := make(chan chunk, 4*pipeDepth)
+	// Frames are read into these buffers and opened in place; the writer
+	// hands each back once written.
+	free := make(chan []byte, 4*pipeDepth+2)
 	for range cap(free) {
-		free <- make([]byte, recvBatch*e2e.FileChunkSize+e2e.MaxFileFrameSize-e2e.FileChunkSize)
+		free <- make([]byte, e2e.MaxFileFrameSize)
 	}
 	quit := make(chan struct{})
 	var rerr error
@@ -176,7 +168,39 @@ func Receive(r *bufio.Reader, o *e2e.FileOpener, w io.Writer, abort func(), prog
 	go func() { // the reader and opener: owned by Receive, which waits for it
 		defer close(done)
 		defer close(ch)
-		rerr = openLoop(r, o, free, ch, quit)
+		for !o.Done() {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-quit:
+				return
+			}
+			frame, err := readFrameInto(r, buf)
+			if err != nil {
+				if errors.Is(err, e2e.ErrFrameTooLarge) || errors.Is(err, e2e.ErrBadFrame) {
+					rerr = ErrBadStream
+				} else {
+					rerr = fmt.Errorf("%w: %v", ErrCut, err)
+				}
+				return
+			}
+			pt, err := o.OpenTo(frame[:0], frame)
+			if err != nil {
+				rerr = ErrBadStream
+				return
+			}
+			select {
+			case ch <- chunk{pt, buf, o.Next()}:
+			case <-quit:
+				return
+			}
+		}
+		// The final chunk came: the sender must end its side now.
+		if _, err := r.ReadByte(); err == nil {
+			rerr = ErrBadStream
+		} else if !errors.Is(err, io.EOF) {
+			rerr = fmt.Errorf("%w: %v", ErrCut, err)
+		}
 	}()
 	var n int64
 	var werr error
@@ -200,79 +224,6 @@ func Receive(r *bufio.Reader, o *e2e.FileOpener, w io.Writer, abort func(), prog
 		return werr
 	}
 	return rerr
-}
-
-// An opened is a batch of opened chunks: their plaintext, the buffer it is
-// in, and the index of the chunk after them.
-type opened struct {
-	pt, buf []byte
-	next    uint64
-}
-
-// openLoop reads and opens chunks into batch buffers from free and hands
-// each batch to ch, until
-// the final chunk, then requires the stream to end. The frames of a batch
-// are read one after another into its buffer and opened in place, each at
-// the end of the plaintext before it (a frame's tag is overwritten by the
-// next frame), so a batch's plaintext is one slice, written with one
-// system call. A batch goes out when it is full, at the final chunk, when
-// the next frame is not wholly buffered (an opened chunk never waits on
-// the network), and before an error is returned (the chunks before a
-// failure are written all the same).
-func openLoop(r *bufio.Reader, o *e2e.FileOpener, free <-chan []byte, ch chan<- opened, quit <-chan struct{}) error {
-	var buf []byte
-	off := 0
-	send := func() bool {
-		if off == 0 {
-			return true
-		}
-		select {
-		case ch <- opened{buf[:off], buf, o.Next()}:
-			buf, off = nil, 0
-			return true
-		case <-quit:
-			return false
-		}
-	}
-	for !o.Done() {
-		if buf == nil {
-			select {
-			case buf = <-free:
-			case <-quit:
-				return nil
-			}
-		}
-		frame, err := readFrameInto(r, buf[off:])
-		if err != nil {
-			if !send() {
-				return nil
-			}
-			if errors.Is(err, e2e.ErrFrameTooLarge) || errors.Is(err, e2e.ErrBadFrame) {
-				return ErrBadStream
-			}
-			return fmt.Errorf("%w: %v", ErrCut, err)
-		}
-		pt, err := o.OpenTo(frame[:0], frame)
-		if err != nil {
-			if !send() {
-				return nil
-			}
-			return ErrBadStream
-		}
-		off += len(pt)
-		if len(buf)-off < e2e.MaxFileFrameSize || o.Done() || r.Buffered() < e2e.MaxFileFrameSize+3 {
-			if !send() {
-				return nil
-			}
-		}
-	}
-	// The final chunk came: the sender must end its side now.
-	if _, err := r.ReadByte(); err == nil {
-		return ErrBadStream
-	} else if !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: %v", ErrCut, err)
-	}
-	return nil
 }
 
 // readFrameInto reads one frame of a file stream into buf (which holds
