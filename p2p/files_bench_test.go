@@ -23,7 +23,9 @@ import (
 // copying the same file to a file on the other side (the least a file copy
 // over libp2p does: read, write to the stream, read, write to disk), in
 // alternating rounds; it prints the ratio of the medians and the heap
-// growth during the transfer (both nodes are in this process).
+// growth during the transfer (both nodes are in this process), and the
+// ratio of the CPU time both sides used (process CPU time over the timed
+// part: steadier than the wall clock on a shared machine).
 //
 //	go test -run '^$' -bench FileTransfer -benchtime 1x ./p2p/
 func BenchmarkFileTransfer(b *testing.B) {
@@ -50,14 +52,16 @@ func BenchmarkFileTransfer(b *testing.B) {
 	} {
 		b.Run(tr.name, func(b *testing.B) {
 			listen := []multiaddr.Multiaddr{multiaddr.StringCast(tr.listen)}
-			var node, bare []time.Duration
+			var node, bare, nodeCPU, bareCPU []time.Duration
 			var growth []uint64
 			for range max(b.N, 3) {
-				d, g := benchNodeFile(b, listen, src, size)
-				node, growth = append(node, d), append(growth, g)
-				bare = append(bare, benchBareFile(b, listen, src, size))
+				d, c, g := benchNodeFile(b, listen, src, size)
+				node, nodeCPU, growth = append(node, d), append(nodeCPU, c), append(growth, g)
+				d, c = benchBareFile(b, listen, src, size)
+				bare, bareCPU = append(bare, d), append(bareCPU, c)
 			}
 			mn, mb := median(node), median(bare)
+			cpuRatio := median(bareCPU).Seconds() / median(nodeCPU).Seconds()
 			var maxGrowth uint64
 			for _, g := range growth {
 				maxGrowth = max(maxGrowth, g)
@@ -65,9 +69,11 @@ func BenchmarkFileTransfer(b *testing.B) {
 			b.ReportMetric(float64(size)/mn.Seconds()/1e6, "MB/s")
 			b.ReportMetric(float64(size)/mb.Seconds()/1e6, "bare-MB/s")
 			b.ReportMetric(mb.Seconds()/mn.Seconds(), "ratio")
+			b.ReportMetric(cpuRatio, "cpu-ratio")
 			b.ReportMetric(float64(maxGrowth)/(1<<20), "heap-growth-MiB")
-			fmt.Fprintf(os.Stderr, "files %s %d MiB: securechat %v (%.0f MB/s), bare %v (%.0f MB/s), ratio %.2f, heap growth %.1f MiB\n",
-				tr.name, mib, mn, float64(size)/mn.Seconds()/1e6, mb, float64(size)/mb.Seconds()/1e6, mb.Seconds()/mn.Seconds(), float64(maxGrowth)/(1<<20))
+			fmt.Fprintf(os.Stderr, "files %s %d MiB: securechat %v (%.0f MB/s, CPU %v), bare %v (%.0f MB/s, CPU %v), ratio %.2f, CPU ratio %.2f, heap growth %.1f MiB\n",
+				tr.name, mib, mn, float64(size)/mn.Seconds()/1e6, median(nodeCPU).Round(time.Millisecond), mb, float64(size)/mb.Seconds()/1e6,
+				median(bareCPU).Round(time.Millisecond), mb.Seconds()/mn.Seconds(), cpuRatio, float64(maxGrowth)/(1<<20))
 		})
 	}
 }
@@ -100,8 +106,9 @@ func heapWatch() (stop func() uint64) {
 }
 
 // benchNodeFile sends src from one node to another and returns the time
-// from the accept to the sender's FileDone, and the heap growth.
-func benchNodeFile(b *testing.B, listen []multiaddr.Multiaddr, src string, size int64) (time.Duration, uint64) {
+// from the accept to the sender's FileDone, the CPU time the process used
+// meanwhile, and the heap growth.
+func benchNodeFile(b *testing.B, listen []multiaddr.Multiaddr, src string, size int64) (time.Duration, time.Duration, uint64) {
 	b.Helper()
 	mk := func(name string) *testNode {
 		n, err := newNode(context.Background(), Config{Ephemeral: true, ListenAddrs: listen, Name: name, Downloads: b.TempDir()}, testSettings(b, name))
@@ -128,20 +135,20 @@ func benchNodeFile(b *testing.B, listen []multiaddr.Multiaddr, src string, size 
 	runtime.ReadMemStats(&ms)
 	base := ms.HeapInuse
 	stop := heapWatch()
-	start := time.Now()
+	start, cpu := time.Now(), cpuNow()
 	if err := c.AcceptFile(id, ""); err != nil {
 		b.Fatal(err)
 	}
 	waitBench(b, a.ev, isFileDone(id))
-	d := time.Since(start)
+	d, cpu := time.Since(start), cpuNow()-cpu
 	peak := stop()
 	done := waitBench(b, c.ev, isFileDone(id)).(FileDone)
 	_ = os.Remove(done.Path)
 	_ = t
 	if peak < base {
-		return d, 0
+		return d, cpu, 0
 	}
-	return d, peak - base
+	return d, cpu, peak - base
 }
 
 func waitBench(b *testing.B, c *collector, pred func(Event) bool) Event {
@@ -165,8 +172,9 @@ func waitBench(b *testing.B, c *collector, pred func(Event) bool) Event {
 const benchFileProtocol = protocol.ID("/securechat-bench/file/1.0.0")
 
 // benchBareFile copies src over a bare stream into a file on the other
-// host and returns the time until the receiver's one-byte answer.
-func benchBareFile(b *testing.B, listen []multiaddr.Multiaddr, src string, size int64) time.Duration {
+// host and returns the time until the receiver's one-byte answer and the
+// CPU time the process used meanwhile.
+func benchBareFile(b *testing.B, listen []multiaddr.Multiaddr, src string, size int64) (time.Duration, time.Duration) {
 	b.Helper()
 	from, to := newBareHost(b, listen), newBareHost(b, listen)
 	defer from.close()
@@ -192,7 +200,7 @@ func benchBareFile(b *testing.B, listen []multiaddr.Multiaddr, src string, size 
 	if err := from.Connect(ctx, to.info()); err != nil {
 		b.Fatal(err)
 	}
-	start := time.Now()
+	start, cpu := time.Now(), cpuNow()
 	s, err := from.NewStream(ctx, to.ID(), benchFileProtocol)
 	if err != nil {
 		b.Fatal(err)
@@ -210,10 +218,10 @@ func benchBareFile(b *testing.B, listen []multiaddr.Multiaddr, src string, size 
 	if _, err := io.ReadFull(s, ack[:]); err != nil {
 		b.Fatal(err)
 	}
-	d := time.Since(start)
+	d, cpu := time.Since(start), cpuNow()-cpu
 	_ = s.Close()
 	_ = os.Remove(dst)
-	return d
+	return d, cpu
 }
 
 // heapSample is how often heapWatch reads the heap (ReadMemStats stops

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding"
 	"errors"
 	"os"
 	"os/exec"
@@ -134,9 +135,22 @@ func TestPartialFileSizeLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = p.Write(make([]byte, 1<<20))
+		content := randomBytes(t, 1<<20)
+		_, err = p.Write(content)
 		if !errors.Is(err, ErrNoSpace) {
 			t.Fatalf("write past the limit: %v", err)
+		}
+		// The write was short: the hash (taken while writing) covers
+		// only what the file holds.
+		at, check, err := p.Checkpoint()
+		if err != nil || at != 100<<10 {
+			t.Fatalf("checkpoint after a short write: %d %v", at, err)
+		}
+		h := sha256.New()
+		h.Write(content[:at])
+		want, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if !bytes.Equal(check, want) {
+			t.Fatal("the hash after a short write is not the file's")
 		}
 		return
 	}
