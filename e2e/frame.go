@@ -33,7 +33,23 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	body := make([]byte, n)
+	return readBody(r, make([]byte, n))
+}
+
+// ReadFrameInto is [ReadFrame] into buf, for a reader of many frames that
+// reuses its buffers: the largest frame accepted is len(buf) (at most
+// MaxFrameSize), and the body returned is a prefix of buf.
+func ReadFrameInto(r *bufio.Reader, buf []byte) ([]byte, error) {
+	n, err := readLength(r, len(buf))
+	if err != nil {
+		return nil, err
+	}
+	return readBody(r, buf[:n])
+}
+
+// readBody fills body from r; an end of stream inside it is
+// io.ErrUnexpectedEOF.
+func readBody(r *bufio.Reader, body []byte) ([]byte, error) {
 	if _, err := io.ReadFull(r, body); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF

@@ -236,3 +236,39 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// TestReadFrameInto: frames land in the caller's buffer, one after another;
+// a frame longer than the buffer is refused after its prefix alone, and
+// the prefix rules are ReadFrame's.
+func TestReadFrameInto(t *testing.T) {
+	buf := make([]byte, 1000)
+	stream := AppendFrame(AppendFrame(nil, []byte("first")), bytes.Repeat([]byte{7}, 1000))
+	br := bufio.NewReader(bytes.NewReader(stream))
+	for _, want := range [][]byte{[]byte("first"), bytes.Repeat([]byte{7}, 1000)} {
+		got, err := ReadFrameInto(br, buf)
+		if err != nil || !bytes.Equal(got, want) || &got[0] != &buf[0] {
+			t.Fatalf("ReadFrameInto = %d bytes, %v; want %d bytes in buf", len(got), err, len(want))
+		}
+	}
+	if _, err := ReadFrameInto(br, buf); err != io.EOF {
+		t.Fatalf("at the end: %v, want io.EOF", err)
+	}
+
+	over := binary.AppendUvarint(nil, 1001)
+	over = append(over, make([]byte, 1001)...)
+	src := newCountingReader(over)
+	if _, err := ReadFrameInto(bufio.NewReaderSize(src, 16), buf); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("a frame over the buffer: %v, want ErrFrameTooLarge", err)
+	}
+	if src.n != 2 {
+		t.Fatalf("read %d bytes of a refused frame, want the 2-byte prefix", src.n)
+	}
+	for name, b := range map[string][]byte{"zero length": {0}, "not minimal": {0x85, 0x00}} {
+		if _, err := ReadFrameInto(bufio.NewReader(bytes.NewReader(b)), buf); !errors.Is(err, ErrBadFrame) {
+			t.Errorf("%s: %v, want ErrBadFrame", name, err)
+		}
+	}
+	if _, err := ReadFrameInto(bufio.NewReader(bytes.NewReader([]byte{5, 1, 2})), buf); err != io.ErrUnexpectedEOF {
+		t.Errorf("cut inside a frame: %v, want io.ErrUnexpectedEOF", err)
+	}
+}

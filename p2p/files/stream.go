@@ -175,7 +175,7 @@ func Receive(r *bufio.Reader, o *e2e.FileOpener, w io.Writer, abort func(), prog
 			case <-quit:
 				return
 			}
-			frame, err := readFrameInto(r, buf)
+			frame, err := e2e.ReadFrameInto(r, buf[:e2e.MaxFileFrameSize])
 			if err != nil {
 				if errors.Is(err, e2e.ErrFrameTooLarge) || errors.Is(err, e2e.ErrBadFrame) {
 					rerr = ErrBadStream
@@ -224,45 +224,4 @@ func Receive(r *bufio.Reader, o *e2e.FileOpener, w io.Writer, abort func(), prog
 		return werr
 	}
 	return rerr
-}
-
-// readFrameInto reads one frame of a file stream into buf (which holds
-// e2e.MaxFileFrameSize bytes) and returns it, with e2e.ReadFrame's rules:
-// a minimal varint length of 1 to MaxFileFrameSize, refused before the
-// body is read ([e2e.ErrFrameTooLarge], [e2e.ErrBadFrame]); a clean end
-// before the first byte is io.EOF, inside a frame io.ErrUnexpectedEOF.
-func readFrameInto(r *bufio.Reader, buf []byte) ([]byte, error) {
-	var n uint64
-	for i := 0; ; i++ {
-		b, err := r.ReadByte()
-		if err != nil {
-			if err == io.EOF && i > 0 {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-		n |= uint64(b&0x7f) << (7 * i)
-		if b < 0x80 {
-			if b == 0 && i > 0 {
-				return nil, e2e.ErrBadFrame // not minimal
-			}
-			break
-		}
-		if i == 2 {
-			return nil, e2e.ErrFrameTooLarge
-		}
-	}
-	if n > e2e.MaxFileFrameSize {
-		return nil, e2e.ErrFrameTooLarge
-	}
-	if n == 0 {
-		return nil, e2e.ErrBadFrame
-	}
-	if _, err := io.ReadFull(r, buf[:n]); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return buf[:n], nil
 }
