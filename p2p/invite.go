@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -61,6 +62,18 @@ func (inv *Invite) AddrInfo() peer.AddrInfo {
 
 // IsInvite reports whether s is meant as an invite rather than a multiaddr.
 func IsInvite(s string) bool { return strings.HasPrefix(strings.TrimSpace(s), InvitePrefix) }
+
+// CleanInvite removes every space and line break from a pasted invite: its
+// text after the prefix is base64url, so a copy taken over several screen
+// rows (or with a stray space) reads back whole.
+func CleanInvite(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
 
 // ParseInvite decodes and verifies an invite (surrounding spaces and line
 // breaks, as a paste brings them, are ignored) and checks its peer ID and

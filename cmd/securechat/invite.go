@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/multiformats/go-multiaddr"
 
@@ -57,7 +56,7 @@ func (t dialTarget) arg() string {
 // signature, peer ID and addresses) before anything is dialled.
 func parseDialTarget(s string) (dialTarget, error) {
 	if p2p.IsInvite(s) {
-		inv := cleanInvite(s)
+		inv := p2p.CleanInvite(s)
 		parsed, err := p2p.ParseInvite(inv)
 		if err != nil {
 			return dialTarget{}, errors.New(strings.TrimPrefix(err.Error(), "p2p: "))
@@ -81,18 +80,6 @@ func parseConnectArg(s string) (dialTarget, error) {
 		return dialTarget{contact: s}, nil
 	}
 	return parseDialTarget(s)
-}
-
-// cleanInvite removes every space and line break from a pasted invite: its
-// text after the prefix is base64url, so a copy taken from several screen
-// rows (or with a stray space) still reads back whole.
-func cleanInvite(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 // connect dials t on n.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"unicode"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -97,7 +96,7 @@ func (m *model) showDoctor() {
 // connectInvite dials the peer an invite names.
 func (m *model) connectInvite(arg string) tea.Cmd {
 	here := m.current
-	text := stripSpace(arg)
+	text := p2p.CleanInvite(arg)
 	inv, err := p2p.ParseInvite(text)
 	if err != nil {
 		m.alert(here, "Not a valid invite: "+errText(err)+". Copy the whole line, starting with securechat:")
@@ -111,17 +110,6 @@ func (m *model) connectInvite(arg string) tea.Cmd {
 	return m.dial(here, inv.PeerID, who, func(ctx context.Context, node Node) (p2p.Connected, error) {
 		return node.ConnectInvite(ctx, text)
 	})
-}
-
-// stripSpace removes every space and line break: an invite is base64url
-// after its prefix, so a copy taken over several rows reads back whole.
-func stripSpace(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 // pathChanged notes that a session moved between a relay and a direct

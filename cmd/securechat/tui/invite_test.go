@@ -111,7 +111,7 @@ func TestInviteCommand(t *testing.T) {
 	if len(rows) < 2 {
 		t.Fatalf("the invite took %d rows; the test wants it cut", len(rows))
 	}
-	if got := stripSpace(strings.Join(rows, "\n")); got != fakeOwnInvite {
+	if got := p2p.CleanInvite(strings.Join(rows, "\n")); got != fakeOwnInvite {
 		t.Fatalf("invite rows read back as %q", got)
 	}
 

@@ -363,7 +363,7 @@ func (m *model) handlePaste(content string) tea.Cmd {
 	if v := m.input.Value(); p2p.IsInvite(content) && (v == "" || strings.HasPrefix(strings.ToLower(v), "/connect")) {
 		// An invite copied over several screen rows: one line again, to
 		// /connect, never sent as a message.
-		content = stripSpace(content)
+		content = p2p.CleanInvite(content)
 	}
 	if len(m.input.Value())+len(content) > p2p.MaxMessageText {
 		// Too long for a message: offered as a file, after asking.
