@@ -89,5 +89,9 @@
 // Names, partial files, free space and the chunk loops of file streams
 // live in package p2p/files.
 //
+// The mailbox service and its client (the /securechat/mailbox/1.0.0
+// protocol, its bbolt queue) live in package p2p/mailbox; circuit relay
+// service caps and the reservation keeper in p2p/relay.
+//
 // LAN discovery over mDNS lives in package p2p/mdns.
 package p2p
