@@ -9,8 +9,7 @@ import (
 // so that offers and progress survive a restart: record key HMAC(files,
 // transfer name), where the name (p2p's choice) holds the peer ID and file
 // ID, so the file reveals neither; value a sealed record whose layout is
-// p2p's ("files record v1"), opaque here. Added with schema 6 through
-// currentSchema.buckets (Open creates it in older stores).
+// p2p's ("files record v1"), opaque here. New in schema 7 (schema.go).
 var bucketFiles = []byte("files")
 
 // maxFileRecord bounds one transfer record: an offer (at most 345 bytes),
@@ -35,10 +34,7 @@ func (s *sealedStore) PutTransfer(name string, rec []byte) error {
 	if len(rec) > maxFileRecord {
 		return errors.New("store: transfer record too large")
 	}
-	key := s.s.recordKey(bucketFiles, name)
-	if err := s.update(func(tx sealedTx) error {
-		return tx.putSealed(bucketFiles, key, rec)
-	}); err != nil {
+	if err := s.putNamed(bucketFiles, name, rec); err != nil {
 		return fmt.Errorf("save transfer: %w", err)
 	}
 	return nil
@@ -46,10 +42,7 @@ func (s *sealedStore) PutTransfer(name string, rec []byte) error {
 
 // DeleteTransfer implements [FileStore].
 func (s *sealedStore) DeleteTransfer(name string) error {
-	key := s.s.recordKey(bucketFiles, name)
-	if err := s.update(func(tx sealedTx) error {
-		return tx.delete(bucketFiles, key)
-	}); err != nil {
+	if err := s.deleteNamed(bucketFiles, name); err != nil {
 		return fmt.Errorf("delete transfer: %w", err)
 	}
 	return nil

@@ -27,10 +27,7 @@ func (s *sealedStore) MailboxRecord(name string) (value []byte, ok bool, err err
 // PutMailboxRecord stores value under name, replacing what was there, in
 // one transaction (on disk when it returns, for a file store).
 func (s *sealedStore) PutMailboxRecord(name string, value []byte) error {
-	key := s.s.recordKey(bucketMailbox, name)
-	if err := s.update(func(tx sealedTx) error {
-		return tx.putSealed(bucketMailbox, key, value)
-	}); err != nil {
+	if err := s.putNamed(bucketMailbox, name, value); err != nil {
 		return fmt.Errorf("write mailbox record: %w", err)
 	}
 	return nil
@@ -39,10 +36,7 @@ func (s *sealedStore) PutMailboxRecord(name string, value []byte) error {
 // DeleteMailboxRecord deletes the record under name; deleting none is no
 // error.
 func (s *sealedStore) DeleteMailboxRecord(name string) error {
-	key := s.s.recordKey(bucketMailbox, name)
-	if err := s.update(func(tx sealedTx) error {
-		return tx.delete(bucketMailbox, key)
-	}); err != nil {
+	if err := s.deleteNamed(bucketMailbox, name); err != nil {
 		return fmt.Errorf("delete mailbox record: %w", err)
 	}
 	return nil

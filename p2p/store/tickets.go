@@ -40,11 +40,7 @@ func ticketBucket(kind TicketKind) []byte {
 // PutTicket stores ticket as peerID's ticket of the given kind, replacing
 // the one before.
 func (s *sealedStore) PutTicket(kind TicketKind, peerID string, ticket []byte) error {
-	b := ticketBucket(kind)
-	err := s.update(func(tx sealedTx) error {
-		return tx.putSealed(b, s.s.recordKey(b, peerID), ticket)
-	})
-	if err != nil {
+	if err := s.putNamed(ticketBucket(kind), peerID, ticket); err != nil {
 		return fmt.Errorf("store ticket: %w", err)
 	}
 	return nil
