@@ -241,8 +241,9 @@ func (n *Node) depositAll(ctx context.Context) {
 		if err != nil || !n.depositDue(p, now) {
 			continue
 		}
-		c, ok, err := n.store.Contact(pid)
-		if err != nil || !ok || c.Blocked || !c.PendingFingerprint.IsZero() {
+		// The cached list (contactcache.go): this runs every mailboxTick.
+		c, ok := n.contacts.contactFor(pid)
+		if !ok || c.Blocked || !c.PendingFingerprint.IsZero() {
 			continue
 		}
 		n.depositTo(ctx, pid, c.Fingerprint)
